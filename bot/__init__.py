@@ -1,0 +1,1 @@
+"""Chat adapters (terminal, Discord, Telegram) and the `rarereads` command line."""

@@ -1,0 +1,46 @@
+"""Typed errors raised by the engine; adapters turn them into friendly replies."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class RarereadsError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class DataFormatError(RarereadsError):
+    """A raw or compact data file could not be read."""
+
+
+class ModelFolderError(RarereadsError):
+    """A model folder is missing, incomplete, or does not match its manifest."""
+
+
+class InvalidInput(RarereadsError):
+    """The user's input cannot be used (empty, too long, no letters...)."""
+
+
+class EmptyShelf(RarereadsError):
+    """A shelf recommendation was asked for an empty shelf."""
+
+
+@dataclass
+class BookNotFound(RarereadsError):
+    """No work matched the query well enough; `candidates` holds "did you mean" options."""
+
+    query: str
+    candidates: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"no book matches {self.query!r}"
+
+
+@dataclass
+class AmbiguousTitle(RarereadsError):
+    """Several different works match the query about equally well."""
+
+    query: str
+    candidates: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.query!r} matches {len(self.candidates)} books"

@@ -1,0 +1,175 @@
+"""Model folders: the only hand-off from the trainer to the engine.
+
+A model folder holds:
+
+- `vectors.npz`: `query` (float32 [n, d]: a work's vector on the reader side),
+  `target` (float32 [n, d]: a work's vector on the candidate side) and `bias`
+  (float32 [n]) such that `mean(query[liked]) @ target[c] + bias[c]` scores how
+  likely a reader of the liked works is to like work c (popularity included);
+- `index.bin`: an hnswlib index (space `ip`) over `target`;
+- `works.tsv.gz`: the catalogue (title, author, year, cover_url, isbns, likes);
+- `manifest.json`: format version, data fingerprint, config, metrics, creation
+  time and the size and SHA-256 of every file above;
+- optionally `loss.png`, `map.png` and `eval.md`.
+
+Folders are written to a temporary sibling and renamed into place only when complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import Works
+from .errors import ModelFolderError
+
+FORMAT_VERSION = 1
+REQUIRED_FILES = ("vectors.npz", "index.bin", "works.tsv.gz")
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 200
+
+
+@dataclass
+class ModelFolder:
+    """Everything the engine serves from, loaded and checked against its manifest."""
+
+    path: Path
+    manifest: dict
+    works: Works
+    likes: np.ndarray  # int64 [n] training likes per work
+    query: np.ndarray
+    target: np.ndarray
+    bias: np.ndarray
+    index: object = field(repr=False)  # hnswlib.Index
+
+    @property
+    def dim(self) -> int:
+        return int(self.target.shape[1])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_index(target: np.ndarray, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION,
+                threads: int = -1):
+    """HNSW (inner product) over the candidate-side vectors."""
+    import hnswlib
+
+    index = hnswlib.Index(space="ip", dim=int(target.shape[1]))
+    index.init_index(max_elements=max(1, len(target)), M=m, ef_construction=ef_construction, random_seed=0)
+    index.add_items(np.ascontiguousarray(target, dtype=np.float32), np.arange(len(target)), num_threads=threads)
+    return index
+
+
+def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, query: np.ndarray,
+                       target: np.ndarray, bias: np.ndarray, config: dict, metrics: dict,
+                       data_fingerprint: str, extra_files: dict[str, Path] | None = None,
+                       index=None) -> Path:
+    """Write a complete model folder atomically (temporary folder, then rename) and return its path."""
+    out_dir = Path(out_dir)
+    n = len(works)
+    if not (len(likes) == len(query) == len(target) == len(bias) == n):
+        raise ValueError("works, likes and vectors must have one row per work")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        np.savez(tmp / "vectors.npz", query=query.astype(np.float32), target=target.astype(np.float32),
+                 bias=bias.astype(np.float32))
+        (index or build_index(target)).save_index(str(tmp / "index.bin"))
+        works.write_tsv(tmp / "works.tsv.gz", extra={"likes": np.asarray(likes)})
+        for name, src in (extra_files or {}).items():
+            shutil.copyfile(src, tmp / name)
+        files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "data_fingerprint": data_fingerprint,
+            "n_works": n,
+            "dim": int(target.shape[1]),
+            "config": config,
+            "metrics": metrics,
+            "files": files,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        if out_dir.exists():
+            raise FileExistsError(f"{out_dir} already exists")
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def read_manifest(path: str | Path) -> dict:
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not path.is_dir():
+        raise ModelFolderError(f"{path} is not a model folder (no such directory); train one with `rarereads train`")
+    if not manifest_path.exists():
+        raise ModelFolderError(f"{path} has no manifest.json: it is not a finished model folder")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as exc:
+        raise ModelFolderError(f"{manifest_path} is not valid JSON: {exc}") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelFolderError(f"{path}: model format {manifest.get('format_version')!r}, this rarereads reads {FORMAT_VERSION}")
+    return manifest
+
+
+def verify_model_folder(path: str | Path, check_hashes: bool = True) -> dict:
+    """Return the manifest if every listed file exists with its recorded size (and hash)."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    files = manifest.get("files", {})
+    for name in REQUIRED_FILES:
+        if name not in files:
+            raise ModelFolderError(f"{path}: manifest does not list {name}")
+    for name, info in files.items():
+        file = path / name
+        if not file.exists():
+            raise ModelFolderError(f"{path}: {name} is listed in manifest.json but missing")
+        if file.stat().st_size != info.get("bytes"):
+            raise ModelFolderError(f"{path}: {name} has {file.stat().st_size} bytes, manifest says {info.get('bytes')}")
+        if check_hashes and _sha256(file) != info.get("sha256"):
+            raise ModelFolderError(f"{path}: {name} does not match its SHA-256 in manifest.json")
+    return manifest
+
+
+def load_model_folder(path: str | Path, check_hashes: bool = True, ef: int = 128) -> ModelFolder:
+    """Load and verify a model folder; raises ModelFolderError with a clear message when it is unusable."""
+    import hnswlib
+
+    path = Path(path)
+    manifest = verify_model_folder(path, check_hashes)
+    vectors = np.load(path / "vectors.npz")
+    works, extra = Works.read_tsv(path / "works.tsv.gz")
+    query, target, bias = vectors["query"], vectors["target"], vectors["bias"]
+    if not (len(works) == len(query) == len(target) == len(bias) == manifest["n_works"]):
+        raise ModelFolderError(f"{path}: catalogue and vectors disagree on the number of works")
+    index = hnswlib.Index(space="ip", dim=int(target.shape[1]))
+    index.load_index(str(path / "index.bin"), max_elements=len(target))
+    index.set_ef(ef)
+    return ModelFolder(path, manifest, works, extra.get("likes", np.zeros(len(works), np.int64)),
+                       query, target, bias, index)
+
+
+def latest_model_folder(models_dir: str | Path) -> Path | None:
+    """Newest finished model folder under `models_dir` (by name: timestamps sort), or None."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return None
+    done = sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and (p / "manifest.json").exists())
+    return done[-1] if done else None

@@ -1,0 +1,1 @@
+"""Offline tools: data preparation, the PyTorch trainer, evaluation and benchmarks."""
