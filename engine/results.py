@@ -15,6 +15,7 @@ class Work:
     likes: int  # readers in the training data who liked it
     cover_url: str = ""
     isbns: tuple[str, ...] = ()
+    key: str = ""  # engine.normalize.work_key: identity that survives retrains
 
     @property
     def label(self) -> str:
