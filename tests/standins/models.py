@@ -1,0 +1,83 @@
+"""Tiny model folders written with numpy and the real `write_model_folder` (no torch).
+
+Two "flavours" share one catalogue but point every reader at a different half of it:
+flavour "a" recommends only works of `GROUP_A`, flavour "b" only works of `GROUP_B`.
+So an answer that mixed two models would be visible at once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine.dataset import Works
+from engine.modelfolder import write_model_folder
+
+BOOKS = [  # (title, author, year, isbn10)
+    ("Dune", "Frank Herbert", 1965, "0441172660"),
+    ("Solaris", "Stanislaw Lem", 1961, "0156027607"),
+    ("The Left Hand of Darkness", "Ursula K. Le Guin", 1969, "0441478123"),
+    ("Roadside Picnic", "Arkady Strugatsky", 1972, "1613743416"),
+    ("The Dispossessed", "Ursula K. Le Guin", 1974, "0061054887"),
+    ("Riddley Walker", "Russell Hoban", 1980, "0253212596"),
+    ("The Book of the New Sun", "Gene Wolfe", 1980, "0312890176"),
+    ("Engine Summer", "John Crowley", 1979, "0553255339"),
+    ("Stand on Zanzibar", "John Brunner", 1968, "0345347870"),
+    ("Dhalgren", "Samuel R. Delany", 1975, "0375706682"),
+    ("The Embedding", "Ian Watson", 1973, "0575042044"),
+    ("Pavane", "Keith Roberts", 1968, "0575070706"),
+    ("Dune Messiah", "Frank Herbert", 1969, "0441172695"),
+    ("The Peregrine", "J. A. Baker", 1967, "1590170261"),
+    ("Stoner", "John Williams", 1965, "1590171993"),
+    ("The Summer Book", "Tove Jansson", 1972, "1590172680"),
+    ("Memoirs of Hadrian", "Marguerite Yourcenar", 1951, "0374529264"),
+    ("The Rings of Saturn", "W. G. Sebald", 1995, "0811214133"),
+    ("A Month in the Country", "J. L. Carr", 1980, "0940322927"),
+    ("The Tartar Steppe", "Dino Buzzati", 1940, "1567921450"),
+    ("Journey by Moonlight", "Antal Szerb", 1937, "1901285561"),
+    ("The Leopard", "Giuseppe Tomasi di Lampedusa", 1958, "0375714790"),
+    ("Pedro Paramo", "Juan Rulfo", 1955, "0802133908"),
+    ("The Hearing Trumpet", "Leonora Carrington", 1974, "1878972111"),
+]
+N = len(BOOKS)
+GROUP_A = frozenset(range(0, N // 2))
+GROUP_B = frozenset(range(N // 2, N))
+TITLES = [b[0] for b in BOOKS]
+
+
+def works() -> Works:
+    return Works([b[0] for b in BOOKS], [b[1] for b in BOOKS], np.array([b[2] for b in BOOKS], np.int32),
+                 [f"https://covers.example.org/{b[3]}.jpg" for b in BOOKS], [b[3] for b in BOOKS])
+
+
+def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: float | None = 0.30) -> Path:
+    """Write model folder `models_dir/name` of `flavour` ("a" or "b") with `metrics["recall@20"] = metric`."""
+    dim = 8
+    query = np.zeros((N, dim), np.float32)
+    query[:, 0] = 1.0  # every reader looks the same way...
+    target = np.zeros((N, dim), np.float32)
+    favoured = GROUP_A if flavour == "a" else GROUP_B
+    for i in range(N):  # ...and the flavour decides which half answers, in a fixed order
+        target[i, 0] = (2.0 - i / N) if i in favoured else -(1.0 + i / N)
+        target[i, 1 + i % (dim - 1)] = 0.01
+    likes = np.array([3 + (i % 4) for i in range(N)], np.int64)
+    likes[0] = 40  # Dune is the one bestseller: the head that `rare` leaves out
+    metrics = {} if metric is None else {"recall@20": metric}
+    return write_model_folder(Path(models_dir) / name, works=works(), likes=likes, query=query, target=target,
+                              bias=np.zeros(N, np.float32), config={"model": f"tiny-{flavour}"}, metrics=metrics,
+                              data_fingerprint=f"tiny-{flavour}")
+
+
+def goodreads_export(rows: list[tuple[str, str, str, int]]) -> bytes:
+    """A Goodreads "Export Library" CSV with its real columns; rows = (title, author, isbn10, my rating)."""
+    header = ("Book Id,Title,Author,Author l-f,Additional Authors,ISBN,ISBN13,My Rating,Average Rating,Publisher,"
+              "Binding,Number of Pages,Year Published,Original Publication Year,Date Read,Date Added,Bookshelves,"
+              "Bookshelves with positions,Exclusive Shelf,My Review,Spoiler,Private Notes,Read Count,Owned Copies")
+    lines = [header]
+    for n, (title, author, isbn, rating) in enumerate(rows, 1):
+        last_first = ", ".join(reversed(author.rsplit(" ", 1))) if " " in author else author
+        isbn_cell = f'"=""{isbn}"""' if isbn else '"="""""'
+        title_cell = '"' + title.replace('"', '""') + '"'
+        lines.append(f'{1000 + n},{title_cell},{author},"{last_first}",,{isbn_cell},"=""""",{rating},4.01,'
+                     f'Ace,Paperback,412,2005,1965,2021/03/04,2020/01/02,,,read,,,,1,0')
+    return ("\n".join(lines) + "\n").encode("utf-8")

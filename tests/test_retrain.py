@@ -1,0 +1,170 @@
+"""Admin retraining: a fake trainer process, real model folders, the real engine and hot swap."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.retrain import RetrainBusy, RetrainManager, model_metric, write_extra_likes
+from bot.settings import Schedule
+from engine.recommender import Engine, EngineHolder
+
+sys.path.insert(0, str(Path(__file__).parent / "standins"))
+from models import GROUP_A, GROUP_B, make_model  # noqa: E402
+
+FAKE_TRAINER = Path(__file__).parent / "standins" / "fake_trainer.py"
+
+
+class Likes:
+    """Shelves as the retrain manager sees them: only `all_likes()`."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def all_likes(self):
+        return self.rows
+
+
+def trainer(mode: str, flavour: str = "b", sleep: float = 0.0):
+    def command(extra_likes: Path, models_dir: Path) -> list[str]:
+        return [sys.executable, str(FAKE_TRAINER), "--models-dir", str(models_dir), "--extra-likes", str(extra_likes),
+                "--mode", mode, "--flavour", flavour, "--sleep", str(sleep)]
+    return command
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    make_model(tmp_path / "models", "20250101-000000-a", "a", metric=0.30)
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def holder(models_dir):
+    return EngineHolder(Engine.from_folder(models_dir / "20250101-000000-a"))
+
+
+def manager(holder, models_dir, mode="ok", sleep=0.0, **kwargs) -> RetrainManager:
+    likes = Likes([("telegram:1", "solaris|lem stanislaw", "Solaris", "Stanislaw Lem", 5)])
+    return RetrainManager(holder, likes, models_dir, trainer_command=trainer(mode, sleep=sleep),
+                          progress_interval=0.0, **kwargs)
+
+
+def test_better_model_is_swapped_in_while_queries_run(holder, models_dir):
+    seen: dict[str, int] = {}
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def query_forever():
+        while not stop.is_set():
+            try:
+                engine = holder.current  # read once per request, as the service does
+                liked = engine.resolve("Solaris")
+                answer = engine.recommend([liked], k=5, rarity="any")
+                ids = {p.work.id for p in answer.picks}
+                group = GROUP_A if answer.model_version.endswith("-a") else GROUP_B
+                assert answer.model_version == engine.version
+                assert ids <= group, f"{answer.model_version} answered with {ids}: two models mixed"
+                seen[answer.model_version] = seen.get(answer.model_version, 0) + 1
+            except BaseException as exc:  # noqa: BLE001 - the test reports whatever broke
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=query_forever) for _ in range(3)]
+    for t in threads:
+        t.start()
+    progress: list[str] = []
+
+    async def report(text: str) -> None:
+        progress.append(text)
+
+    try:
+        result = asyncio.run(manager(holder, models_dir, sleep=0.3).retrain(report, requested_by="test"))
+        deadline = threading.Event()
+        deadline.wait(0.2)  # let the queries run on the new model a little
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
+    assert result.swapped, result.message
+    assert holder.current.version.startswith("29990101") and holder.current.version.endswith("-b")
+    assert (result.old_metric, result.new_metric) == (0.30, 0.33)
+    assert "Now serving" in result.message
+    assert len(seen) == 2, seen  # both models answered, each on its own
+    assert any("epoch" in line for line in progress) and any("1 shelf like" in line for line in progress)
+
+
+def test_failing_trainer_leaves_the_old_model_serving(holder, models_dir):
+    before = holder.current
+    result = asyncio.run(manager(holder, models_dir, mode="fail").retrain())
+    assert not result.swapped
+    assert holder.current is before
+    assert "status 3" in result.message and "out of memory" in result.message
+    assert "keeps serving" in result.message
+
+
+def test_worse_model_is_refused(holder, models_dir):
+    before = holder.current
+    result = asyncio.run(manager(holder, models_dir, mode="worse").retrain())
+    assert not result.swapped and holder.current is before
+    assert "below 90%" in result.message and before.version in result.message
+
+
+def test_trainer_that_writes_nothing_is_reported(holder, models_dir):
+    result = asyncio.run(manager(holder, models_dir, mode="nothing").retrain())
+    assert not result.swapped and "no new model folder" in result.message
+
+
+def test_one_retrain_at_a_time(holder, models_dir):
+    retrain = manager(holder, models_dir, sleep=0.6)
+
+    async def both():
+        first = asyncio.create_task(retrain.retrain())
+        await asyncio.sleep(0.05)
+        assert retrain.running
+        with pytest.raises(RetrainBusy):
+            await retrain.retrain()
+        return await first
+
+    assert asyncio.run(both()).swapped
+    assert not retrain.running
+
+
+def test_schedule_retrains_unattended(holder, models_dir):
+    retrain = manager(holder, models_dir)
+    outcomes = []
+
+    async def notify(result):
+        outcomes.append(result)
+
+    async def main():
+        task = asyncio.create_task(retrain.run_schedule(Schedule("test", every=0.01), notify))
+        while not outcomes:
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+    assert outcomes[0].swapped and holder.current.version.endswith("-b")
+
+
+def test_extra_likes_csv_has_the_trainers_columns(tmp_path):
+    rows = write_extra_likes([("telegram:1", "dune|frank herbert", "Dune", "Frank Herbert", 5),
+                              {"reader": "discord:2", "work_key": "solaris|lem stanislaw", "title": "Solaris",
+                               "author": "Stanislaw Lem"}], tmp_path / "likes.csv")
+    assert rows == 2
+    with open(tmp_path / "likes.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert {"reader", "title", "author"} <= set(table[0])
+    assert [r["title"] for r in table] == ["Dune", "Solaris"]
+
+
+def test_model_metric_prefers_the_trainers_validation_figure():
+    manifest = {"metrics": {"final_loss": 0.2, "val_hit@20": 0.12, "popularity_baseline": {"hit@20": 0.05},
+                            "validation": [{"hit@20": 0.1}]}}
+    assert model_metric(manifest) == ("val_hit@20", 0.12)
+    assert model_metric({"metrics": {"recall@20": 0.3}}) == ("recall@20", 0.3)
+    assert model_metric({"metrics": {}}) is None
