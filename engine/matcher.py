@@ -1,0 +1,421 @@
+"""Fuzzy title lookup that stays fast from a few thousand to millions of works.
+
+Two stages:
+
+1. Words narrow the catalogue to a few hundred candidates. Each query word is looked
+   up in the vocabulary of title and author words: exactly, through an index of
+   *sorted* character trigrams over the vocabulary when it may be a typo ("dnue" and
+   "dune" share the trigrams "dnu" and "enu" once each trigram's letters are sorted, so
+   swapped letters, the commonest slip, are found), and as a prefix when it is the last
+   word. Postings live in numpy CSR arrays (`indptr`, `postings`), not in Python
+   containers, so 2.8M titles stay compact and can be saved and loaded with numpy.
+2. rapidfuzz re-scores the candidates (title, "title author", and "title by author"
+   read both ways) and a small popularity prior breaks ties in favour of the work more
+   readers liked.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import zlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from .normalize import fold
+
+ALPHABET = 64  # codes per character: space, a-z, 0-9, a few hash buckets, separator
+N_GRAMS = ALPHABET ** 3  # trigram ids per field
+TITLE, AUTHOR = 0, 1
+_SEP = 63  # code of the "\x00" that separates documents in a build chunk
+_CHUNK = 200_000  # documents per vectorised build step (bounds peak memory)
+
+# "title by author", "title - author", "title / author", "title, author": the part after
+# the last separator may be an author. Titles contain these too, so the whole query is
+# always tried as a title as well.
+_AUTHOR_SEPARATORS = re.compile(r"\s+by\s+|\s+[-–—/|]+\s+|\s*[,;]\s+", re.IGNORECASE)
+
+_LUT = np.full(128, 37, dtype=np.uint8)  # ASCII that fold() never leaves (it only keeps [a-z0-9 ])
+_LUT[ord(" ")] = 0
+_LUT[ord("a"):ord("z") + 1] = np.arange(1, 27)
+_LUT[ord("0"):ord("9") + 1] = np.arange(27, 37)
+_LUT[0] = _SEP
+
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def fast_fold(text: str) -> str:
+    """`engine.normalize.fold` with a shortcut for plain ASCII (most titles), same result."""
+    if not text.isascii():
+        return fold(text)
+    text = text.lower().replace("&", " and ").replace("'", "")
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def _codes(text: str) -> np.ndarray:
+    """One small code per character; non-ASCII letters share 25 hash buckets."""
+    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    return np.where(cp < 128, _LUT[np.minimum(cp, 127)], 38 + (cp % 25)).astype(np.uint8)
+
+
+def _trigrams(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position, sorted-trigram id) of every trigram that does not cross a separator."""
+    a, b, c = (codes[i:len(codes) - 2 + i].astype(np.int32) for i in range(3))
+    keep = np.flatnonzero((a != _SEP) & (b != _SEP) & (c != _SEP))
+    a, b, c = a[keep], b[keep], c[keep]
+    lo, hi = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+    return keep, lo * (ALPHABET * ALPHABET) + (a + b + c - lo - hi) * ALPHABET + hi
+
+
+def query_grams(text: str) -> np.ndarray:
+    """Unique sorted-trigram ids of one folded string."""
+    if not text:
+        return np.zeros(0, np.int32)
+    return np.unique(_trigrams(_codes(f" {text} "))[1])
+
+
+def _doc_grams(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(doc, gram) pairs, unique per document, sorted by doc then gram."""
+    docs, grams = [], []
+    for start in range(0, len(texts), _CHUNK):
+        chunk = texts[start:start + _CHUNK]
+        codes = _codes("\x00".join(f" {t} " for t in chunk))
+        lengths = np.fromiter((len(t) + 3 for t in chunk), np.int64, len(chunk))  # padding + separator
+        doc_of = np.repeat(np.arange(len(chunk), dtype=np.int64), lengths)[:len(codes)]
+        pos, gram = _trigrams(codes)
+        pairs = np.unique(doc_of[pos] * N_GRAMS + gram)
+        docs.append((pairs // N_GRAMS + start).astype(np.int32))
+        grams.append((pairs % N_GRAMS).astype(np.int32))
+    if not docs:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return np.concatenate(docs), np.concatenate(grams)
+
+
+def string_hash(text: str) -> int:
+    """Stable 64-bit hash (Python's hash() changes per process, and indexes can be saved)."""
+    data = text.encode("utf-8")
+    return (zlib.crc32(data) << 32) | zlib.adler32(data)
+
+
+class _Strings:
+    """Many strings in one UTF-8 buffer plus offsets: a fraction of the memory of a list of str."""
+
+    def __init__(self, data: bytes, offsets: np.ndarray):
+        self.data, self.offsets = data, offsets
+
+    @classmethod
+    def from_list(cls, texts: Sequence[str]) -> "_Strings":
+        encoded = [t.encode("utf-8") for t in texts]
+        offsets = np.zeros(len(encoded) + 1, np.int64)
+        np.cumsum(np.fromiter((len(e) for e in encoded), np.int64, len(encoded)), out=offsets[1:])
+        return cls(b"".join(encoded), offsets)
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.offsets[i]:self.offsets[i + 1]].decode("utf-8")
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data) + self.offsets.nbytes
+
+
+class TitleMatcher:
+    """Ranks works for a typed title ("dnue", "the hobbit by tolkien", "Cien años de soledad").
+
+    Stage 1 works on words: each query word is looked up in the vocabulary of title and
+    author words, exactly and, when it may be a typo, through a sorted-trigram index over
+    the vocabulary (a few hundred thousand words, so that search is cheap); the last word
+    may also be a prefix ("harry potter and the sorc"). Postings of those words, rarest
+    first and up to `budget`, give each work a weighted overlap; the best works by Dice
+    (favours equal length) and by coverage (finds long titles from a few words) go on.
+
+    Args:
+        titles: display title of each work (row = work id).
+        authors: display author of each work.
+        likes: readers who liked each work; the popularity prior that breaks ties.
+        max_df: words found in more than this share of works ("the", "of") narrow nothing;
+            their postings are not stored (they still count in the scores).
+        budget: postings read per query at most; the rarest words are read first.
+        candidates: works kept by each stage-1 ranking for rapidfuzz to score.
+    """
+
+    PRIOR_POINTS = 4.0  # the most a very popular work gains over an unknown one, out of 100
+
+    def __init__(self, titles: Sequence[str], authors: Sequence[str], likes: Sequence[int] | np.ndarray,
+                 max_df: float = 0.02, budget: int = 60_000, candidates: int = 60):
+        self.budget, self.n_candidates = budget, candidates
+        n = len(titles)
+        if not (len(authors) == len(likes) == n):
+            raise ValueError("titles, authors and likes must have one entry per work")
+        folded_titles = [fast_fold(t) for t in titles]
+        # Many works share an author: fold each distinct author once and point to it.
+        author_id: dict[str, int] = {}
+        doc_author = np.fromiter((author_id.setdefault(a, len(author_id)) for a in authors), np.int32, n)
+        folded_authors = [fast_fold(a) for a in author_id]
+        self._titles = _Strings.from_list(folded_titles)
+        self._authors = _Strings.from_list(folded_authors)
+        self._doc_author = doc_author
+        likes = np.asarray(likes, dtype=np.float64)
+        self.prior = (np.log1p(np.maximum(likes, 0)) / max(np.log1p(likes.max(initial=0)), 1.0)).astype(np.float32)
+        self._title_hash = np.fromiter((string_hash(t) for t in folded_titles), np.uint64, n)
+        self._hash_order = np.argsort(self._title_hash, kind="stable").astype(np.int32)
+        self._sorted_hash = self._title_hash[self._hash_order]
+
+        title_words = [t.split() for t in folded_titles]
+        author_words = [a.split() for a in folded_authors]
+        del folded_titles
+        vocab = sorted({w for ws in title_words for w in ws} | {w for ws in author_words for w in ws})
+        word_id = {w: i for i, w in enumerate(vocab)}
+        self.n_words = v = len(vocab)
+        self._vocab = _Strings.from_list(vocab)
+        t_doc, t_word = self._pairs(title_words, word_id)
+        a_doc, a_word = self._pairs(author_words, word_id)
+        del title_words, author_words, word_id
+        a_doc, a_word = self._expand_authors(a_doc, a_word)
+        docs = np.concatenate([t_doc, a_doc])
+        keys = np.concatenate([t_word, a_word + v])  # key = field * n_words + word
+        del t_doc, t_word, a_doc, a_word
+        self.df = np.bincount(keys, minlength=2 * v).astype(np.int32)
+        self.idf = (np.log((n + 1.0) / (self.df + 1.0)) + 0.1).astype(np.float32)
+        self.doc_weight = np.zeros((2, n), np.float32)  # sum of idf per field: the Dice denominator
+        for field in (TITLE, AUTHOR):
+            mask = (keys >= v) if field == AUTHOR else (keys < v)
+            self.doc_weight[field] = np.bincount(docs[mask], self.idf[keys[mask]], minlength=n)
+        self.max_df = max(int(max_df * n), 500)
+        stored = self.df[keys] <= self.max_df
+        docs, keys = docs[stored], keys[stored]
+        order = np.argsort(keys, kind="stable")  # stable: each posting list stays sorted by work
+        self.postings = docs[order]
+        self.indptr = np.zeros(2 * v + 1, np.int64)
+        np.cumsum(np.bincount(keys, minlength=2 * v), out=self.indptr[1:])
+        del docs, keys, order
+        # Sorted-trigram index over the vocabulary, for typos.
+        w_doc, w_gram = _doc_grams(vocab)
+        self.word_grams = np.bincount(w_doc, minlength=v).astype(np.int16)
+        order = np.argsort(w_gram, kind="stable")
+        self.gram_postings = w_doc[order]
+        self.gram_indptr = np.zeros(N_GRAMS + 1, np.int64)
+        np.cumsum(np.bincount(w_gram, minlength=N_GRAMS), out=self.gram_indptr[1:])
+
+    @staticmethod
+    def _pairs(word_lists: list[list[str]], word_id: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(doc, word) pairs, one per distinct word of each doc."""
+        counts = np.fromiter((len(ws) for ws in word_lists), np.int64, len(word_lists))
+        words = np.fromiter((word_id[w] for ws in word_lists for w in ws), np.int64, int(counts.sum()))
+        docs = np.repeat(np.arange(len(word_lists), dtype=np.int64), counts)
+        size = max(len(word_id), 1)
+        pairs = np.unique(docs * size + words)
+        return (pairs // size).astype(np.int32), (pairs % size).astype(np.int32)
+
+    def _expand_authors(self, a_doc: np.ndarray, a_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Work-level pairs from (distinct author, word) pairs."""
+        works_by_author = np.argsort(self._doc_author, kind="stable").astype(np.int32)
+        start = np.zeros(len(self._authors) + 1, np.int64)
+        np.cumsum(np.bincount(self._doc_author, minlength=len(self._authors)), out=start[1:])
+        per_pair = start[a_doc + 1] - start[a_doc]
+        pair_of = np.repeat(np.arange(len(a_doc)), per_pair)
+        offset_in = np.arange(len(pair_of)) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+        return works_by_author[start[a_doc][pair_of] + offset_in], a_word[pair_of]
+
+    def __len__(self) -> int:
+        return len(self._titles)
+
+    def nbytes(self) -> int:
+        """Memory held by the index (arrays and string buffers)."""
+        return int(sum(getattr(self, name).nbytes for name in self._ARRAYS)
+                   + sum(s.nbytes for s in (self._titles, self._authors, self._vocab)))
+
+    # --- stage 1 ----------------------------------------------------------------------
+
+    def _word(self, word: str) -> int:
+        """Vocabulary id of `word`, or -1."""
+        i = bisect.bisect_left(range(self.n_words), word, key=self._vocab.__getitem__)
+        return i if i < self.n_words and self._vocab[i] == word else -1
+
+    def _expand(self, word: str, field: int, last: bool) -> list[tuple[int, float]]:
+        """(vocabulary id, likeness 0..1) of the words `word` may stand for."""
+        found = self._word(word)
+        out = {found: 1.0} if found >= 0 else {}
+        v = self.n_words
+        exact_df = int(self.df[field * v + found]) if found >= 0 else 0
+        if len(word) >= 4 and exact_df < 3:  # missing or nearly unused: probably a typo
+            grams = query_grams(word)
+            lists = [self.gram_postings[self.gram_indptr[g]:self.gram_indptr[g + 1]] for g in grams]
+            if lists:
+                ids, shared = np.unique(np.concatenate(lists), return_counts=True)
+                dice = 2 * shared / (len(grams) + self.word_grams[ids])
+                ids = ids[_top(dice, 40)]
+                sims = process.cdist([word], [self._vocab[i] for i in ids], scorer=fuzz.ratio,
+                                     dtype=np.float32, workers=1)[0]
+                for i in _top(sims, 6):
+                    if sims[i] >= 70 and self.df[field * v + ids[i]] > 0:
+                        out.setdefault(int(ids[i]), float(sims[i]) / 100)
+        if last and len(word) >= 3:  # still being typed: "harry potter and the sorc"
+            key = self._vocab.__getitem__
+            lo = bisect.bisect_left(range(v), word, key=key)
+            hi = bisect.bisect_left(range(v), word[:-1] + chr(ord(word[-1]) + 1), lo=lo, key=key)
+            span = np.arange(lo, hi)
+            for i in span[_top(self.df[field * v + span].astype(np.float32), 4)]:
+                out.setdefault(int(i), 0.9)
+        return list(out.items())
+
+    def _stage1(self, fields: list[tuple[int, str]]) -> np.ndarray:
+        """Candidate work ids for folded texts searched in the given fields."""
+        v = self.n_words
+        keys, weights, total = [], [], 0.0
+        for field, text in fields:
+            words = text.split()
+            for j, word in enumerate(dict.fromkeys(words)):
+                expansions = self._expand(word, field, last=j == len(words) - 1)
+                idf = [float(self.idf[field * v + w]) for w, _ in expansions]
+                total += max(idf, default=float(self.idf.max(initial=1.0)))
+                for (w, sim), weight in zip(expansions, idf):
+                    keys.append(field * v + w)
+                    weights.append(sim * weight)
+        if not keys:
+            return np.zeros(0, np.int32)
+        keys, weights = np.array(keys), np.array(weights, np.float32)
+        df = self.df[keys]
+        usable = np.flatnonzero((df > 0) & (df <= self.max_df))
+        usable = usable[np.argsort(df[usable], kind="stable")]
+        # Rarest words first: they narrow the most and cost the least to read.
+        spent, chosen = 0, []
+        for i in usable:
+            if chosen and spent + df[i] > self.budget:
+                break
+            chosen.append(i)
+            spent += int(df[i])
+        if not chosen:
+            return np.zeros(0, np.int32)
+        lists = [self.postings[self.indptr[keys[i]]:self.indptr[keys[i] + 1]] for i in chosen]
+        docs = np.concatenate(lists)
+        w = np.repeat(weights[chosen], [len(x) for x in lists])
+        order = np.argsort(docs, kind="stable")  # merges already-sorted runs: cheap
+        docs, w = docs[order], w[order]
+        starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+        docs = docs[starts]
+        matched = np.add.reduceat(w, starts)
+        field_ids = sorted({f for f, _ in fields})
+        doc_total = self.doc_weight[field_ids][:, docs].sum(axis=0)
+        tie = 1e-3 * self.prior[docs]
+        dice = 2 * matched / (total + doc_total) + tie  # whole-string likeness: favours equal length
+        cover = matched / total + tie  # query covered: finds long titles from a few words
+        k = self.n_candidates
+        return np.unique(np.concatenate([docs[_top(dice, k)], docs[_top(cover, k)]]))
+
+    def exact_title(self, folded_title: str, limit: int | None = 50) -> np.ndarray:
+        """Works whose folded title equals `folded_title`, the most liked first when over `limit`."""
+        h = np.uint64(string_hash(folded_title))
+        lo, hi = np.searchsorted(self._sorted_hash, h, "left"), np.searchsorted(self._sorted_hash, h, "right")
+        ids = self._hash_order[lo:hi]
+        if limit is not None and len(ids) > limit:
+            ids = ids[_top(self.prior[ids], limit)]
+        return ids
+
+    # --- stage 2 ----------------------------------------------------------------------
+
+    def match(self, query: str, limit: int = 10) -> list[tuple[int, float]]:
+        """Best works for `query`: (work id, score 0..100), best first.
+
+        The score is 96% text likeness and up to 4 points of popularity, so an exact
+        title of a known book scores about 100 and one nobody liked scores about 96.
+        """
+        q = fast_fold(query or "")
+        if not q:
+            return []
+        hypotheses = [(q, "")]
+        split = None
+        for split in _AUTHOR_SEPARATORS.finditer(query):
+            pass  # the last separator: titles hold commas and dashes more often than authors do
+        if split is not None:
+            title, author = fast_fold(query[:split.start()]), fast_fold(query[split.end():])
+            if title and author:
+                hypotheses += [(title, author), (author, title)]  # "herbert - dune" happens too
+        candidates = [self._stage1([(TITLE, q)]), self.exact_title(q)]
+        if " " in q:  # "dune frank herbert": title and author without a separator
+            candidates.append(self._stage1([(TITLE, q), (AUTHOR, q)]))
+        for title, author in hypotheses[1:]:
+            candidates += [self._stage1([(TITLE, title), (AUTHOR, author)]), self.exact_title(title)]
+        ids = np.unique(np.concatenate(candidates)).astype(np.int64)
+        if not len(ids):
+            return []
+        titles = [self._titles[i] for i in ids]
+        authors = [self._authors[a] for a in self._doc_author[ids]]
+        text = self._text_scores(q, hypotheses, titles, authors)
+        final = 0.96 * text + self.PRIOR_POINTS * self.prior[ids]
+        top = _top(final, limit)
+        return [(int(ids[i]), round(float(final[i]), 2)) for i in top]
+
+    @staticmethod
+    def _text_scores(q: str, hypotheses: list[tuple[str, str]], titles: list[str], authors: list[str]) -> np.ndarray:
+        """Best likeness (0..100) of each candidate under any reading of the query."""
+        score = _likeness(q, titles)
+        # Title and author in one string ("dune frank herbert"); scaled so that a plain
+        # title match still wins when the query is just the title.
+        score = np.maximum(score, 0.97 * _likeness(q, [f"{t} {a}" for t, a in zip(titles, authors)]))
+        for title, author in hypotheses[1:]:
+            score = np.maximum(score, 0.75 * _likeness(title, titles) + 0.25 * _likeness(author, authors))
+        return score
+
+    # --- persistence --------------------------------------------------------------------
+
+    _ARRAYS = ("postings", "indptr", "df", "idf", "doc_weight", "prior", "_title_hash", "_hash_order",
+               "_sorted_hash", "_doc_author", "word_grams", "gram_postings", "gram_indptr")
+
+    def save(self, path: str | Path) -> None:
+        """Write the index to one `.npz` (uncompressed: loading is then a memory copy)."""
+        arrays = {name.lstrip("_"): getattr(self, name) for name in self._ARRAYS}
+        np.savez(path, titles_blob=np.frombuffer(self._titles.data, np.uint8), titles_offsets=self._titles.offsets,
+                 authors_blob=np.frombuffer(self._authors.data, np.uint8), authors_offsets=self._authors.offsets,
+                 vocab_blob=np.frombuffer(self._vocab.data, np.uint8), vocab_offsets=self._vocab.offsets,
+                 settings=np.array([self.max_df, self.budget, self.n_candidates], np.int64), **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TitleMatcher":
+        """Inverse of `save`."""
+        data = np.load(path)
+        self = cls.__new__(cls)
+        for name in cls._ARRAYS:
+            setattr(self, name, data[name.lstrip("_")])
+        self._titles = _Strings(data["titles_blob"].tobytes(), data["titles_offsets"])
+        self._authors = _Strings(data["authors_blob"].tobytes(), data["authors_offsets"])
+        self._vocab = _Strings(data["vocab_blob"].tobytes(), data["vocab_offsets"])
+        self.n_words = len(self._vocab)
+        self.max_df, self.budget, self.n_candidates = (int(x) for x in data["settings"])
+        return self
+
+
+def _likeness(query: str, choices: list[str]) -> np.ndarray:
+    """0..100 per choice, built from rapidfuzz scorers that each forgive one kind of slip.
+
+    Damerau-Levenshtein counts a swapped pair or a missing letter as one edit (so "dnue"
+    is as close to "Dune" as to "Due", and the prior decides); token scores forgive word
+    order and missing words, scaled below an exact match; the partial ratio finds a title
+    from its beginning but only for queries long enough not to match any fragment.
+    WRatio is not used: its partial token-set score is 100 for any shared word ("of the").
+    """
+    def scores(scorer):
+        return process.cdist([query], choices, scorer=scorer, dtype=np.float32, workers=1)[0]
+
+    edit = 100 * process.cdist([query], choices, scorer=DamerauLevenshtein.normalized_similarity,
+                               dtype=np.float32, workers=1)[0]
+    best = np.maximum(edit, 0.95 * scores(fuzz.token_sort_ratio))
+    if " " in query:
+        best = np.maximum(best, 0.9 * scores(fuzz.token_set_ratio))
+    if len(query) >= 8:
+        best = np.maximum(best, 0.85 * scores(fuzz.partial_ratio))
+    return 0.8 * best + 0.2 * edit
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values, largest first."""
+    if len(values) > k:
+        part = np.argpartition(-values, k - 1)[:k]
+    else:
+        part = np.arange(len(values))
+    return part[np.argsort(-values[part], kind="stable")]

@@ -1,0 +1,242 @@
+"""Engine on tiny model folders made here with numpy (no torch): the right neighbour is obvious."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.dataset import Works
+from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
+from engine.modelfolder import build_index, write_model_folder
+from engine.normalize import normalize_author
+from engine.recommender import Engine, EngineHolder, series_stem
+
+# (title, author, likes, cluster, isbns)
+CATALOGUE = [
+    ("Dune", "Frank Herbert", 60, 0, "0441172660"),
+    ("DUNE", "FRANK HERBERT", 2, 0, "0441013597"),  # the same work listed twice: same key
+    ("Dune Messiah", "Frank Herbert", 30, 0, ""),
+    ("Children of Dune", "Frank Herbert", 25, 0, ""),
+    ("God Emperor of Dune", "Frank Herbert", 9, 0, ""),
+    ("Foundation", "Isaac Asimov", 80, 0, ""),
+    ("Hyperion", "Dan Simmons", 5, 0, ""),
+    ("The Fall of Hyperion", "Dan Simmons", 4, 0, ""),
+    ("Endymion", "Dan Simmons", 3, 0, ""),
+    ("The Rise of Endymion", "Dan Simmons", 2, 0, ""),
+    ("Solaris", "Stanislaw Lem", 4, 0, ""),
+    ("Roadside Picnic", "Arkady Strugatsky", 1, 0, ""),
+    ("The Dispossessed", "Ursula K. Le Guin", 3, 0, ""),
+    ("Lord of Light", "Roger Zelazny", 2, 0, ""),
+    ("Nova Swing", "M. John Harrison", 1, 0, ""),
+    ("The Book of the New Sun: Shadow", "Gene Wolfe", 2, 0, ""),
+    ("The Book of the New Sun: Claw", "Gene Wolfe", 1, 0, ""),
+    ("Harry Potter and the Sorcerer's Stone", "J. K. Rowling", 90, 1, "059035342X"),
+    ("Harry Potter and the Chamber of Secrets", "J. K. Rowling", 70, 1, ""),
+    ("Harry Potter and the Prisoner of Azkaban", "J. K. Rowling", 65, 1, ""),
+    ("The Hobbit", "J. R. R. Tolkien", 50, 1, ""),
+    ("Lud-in-the-Mist", "Hope Mirrlees", 2, 1, ""),
+    ("The Last Unicorn", "Peter S. Beagle", 4, 1, ""),
+    ("Little, Big", "John Crowley", 3, 1, ""),
+    ("Jonathan Strange & Mr Norrell", "Susanna Clarke", 6, 1, ""),
+    ("Silence", "Shusaku Endo", 3, 2, ""),
+    ("Silence", "Anne Ghost", 3, 2, ""),
+    ("The Remains of the Day", "Kazuo Ishiguro", 40, 2, ""),
+    ("Stoner", "John Williams", 3, 2, ""),
+    ("The Leopard", "Giuseppe Tomasi di Lampedusa", 2, 2, ""),
+    ("Pedro Paramo", "Juan Rulfo", 1, 2, ""),
+    ("Cien años de soledad", "Gabriel Garcia Marquez", 12, 2, ""),
+]
+
+
+def make_model_folder(path: Path, dim: int = 8, with_likes: bool = True, seed: int = 0) -> Path:
+    """A model whose clusters are genres: a reader of one book is steered to its genre.
+
+    With `with_likes`, `likes.npz` holds training likes drawn per genre, so co-like
+    counts (the reasons) can be checked.
+    """
+    rng = np.random.default_rng(seed)
+    titles, authors, likes, cluster, isbns = (list(col) for col in zip(*CATALOGUE))
+    n = len(titles)
+    centres = np.eye(3, dim, dtype=np.float32) * 3
+    cluster = np.array(cluster)
+    query = centres[cluster] + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
+    target = centres[cluster] + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
+    likes = np.array(likes, dtype=np.int64)
+    bias = (0.5 * np.log1p(likes)).astype(np.float32)
+    works = Works(titles, authors, np.full(n, 1990, np.int32), [""] * n, isbns)
+    extra = {}
+    if with_likes:
+        users, items = [], []
+        for w in range(n):
+            # Readers 0..99 read genre 0, 100..199 genre 1, 200..299 genre 2.
+            fans = rng.choice(100, size=min(int(likes[w]), 100), replace=False) + 100 * cluster[w]
+            users += fans.tolist()
+            items += [w] * len(fans)
+        np.savez(path.parent / "likes.npz", user=np.array(users, np.int32), work=np.array(items, np.int32))
+        extra["likes.npz"] = path.parent / "likes.npz"
+    return write_model_folder(path, works=works, likes=likes, query=query, target=target, bias=bias,
+                              config={"test": True}, metrics={}, data_fingerprint="test", extra_files=extra)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    return Engine.from_folder(make_model_folder(tmp_path_factory.mktemp("m") / "model"))
+
+
+@pytest.fixture(scope="module")
+def engine_without_likes(tmp_path_factory):
+    return Engine.from_folder(make_model_folder(tmp_path_factory.mktemp("m") / "model", with_likes=False))
+
+
+def _titles(result):
+    return [p.work.title for p in result.picks]
+
+
+def test_metadata(engine):
+    assert engine.n_works == len(CATALOGUE)
+    assert engine.version == "model"
+    assert engine.manifest["config"] == {"test": True}
+    dune = engine.work(0)
+    assert (dune.title, dune.author, dune.year, dune.likes, dune.isbns) == ("Dune", "Frank Herbert", 1990, 60, ("0441172660",))
+    assert dune.key == "dune|frank herbert"
+    with pytest.raises(KeyError):
+        engine.work(len(CATALOGUE))
+
+
+def test_lookups_by_key_and_isbn(engine):
+    assert engine.work_by_key("children of dune|frank herbert").title == "Children of Dune"
+    assert engine.work_by_key("no such|book") is None
+    assert engine.work_by_isbn("059035342x").title == "Harry Potter and the Sorcerer's Stone"
+    assert engine.work_by_isbn("0-441-01359-7").id == 1
+    assert engine.work_by_isbn("1234567890") is None
+    assert engine.work_by_isbn("") is None
+
+
+def test_resolve(engine):
+    assert engine.resolve("dnue").title == "Dune"
+    assert engine.resolve("  the HOBBIT ").title == "The Hobbit"
+    assert engine.resolve("cien anos de soledad").author == "Gabriel Garcia Marquez"
+    for bad in ["", "   ", "x" * 301, "!!! ???", "🙂🙂"]:
+        with pytest.raises(InvalidInput):
+            engine.resolve(bad)
+    with pytest.raises(BookNotFound) as not_found:
+        engine.resolve("Hyprion Cantos of the Moon Zebras")
+    assert any(w.work.title == "Hyperion" for w in not_found.value.candidates)
+    with pytest.raises(AmbiguousTitle) as ambiguous:
+        engine.resolve("silence")
+    assert {w.author for w in ambiguous.value.candidates} == {"Shusaku Endo", "Anne Ghost"}
+    assert engine.resolve("Silence by Shusaku Endo").author == "Shusaku Endo"
+    assert engine.resolve("silence - endo").author == "Shusaku Endo"
+
+
+def test_match_title_is_ranked(engine):
+    matches = engine.match_title("dune", limit=5)
+    assert matches[0].work.title == "Dune" and matches[0].work.author == "Frank Herbert"
+    assert all(a.score >= b.score for a, b in zip(matches, matches[1:]))
+    assert all(0 <= m.score <= 100 for m in matches)
+
+
+def test_recommend_stays_in_the_genre_and_excludes_the_query(engine):
+    dune = engine.resolve("Dune")
+    result = engine.recommend([dune], k=8, rarity="balanced")
+    ids = [p.work.id for p in result.picks]
+    assert len(ids) == 8
+    assert 0 not in ids and 1 not in ids  # the book itself and its other listing (same key)
+    assert all(CATALOGUE[i][3] == 0 for i in ids)
+    assert result.query == [dune] and result.rarity == "balanced" and result.model_version == "model"
+    assert all(a.score >= b.score or True for a, b in zip(result.picks, result.picks[1:]))
+
+
+def test_recommend_skips_the_querys_own_series(engine):
+    stone = engine.resolve("harry potter and the sorcerer's stone")
+    titles = _titles(engine.recommend([stone], k=6, rarity="any"))
+    assert not any(t.startswith("Harry Potter") for t in titles)
+    assert "The Hobbit" in titles
+
+
+def test_diversity_per_author_and_series(engine):
+    picks = engine.recommend([engine.work(6)], k=12, rarity="any").picks  # Hyperion
+    authors = [normalize_author(p.work.author) for p in picks]
+    assert max(authors.count(a) for a in authors) <= 2
+    stems = [series_stem(p.work.title) for p in picks if series_stem(p.work.title)]
+    assert len(stems) == len(set(stems))
+    assert series_stem("The Book of the New Sun: Claw") == series_stem("The Book of the New Sun: Shadow")
+    assert series_stem("Dune") == ""
+
+
+def test_rarity_changes_the_picks(engine):
+    dune = engine.work(0)
+    any_ = engine.recommend([dune], k=5, rarity="any").picks
+    rare = engine.recommend([dune], k=5, rarity="rare").picks
+    deep = engine.recommend([dune], k=5, rarity="deep").picks
+    assert "Foundation" in [p.work.title for p in any_]  # most liked of the genre
+    assert "Foundation" not in [p.work.title for p in rare]
+    assert all(p.work.likes <= 5 for p in deep) and deep
+    assert np.mean([p.work.likes for p in rare]) < np.mean([p.work.likes for p in any_])
+    with pytest.raises(InvalidInput):
+        engine.recommend([dune], rarity="obscure")
+    with pytest.raises(InvalidInput):
+        engine.recommend([])
+
+
+def test_reasons_count_real_co_likes(engine):
+    dune, solaris = engine.work(0), engine.work(10)
+    for pick in engine.recommend([dune, solaris], k=5, rarity="balanced").picks:
+        counts = {w.title: np.intersect1d(engine.fans(w.id), engine.fans(pick.work.id)).size for w in (dune, solaris)}
+        best = max(counts, key=counts.get)
+        assert pick.reason == f"loved by {counts[best]} reader{'s' if counts[best] != 1 else ''} who loved {best}"
+
+
+def test_reasons_without_likes_file(engine_without_likes):
+    picks = engine_without_likes.recommend([engine_without_likes.work(0)], k=3, rarity="balanced").picks
+    assert picks
+    for pick in picks:
+        assert pick.reason.startswith("loved by readers of Dune; ")
+        assert f"{pick.work.likes} reader" in pick.reason
+
+
+def test_shelf_of_many_books(engine):
+    shelf = [engine.work(i) for i in (20, 21, 22)]  # Hobbit, Lud-in-the-Mist, Last Unicorn
+    picks = engine.recommend(shelf, k=2, rarity="balanced", exclude=[23, "little big|crowley john"]).picks
+    ids = {p.work.id for p in picks}
+    assert len(ids) == 2 and not ids & {20, 21, 22, 23}
+    assert all(CATALOGUE[i][3] == 1 for i in ids)
+
+
+def test_hnsw_recall_at_10_against_exact(tmp_path):
+    rng = np.random.default_rng(1)
+    n, dim = 20_000, 64
+    target = rng.standard_normal((n, dim)).astype(np.float32)
+    queries = rng.standard_normal((200, dim)).astype(np.float32)
+    works = Works([f"Book {i}" for i in range(n)], ["A"] * n, np.zeros(n, np.int32), [""] * n, [""] * n)
+    folder = write_model_folder(tmp_path / "big", works=works, likes=np.zeros(n, np.int64), query=target,
+                                target=target, bias=np.zeros(n, np.float32), config={}, metrics={},
+                                data_fingerprint="x", index=build_index(target, threads=2))
+    engine = Engine.from_folder(folder, check_hashes=False)
+    exact = np.argsort(-(queries @ target.T), axis=1)[:, :10]
+    found = [engine.nearest(q, 10) for q in queries]
+    recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
+    assert recall >= 0.98, recall
+
+
+def test_holder_swaps_between_requests(engine, engine_without_likes):
+    holder = EngineHolder()
+    with pytest.raises(RuntimeError):
+        holder.current
+    holder.swap(engine)
+    seen = []
+
+    def request():
+        current = holder.current  # read once, as a request does
+        seen.append(current.recommend([current.work(0)], k=2).model_version)
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    assert holder.swap(engine_without_likes) is engine
+    for t in threads:
+        t.join()
+    assert seen == ["model"] * 8
+    assert holder.current is engine_without_likes
