@@ -91,25 +91,25 @@ def model_metric(manifest: dict, name: str | None = None) -> tuple[str, float] |
     return None
 
 
-def write_extra_likes(likes, path: Path) -> int:
-    """Write shelf likes as CSV (`reader,work_key,title,author,rating`) for the trainer; returns rows."""
+def write_extra_likes(likes, path: Path, lookup: Callable[[str], Any] | None = None) -> int:
+    """Write shelf likes as the trainer's CSV (`reader,title,author,work_key,rating`); returns rows written.
+
+    Args:
+        likes: `ShelfStore.all_likes()` rows: (reader, work key, rating).
+        path: The CSV to write.
+        lookup: Work key -> `Work` (the serving engine's `work_by_key`): the trainer matches
+            rows by title and author, which shelves do not store. Unknown keys are skipped.
+    """
     rows = 0
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["reader", "work_key", "title", "author", "rating"])
-        for like in likes:
-            if isinstance(like, dict):
-                get = like.get
-            elif isinstance(like, (tuple, list)):
-                get = dict(zip(("reader", "work_key", "title", "author", "rating"), like)).get
-            else:
-                get = lambda k, o=like: getattr(o, k, None)  # noqa: E731
-            key = get("work_key") or get("key") or ""
-            if not key:
+        writer.writerow(["reader", "title", "author", "work_key", "rating"])
+        for reader, key, *rest in likes:
+            work = lookup(key) if lookup is not None else None
+            if work is None:
                 continue
-            rating = get("rating")
-            writer.writerow([get("reader") or "", key, get("title") or get("named_title") or "",
-                             get("author") or "", "" if rating is None else rating])
+            rating = rest[0] if rest else None
+            writer.writerow([reader, work.title, work.author, key, "" if rating is None else rating])
             rows += 1
     return rows
 
@@ -198,7 +198,7 @@ class RetrainManager:
         workdir = Path(tempfile.mkdtemp(prefix="rarereads-retrain-"))
         try:
             csv_path = workdir / "extra_likes.csv"
-            n_likes = await asyncio.to_thread(lambda: write_extra_likes(self.shelves.all_likes(), csv_path))
+            n_likes = await asyncio.to_thread(lambda: write_extra_likes(self.shelves.all_likes(), csv_path, old.work_by_key))
             await report(f"Training a new model with {n_likes} shelf like{'s' if n_likes != 1 else ''}…", force=True)
             before = _model_folders(self.models_dir)
             code, tail = await self._run_trainer(self.trainer_command(csv_path, self.models_dir), report)

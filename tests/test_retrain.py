@@ -12,21 +12,12 @@ import pytest
 from bot.retrain import RetrainBusy, RetrainManager, model_metric, write_extra_likes
 from bot.settings import Schedule
 from engine.recommender import Engine, EngineHolder
+from engine.shelf import ShelfStore
 
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 from models import GROUP_A, GROUP_B, make_model  # noqa: E402
 
 FAKE_TRAINER = Path(__file__).parent / "standins" / "fake_trainer.py"
-
-
-class Likes:
-    """Shelves as the retrain manager sees them: only `all_likes()`."""
-
-    def __init__(self, rows):
-        self.rows = rows
-
-    def all_likes(self):
-        return self.rows
 
 
 def trainer(mode: str, flavour: str = "b", sleep: float = 0.0):
@@ -48,8 +39,9 @@ def holder(models_dir):
 
 
 def manager(holder, models_dir, mode="ok", sleep=0.0, **kwargs) -> RetrainManager:
-    likes = Likes([("telegram:1", "solaris|lem stanislaw", "Solaris", "Stanislaw Lem", 5)])
-    return RetrainManager(holder, likes, models_dir, trainer_command=trainer(mode, sleep=sleep),
+    shelves = ShelfStore(models_dir.parent / "shelves.sqlite")  # a real SQLite file in tmp_path
+    shelves.add("telegram:1", holder.current.resolve("Solaris"), "solaris", 5)
+    return RetrainManager(holder, shelves, models_dir, trainer_command=trainer(mode, sleep=sleep),
                           progress_interval=0.0, **kwargs)
 
 
@@ -151,15 +143,17 @@ def test_schedule_retrains_unattended(holder, models_dir):
     assert outcomes[0].swapped and holder.current.version.endswith("-b")
 
 
-def test_extra_likes_csv_has_the_trainers_columns(tmp_path):
-    rows = write_extra_likes([("telegram:1", "dune|frank herbert", "Dune", "Frank Herbert", 5),
-                              {"reader": "discord:2", "work_key": "solaris|lem stanislaw", "title": "Solaris",
-                               "author": "Stanislaw Lem"}], tmp_path / "likes.csv")
+def test_extra_likes_csv_has_the_trainers_columns(tmp_path, holder):
+    engine = holder.current
+    dune, solaris = engine.resolve("Dune"), engine.resolve("Solaris")
+    rows = write_extra_likes([("telegram:1", dune.key, 5), ("discord:2", solaris.key, None),
+                              ("discord:2", "no such|work", 4)], tmp_path / "likes.csv", engine.work_by_key)
     assert rows == 2
     with open(tmp_path / "likes.csv", newline="") as handle:
         table = list(csv.DictReader(handle))
-    assert {"reader", "title", "author"} <= set(table[0])
-    assert [r["title"] for r in table] == ["Dune", "Solaris"]
+    assert {"reader", "title", "author"} <= set(table[0])  # what `rarereads train --extra-likes` reads
+    assert [(r["reader"], r["title"], r["author"]) for r in table] == [
+        ("telegram:1", "Dune", "Frank Herbert"), ("discord:2", "Solaris", "Stanislaw Lem")]
 
 
 def test_model_metric_prefers_the_trainers_validation_figure():

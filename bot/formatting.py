@@ -1,0 +1,28 @@
+"""Small text helpers shared by the adapters (no platform imports)."""
+from __future__ import annotations
+
+MAX_INPUT = 300  # characters of user text passed on; titles are shorter, the rest is noise
+
+
+def clip(text: str | None, limit: int) -> str:
+    """`text` cut to `limit` characters with an ellipsis."""
+    text = text or ""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def clean_input(text: str | None) -> str:
+    """User input as the service gets it: control characters gone, whitespace collapsed, bounded.
+
+    Over-long input is cut rather than refused so that the service still answers (it says
+    when nothing matches); 10,000 characters of anything never reach the matcher.
+    """
+    text = "".join(c if c.isprintable() else " " for c in (text or "")[: MAX_INPUT * 4])
+    return clip(" ".join(text.split()), MAX_INPUT)
+
+
+def parse_count(text: str | None, default: int | None = None, low: int = 1, high: int = 20) -> int | None:
+    """A pick count typed by a user, clamped to [low, high]; `default` if absent or not a number."""
+    try:
+        return max(low, min(high, int(str(text).strip())))
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,387 @@
+"""Telegram adapter: python-telegram-bot handlers that parse, call the service, and format.
+
+Replies use HTML parse mode; every piece of user or catalogue text goes through
+`html.escape`. Buttons carry `rr:<token>` callback data (see `bot.runtime.ActionStore`).
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import html
+import logging
+import re
+from urllib.parse import urlparse
+
+from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
+                      InputTextMessageContent, Update)
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
+                          MessageHandler, filters)
+
+from .formatting import clean_input, clip, parse_count
+from .ratelimit import slow_down_text
+from .retrain import RetrainBusy
+from .runtime import Answer, BotRuntime, Conversation, TextReply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+MAX_MESSAGE = 4000  # Telegram's limit is 4096 characters after entity parsing
+MAX_IMPORT_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
+COMMANDS = [
+    ("recommend", "rare books for a title, or for your shelf"),
+    ("book", "look a book up"),
+    ("shelf", "your shelf: /shelf, /shelf add, /shelf remove, /shelf clear"),
+    ("import", "import your Goodreads export (send the CSV)"),
+    ("forget", "delete everything rarereads knows about you"),
+    ("help", "how to use rarereads"),
+]
+_OPTION = re.compile(r"(?:^|\s)(count|n|rarity)=(\S*)", re.I)
+
+
+class TelegramStartError(RuntimeError):
+    """Telegram could not be started (e.g. the token was rejected); the message says why."""
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+def render(answer: Answer) -> tuple[str, InlineKeyboardMarkup | None]:
+    """HTML text and keyboard for an answer; all user and catalogue text is escaped."""
+    reply = answer.reply
+    recs = getattr(reply, "recommendations", None)
+    picks = getattr(recs, "picks", None) or []
+    if picks:
+        header = (answer.text.strip().splitlines() or [""])[0]
+        lines = [f"<b>{html.escape(header)}</b>", ""]
+        for n, pick in enumerate(picks, 1):
+            lines.append(f"{n}. <b>{html.escape(pick.work.title)}</b>" +
+                         (f" — {html.escape(pick.work.author)}" if pick.work.author else "") +
+                         (f" ({pick.work.year})" if pick.work.year else ""))
+            if pick.reason:
+                lines.append(f"    <i>{html.escape(pick.reason)}</i>")
+        text = "\n".join(lines)
+    else:
+        text = html.escape(answer.text) or "…"
+    keyboard = None
+    if answer.rows:
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=f"rr:{b.token}") for b in row]
+                                         for row in answer.rows if row])
+    return clip(text, MAX_MESSAGE), keyboard
+
+
+def split_options(text: str) -> tuple[str, int | None, str | None]:
+    """"dune count=5 rarity=deep" -> ("dune", 5, "deep")."""
+    count = rarity = None
+    for name, value in _OPTION.findall(text):
+        if name.lower() == "rarity":
+            rarity = value.lower() or None
+        else:
+            count = parse_count(value)
+    return _OPTION.sub(" ", text).strip(), count, rarity
+
+
+# --- plumbing shared by every handler ---------------------------------------------------------
+
+def _runtime(context: ContextTypes.DEFAULT_TYPE) -> BotRuntime:
+    return context.application.bot_data["runtime"]
+
+
+def _conversation(context: ContextTypes.DEFAULT_TYPE) -> Conversation:
+    return context.application.bot_data["conversation"]
+
+
+def _reader(update: Update) -> str:
+    return f"{PLATFORM}:{update.effective_user.id}"
+
+
+async def _send(update: Update, answer: Answer) -> None:
+    text, keyboard = render(answer)
+    chat_id = update.effective_chat.id if update.effective_chat else update.effective_user.id  # inline-message buttons
+    await update.get_bot().send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                                        disable_web_page_preview=True)
+
+
+def command(limited: bool = True):
+    """Wrap a handler: count it in flight and apply the per-reader rate limit."""
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def wrapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            runtime = _runtime(context)
+            if update.effective_user is None:
+                return
+            async with runtime.inflight.track():
+                wait = runtime.limiter.hit(_reader(update)) if limited else 0
+                if wait:
+                    if update.callback_query is not None:
+                        await update.callback_query.answer(slow_down_text(wait), show_alert=False)
+                    elif update.inline_query is not None:
+                        await update.inline_query.answer([], cache_time=0, is_personal=True)
+                    elif update.effective_chat is not None:
+                        await update.effective_chat.send_message(html.escape(slow_down_text(wait)),
+                                                                 parse_mode=ParseMode.HTML)
+                    return
+                await handler(update, context)
+        return wrapped
+    return wrap
+
+
+def _args(context: ContextTypes.DEFAULT_TYPE) -> str:
+    return clean_input(" ".join(context.args or []))
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+@command()
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help and /start: what rarereads does and its commands."""
+    await _send(update, await asyncio.to_thread(_conversation(context).help))
+
+
+@command()
+async def recommend_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/recommend [title] [count=N] [rarity=R]: picks for a title, or for the whole shelf."""
+    title, count, rarity = split_options(_args(context))
+    await _send(update, await asyncio.to_thread(_conversation(context).recommend, _reader(update), title, count, rarity))
+
+
+@command()
+async def book_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/book <title>: what rarereads knows about one book."""
+    await _send(update, await asyncio.to_thread(_conversation(context).book, _reader(update), _args(context)))
+
+
+@command()
+async def shelf_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/shelf [add|remove|clear|import] [title]: show or change your shelf."""
+    conversation, reader = _conversation(context), _reader(update)
+    verb, _, rest = _args(context).partition(" ")
+    verb = verb.lower()
+    if verb == "add":
+        answer = await asyncio.to_thread(conversation.shelf_add, reader, rest)
+    elif verb in ("remove", "rm", "delete"):
+        answer = await asyncio.to_thread(conversation.shelf_remove, reader, rest)
+    elif verb == "clear":
+        answer = await asyncio.to_thread(conversation.ask, reader, "clear")
+    elif verb == "import":
+        answer = _import_hint()
+    else:
+        answer = await asyncio.to_thread(conversation.shelf, reader, 0)
+    await _send(update, answer)
+
+
+@command()
+async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/import: explain how to send a Goodreads export."""
+    await _send(update, _import_hint())
+
+
+def _import_hint() -> Answer:
+    return Answer(TextReply("Send me your Goodreads library export as a file: on goodreads.com, My Books → "
+                            "Import and export → Export Library, then attach goodreads_library_export.csv here."))
+
+
+@command()
+async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A document: import it as a Goodreads library export."""
+    document = update.effective_message.document
+    if document.file_size and document.file_size > MAX_IMPORT_BYTES:
+        await _send(update, Answer(TextReply("That file is too big to be a Goodreads export (over 20 MB).")))
+        return
+    file = await document.get_file()
+    data = bytes(await file.download_as_bytearray())
+    await _send(update, await asyncio.to_thread(_conversation(context).import_goodreads, _reader(update), data))
+
+
+@command()
+async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/forget: delete your shelf and everything else about you, after confirmation."""
+    await _send(update, await asyncio.to_thread(_conversation(context).ask, _reader(update), "forget"))
+
+
+@command()
+async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text: treated as /recommend <text>."""
+    title, count, rarity = split_options(clean_input(update.effective_message.text))
+    await _send(update, await asyncio.to_thread(_conversation(context).recommend, _reader(update), title, count, rarity))
+
+
+@command()
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An unknown /command: point at /help."""
+    await _send(update, Answer(TextReply("I don't know that command; /help lists what I can do.")))
+
+
+@command()
+async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An inline button under one of our messages."""
+    query = update.callback_query
+    token = (query.data or "").removeprefix("rr:")
+    answer = await asyncio.to_thread(_conversation(context).press, _reader(update), token)
+    if answer.ephemeral:
+        await query.answer(clip(answer.text, 190), show_alert=True)
+        return
+    await query.answer()
+    await _send(update, answer)
+
+
+@command()
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """@botname <title> in any chat: matching books to share."""
+    text = clean_input(update.inline_query.query)
+    matches = await asyncio.to_thread(_runtime(context).holder.current.match_title, text, 10) if text else []
+    results = []
+    for match in matches:
+        work = match.work
+        year = f" ({work.year})" if work.year else ""
+        message = f"📚 <b>{html.escape(work.title)}</b>" + (f" — {html.escape(work.author)}" if work.author else "") + year
+        results.append(InlineQueryResultArticle(
+            id=str(work.id), title=clip(work.title, 100), description=clip(f"{work.author}{year}", 100),
+            input_message_content=InputTextMessageContent(message, parse_mode=ParseMode.HTML),
+            thumbnail_url=work.cover_url if work.cover_url.startswith("https://") else None))
+    await update.inline_query.answer(results, cache_time=30, is_personal=False)
+
+
+@command(limited=False)
+async def retrain_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/retrain (admins): train a new model and swap it in if it is as good."""
+    runtime, user = _runtime(context), update.effective_user
+    if not runtime.is_admin(PLATFORM, user.id):
+        log.warning("telegram user %s asked for /retrain but is not an admin", user.id)
+        await _send(update, Answer(TextReply("Sorry, only the bot's admins can retrain the model.")))
+        return
+    if runtime.retrain.running:
+        await _send(update, Answer(TextReply("A retrain is already running; I'll report here when it ends.")))
+        return
+    status = await update.effective_chat.send_message("Retraining: starting…")
+
+    async def progress(text: str) -> None:
+        await status.edit_text(html.escape(f"Retraining: {text}"), parse_mode=ParseMode.HTML)
+
+    async def retrain() -> None:
+        try:
+            result = await runtime.retrain.retrain(progress, requested_by=f"telegram:{user.id}")
+        except RetrainBusy:
+            await status.edit_text("A retrain is already running.")
+            return
+        await status.edit_text(html.escape(result.message), parse_mode=ParseMode.HTML)
+
+    runtime.spawn(retrain())  # runs for minutes: not a handler in flight that shutdown should wait for
+
+
+@command(limited=False)
+async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/status (admins): model, evaluation, catalogue, shelves and uptime."""
+    runtime, user = _runtime(context), update.effective_user
+    if not runtime.is_admin(PLATFORM, user.id):
+        log.warning("telegram user %s asked for /status but is not an admin", user.id)
+        await _send(update, Answer(TextReply("Sorry, /status is for the bot's admins.")))
+        return
+    lines = await asyncio.to_thread(runtime.status_lines)
+    await _send(update, Answer(TextReply("\n".join(lines))))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log any handler failure with its traceback and tell the user, without internals."""
+    log.error("telegram handler failed", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await update.effective_chat.send_message("Sorry, something went wrong on my side. Please try again.")
+        except TelegramError:
+            pass
+
+
+# --- application ------------------------------------------------------------------------------
+
+def build_application(runtime: BotRuntime, token: str, *, base_url: str | None = None,
+                      base_file_url: str | None = None) -> Application:
+    """A python-telegram-bot Application wired to `runtime` (not started)."""
+    builder = Application.builder().token(token).concurrent_updates(64)
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(base_file_url or base_url.replace("/bot", "/file/bot"))
+    application = builder.post_init(_post_init).build()
+    application.bot_data["runtime"] = runtime
+    application.bot_data["conversation"] = Conversation(runtime)
+    application.add_handler(CommandHandler(["start", "help"], help_command))
+    application.add_handler(CommandHandler("recommend", recommend_command))
+    application.add_handler(CommandHandler("book", book_command))
+    application.add_handler(CommandHandler("shelf", shelf_command))
+    application.add_handler(CommandHandler("import", import_command))
+    application.add_handler(CommandHandler("forget", forget_command))
+    application.add_handler(CommandHandler("retrain", retrain_command))
+    application.add_handler(CommandHandler("status", status_command))
+    application.add_handler(MessageHandler(filters.Document.ALL, document_message))
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text_message))
+    application.add_handler(CallbackQueryHandler(button_pressed, pattern=r"^rr:"))
+    application.add_handler(InlineQueryHandler(inline_query))
+    application.add_error_handler(on_error)
+    return application
+
+
+async def _post_init(application: Application) -> None:
+    await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+
+
+class TelegramRunner:
+    """Starts and stops the Telegram side of `rarereads serve`."""
+
+    name = "Telegram"
+
+    def __init__(self, runtime: BotRuntime, settings):
+        self.runtime = runtime
+        self.settings = settings
+        urls = settings.telegram_urls() or (None, None)
+        self.application = build_application(runtime, settings.telegram_token.reveal(),
+                                             base_url=urls[0], base_file_url=urls[1])
+        self._started = False
+
+    async def start(self) -> None:
+        """Log in (getMe) and start polling or the webhook; raises TelegramStartError in one line."""
+        app = self.application
+        try:
+            await app.initialize()
+        except InvalidToken:
+            raise TelegramStartError("Telegram rejected RAREREADS_TELEGRAM_TOKEN; copy it again from @BotFather") from None
+        except TelegramError as exc:
+            raise TelegramStartError(f"could not reach Telegram: {exc}") from None
+        await _post_init(app)
+        await app.start()
+        settings = self.settings
+        if settings.telegram_mode == "webhook":
+            path = urlparse(settings.telegram_webhook_url).path.lstrip("/")
+            secret = settings.telegram_webhook_secret.reveal() if settings.telegram_webhook_secret else None
+            await app.updater.start_webhook(listen=settings.telegram_webhook_listen, port=settings.telegram_webhook_port,
+                                            url_path=path, webhook_url=settings.telegram_webhook_url,
+                                            secret_token=secret, drop_pending_updates=False)
+        else:
+            await app.updater.start_polling(drop_pending_updates=False, error_callback=self._polling_error)
+        self._started = True
+        log.info("Telegram: running as @%s (%s)", app.bot.username, settings.telegram_mode)
+
+    @staticmethod
+    def _polling_error(error: TelegramError) -> None:
+        log.warning("Telegram polling error (retrying): %s", error)
+
+    async def notify_admins(self, text: str) -> None:
+        """Send `text` to every Telegram admin (scheduled retrain outcomes)."""
+        for admin in self.settings.telegram_admins:
+            try:
+                await self.application.bot.send_message(admin, text)
+            except TelegramError as exc:
+                log.warning("could not notify telegram admin %s: %s", admin, exc)
+
+    async def pause(self) -> None:
+        """Stop fetching updates; handlers under way go on."""
+        if self._started and self.application.updater.running:
+            await self.application.updater.stop()
+
+    async def stop(self) -> None:
+        """Stop fetching updates, let handlers under way finish, and shut down."""
+        app = self.application
+        if not self._started:
+            return
+        self._started = False
+        await self.pause()
+        await app.stop()
+        await app.shutdown()

@@ -1,0 +1,290 @@
+"""A local stand-in for Discord's HTTP API, plus builders of real interaction payloads.
+
+The real discord.py client logs in against this aiohttp server on 127.0.0.1 (point
+`discord.http.Route.BASE` at `api.base`), syncs its slash commands to it, and
+answers interactions through it (callbacks, followups, edits of the original
+response). Tests feed `INTERACTION_CREATE` payloads, shaped as Discord sends them,
+to the client's real `ConnectionState`, so the real `app_commands.CommandTree`,
+autocomplete and component dispatch run; then they assert on the recorded calls.
+No gateway: interactions come in through `dispatch_interaction`.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aiohttp import web
+
+APP_ID = 900000000000000001
+BOT_USER_ID = 900000000000000002
+GUILD_ID = 900000000000000003
+CHANNEL_ID = 900000000000000004
+
+# Interaction types and callback types, as Discord numbers them.
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4
+CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, AUTOCOMPLETE_RESULT = 4, 5, 6, 7, 8
+# Option types.
+SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, ATTACHMENT = 1, 2, 3, 4, 11
+
+
+@dataclass
+class Call:
+    """One HTTP request the bot made."""
+
+    method: str
+    path: str
+    json: Any
+    files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def callback_type(self) -> int | None:
+        return self.json.get("type") if isinstance(self.json, dict) else None
+
+    @property
+    def data(self) -> dict:
+        """The message part of a callback (its "data") or of a followup/edit (the body itself)."""
+        if not isinstance(self.json, dict):
+            return {}
+        return self.json.get("data") or {} if self.path.endswith("/callback") else self.json
+
+    @property
+    def text(self) -> str:
+        """Content plus embed titles, descriptions and field texts, for assertions."""
+        data = self.data
+        parts = [data.get("content") or ""]
+        for embed in data.get("embeds") or []:
+            parts += [embed.get("title", ""), embed.get("description", ""),
+                      (embed.get("footer") or {}).get("text", "")]
+            parts += [f"{f.get('name', '')} {f.get('value', '')}" for f in embed.get("fields", [])]
+        return "\n".join(p for p in parts if p)
+
+    @property
+    def buttons(self) -> list[dict]:
+        rows = self.data.get("components") or []
+        return [c for row in rows for c in row.get("components", []) if c.get("type") == 2]
+
+
+def _json(data, status: int = 200) -> web.Response:
+    # discord.py parses a body only when Content-Type is exactly "application/json", as Discord sends it
+    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+
+
+def _snowflakes():
+    return itertools.count(1_100_000_000_000_000_000)
+
+
+class DiscordStandIn:
+    """Answers the bot's HTTP requests like Discord would and records them."""
+
+    def __init__(self, token: str):
+        self.token = token
+        self.calls: list[Call] = []
+        self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> synced commands
+        self.attachments: dict[str, bytes] = {}
+        self._ids = _snowflakes()
+        self._new_call = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- server ------------------------------------------------------------------------
+    async def start(self) -> "DiscordStandIn":
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        app.router.add_get("/attachments/{name}", self._attachment)
+        app.router.add_route("*", "/api/v10/{path:.*}", self._api)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base(self) -> str:
+        """Value for `discord.http.Route.BASE`."""
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    # --- payload builders -----------------------------------------------------------------
+    def user(self, user_id: int, name: str = "reader") -> dict:
+        return {"id": str(user_id), "username": f"{name}{user_id}", "discriminator": "0", "global_name": name,
+                "avatar": None, "public_flags": 0}
+
+    def _interaction(self, type_: int, user_id: int, data: dict, guild: bool = True, **extra) -> dict:
+        payload = {
+            "id": str(next(self._ids)), "application_id": str(APP_ID), "type": type_,
+            "token": f"interaction-token-{next(self._ids)}", "version": 1, "data": data,
+            "channel_id": str(CHANNEL_ID), "locale": "en-US", "app_permissions": "2248473465835073",
+            "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)} if guild else {"1": str(user_id)},
+            "context": 0 if guild else 1, "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if guild:
+            payload["guild_id"] = str(GUILD_ID)
+            payload["guild_locale"] = "en-US"
+            payload["channel"] = {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "books",
+                                  "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None}
+            payload["member"] = {"user": self.user(user_id), "roles": [], "joined_at": "2024-01-01T00:00:00+00:00",
+                                 "deaf": False, "mute": False, "flags": 0, "pending": False,
+                                 "permissions": "2248473465835073", "nick": None, "avatar": None}
+        else:
+            payload["channel"] = {"id": str(CHANNEL_ID), "type": 1, "recipients": [self.user(user_id)]}
+            payload["user"] = self.user(user_id)
+        payload.update(extra)
+        return payload
+
+    def command(self, user_id: int, name: str, options: dict[str, Any] | None = None, *, sub: str | None = None,
+                attachment: tuple[str, bytes] | None = None, guild: bool = True) -> dict:
+        """A slash command: `/name [sub] option:value ...`; `attachment` = (filename, bytes) for option "file"."""
+        opts = [self._option(k, v) for k, v in (options or {}).items()]
+        data: dict[str, Any] = {"id": str(next(self._ids)), "name": name, "type": 1}
+        if guild:
+            data["guild_id"] = str(GUILD_ID)
+        if attachment is not None:
+            attachment_id = str(next(self._ids))
+            filename, content = attachment
+            self.attachments[attachment_id] = content
+            url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}"
+            opts.append({"name": "file", "type": ATTACHMENT, "value": attachment_id})
+            data["resolved"] = {"attachments": {attachment_id: {
+                "id": attachment_id, "filename": filename, "size": len(content), "url": url, "proxy_url": url,
+                "content_type": "text/csv; charset=utf-8"}}}
+        if sub is not None:
+            opts = [{"name": sub, "type": SUB_COMMAND, "options": opts}]
+        if opts:
+            data["options"] = opts
+        return self._interaction(APPLICATION_COMMAND, user_id, data, guild)
+
+    def autocomplete(self, user_id: int, name: str, focused: str, value: str, others: dict | None = None,
+                     sub: str | None = None) -> dict:
+        """The user is typing `value` into option `focused` of `/name [sub]`."""
+        opts = [self._option(k, v) for k, v in (others or {}).items()]
+        opts.append({"name": focused, "type": STRING, "value": value, "focused": True})
+        if sub is not None:
+            opts = [{"name": sub, "type": SUB_COMMAND, "options": opts}]
+        data = {"id": str(next(self._ids)), "name": name, "type": 1, "options": opts, "guild_id": str(GUILD_ID)}
+        return self._interaction(AUTOCOMPLETE, user_id, data)
+
+    def press(self, user_id: int, custom_id: str, reply: "Call") -> dict:
+        """The user presses the button `custom_id` under the message the bot sent with `reply`."""
+        message = self.message_payload(reply.data.get("content") or "", reply.data.get("components") or [],
+                                       reply.data.get("embeds"))
+        data = {"custom_id": custom_id, "component_type": 2}
+        return self._interaction(MESSAGE_COMPONENT, user_id, data, message=message)
+
+    def message_payload(self, content: str, components: list, embeds: list | None = None,
+                        message_id: int | None = None) -> dict:
+        return {"id": str(message_id or next(self._ids)), "channel_id": str(CHANNEL_ID), "type": 0,
+                "content": content, "author": {**self.user(BOT_USER_ID, "rarereads"), "bot": True},
+                "embeds": embeds or [], "attachments": [], "mentions": [], "mention_roles": [], "pinned": False,
+                "mention_everyone": False, "tts": False, "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "edited_timestamp": None, "flags": 0, "components": components,
+                "application_id": str(APP_ID)}
+
+    @staticmethod
+    def _option(name: str, value: Any) -> dict:
+        kind = INTEGER if isinstance(value, int) and not isinstance(value, bool) else STRING
+        return {"name": name, "type": kind, "value": value}
+
+    # --- waiting for the bot ------------------------------------------------------------------
+    def interaction_calls(self, payload: dict) -> list[Call]:
+        """Every call answering the interaction `payload` (callback, followups, edits)."""
+        return [c for c in self.calls if payload["token"] in c.path]
+
+    async def wait_for(self, predicate: Callable[[Call], bool], after: int = 0, timeout: float = 10.0) -> Call:
+        deadline = time.monotonic() + timeout
+        while True:
+            for call in self.calls[after:]:
+                if predicate(call):
+                    return call
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [(c.method, c.path[:60], c.text[:80]) for c in self.calls[after:]]
+                raise AssertionError(f"the bot never sent the expected request; it sent {seen}")
+            self._new_call.clear()
+            try:
+                await asyncio.wait_for(self._new_call.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    async def reply_to(self, payload: dict, *, final: bool = True, timeout: float = 10.0) -> Call:
+        """The message answering `payload`: its callback, or (after a defer) its edit or followup."""
+        token = payload["token"]
+
+        def answers(call: Call) -> bool:
+            if token not in call.path:
+                return False
+            if call.path.endswith("/callback"):
+                return not final or call.callback_type in (CHANNEL_MESSAGE, UPDATE_MESSAGE, AUTOCOMPLETE_RESULT)
+            return call.method in ("PATCH", "POST")
+
+        return await self.wait_for(answers, timeout=timeout)
+
+    # --- handlers -----------------------------------------------------------------------------
+    async def _attachment(self, request: web.Request) -> web.Response:
+        content = self.attachments.get(request.match_info["name"])
+        return web.Response(body=content) if content is not None else web.Response(status=404)
+
+    async def _body(self, request: web.Request) -> tuple[Any, dict[str, bytes]]:
+        if request.content_type.startswith("multipart/"):
+            payload, files = None, {}
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name == "payload_json":
+                    payload = json.loads(await part.text())
+                else:
+                    files[part.filename or part.name] = await part.read()
+            return payload, files
+        raw = await request.read()
+        return (json.loads(raw) if raw else None), {}
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        body, files = await self._body(request)
+        if request.headers.get("Authorization") not in (None, f"Bot {self.token}"):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        if path in ("/users/@me", "/oauth2/applications/@me") and request.headers.get("Authorization") != f"Bot {self.token}":
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        self.calls.append(Call(request.method, path, body, files))
+        self._new_call.set()
+        if path == "/users/@me":
+            return _json({**self.user(BOT_USER_ID, "rarereads"), "bot": True, "verified": True,
+                                       "mfa_enabled": False, "flags": 0})
+        if path == "/oauth2/applications/@me":
+            return _json({"id": str(APP_ID), "name": "rarereads", "description": "", "icon": None,
+                                      "bot_public": True, "bot_require_code_grant": False,
+                                      "owner": self.user(1, "owner"), "verify_key": "00", "flags": 0,
+                                      "summary": "", "rpc_origins": [], "team": None})
+        if path.startswith("/applications/") and path.endswith("/commands") and request.method == "PUT":
+            parts = path.split("/")
+            scope = parts[4] if len(parts) > 5 and parts[3] == "guilds" else "global"
+            synced = [{**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1",
+                       "default_member_permissions": c.get("default_member_permissions"), "type": c.get("type", 1)}
+                      for c in body or []]
+            self.commands[scope] = synced
+            return _json(synced)
+        if path.endswith("/callback"):
+            kind = (body or {}).get("type")
+            if kind == AUTOCOMPLETE_RESULT:
+                return web.Response(status=204)
+            interaction_id = path.split("/")[2]
+            message = self.message_payload(((body or {}).get("data") or {}).get("content") or "",
+                                           ((body or {}).get("data") or {}).get("components") or [])
+            return _json({"interaction": {"id": interaction_id, "type": 2,
+                                                      "response_message_id": message["id"],
+                                                      "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
+                                                      "response_message_ephemeral": False},
+                                      "resource": {"type": kind, "message": message}})
+        if path.startswith("/webhooks/"):
+            body = body or {}
+            message_id = int(path.rsplit("/", 1)[-1]) if path.rsplit("/", 1)[-1].isdigit() else None
+            return _json(self.message_payload(body.get("content") or "", body.get("components") or [],
+                                                          body.get("embeds"), message_id))
+        return _json({})
