@@ -1,0 +1,104 @@
+"""`rarereads chat`: talk to rarereads in this terminal.
+
+Uses `bot.service.Service` exactly as the chat platforms do, as reader
+"local:<os user>". Works with piped input too (`echo "/recommend Dune" | rarereads chat`).
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+
+log = logging.getLogger(__name__)
+
+WELCOME = """rarereads: rare books that readers of your favourites loved.
+Try:  Dune            (just a title)
+      /recommend The Hobbit k=5 rarity=deep
+      /shelf add Dune rating=5     then /recommend for your whole shelf
+      /book Solaris   /help   /quit"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"model folder (default: the newest in {DEFAULT_MODELS_DIR}, trained first if none)")
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"shelves database (default: {DEFAULT_DB})")
+    parser.add_argument("--rarity", default="rare", help="default rarity: any, balanced, rare or deep")
+
+
+def find_or_train_model(model: Path | None, models_dir: Path = DEFAULT_MODELS_DIR) -> Path | None:
+    """The model folder to serve: `model`, else the newest one, else one trained now."""
+    from engine.modelfolder import latest_model_folder
+
+    if model is not None:
+        return model
+    found = latest_model_folder(models_dir)
+    if found is not None:
+        return found
+    print(f"No model in {models_dir} yet: training the default model first (a few minutes)...", flush=True)
+    # A child process: torch stays out of this one, and its progress prints straight through.
+    code = subprocess.call([sys.executable, "-m", "bot.cli", "train", "--models-dir", str(models_dir)])
+    if code != 0:
+        print(f"Training failed (exit code {code}). Run `rarereads train` to see why.", file=sys.stderr)
+        return None
+    return latest_model_folder(models_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.service import Service
+    from engine.errors import ModelFolderError
+    from engine.recommender import Engine, EngineHolder
+    from engine.shelf import ShelfStore
+
+    path = find_or_train_model(args.model)
+    if path is None:
+        return 1
+    try:
+        engine = Engine.from_folder(path)
+    except ModelFolderError as exc:
+        print(f"Cannot load the model: {exc}", file=sys.stderr)
+        return 1
+    shelves = ShelfStore(args.db)
+    try:
+        service = Service(EngineHolder(engine), shelves, default_rarity=args.rarity)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    reader = f"local:{_user()}"
+    interactive = sys.stdin.isatty()
+    print(WELCOME)
+    print(f"(model {engine.version}, {engine.n_works:,} books)\n", flush=True)
+    try:
+        while True:
+            if interactive:
+                try:
+                    line = input("> ")
+                except EOFError:
+                    break
+            else:
+                line = sys.stdin.readline()
+                if not line:
+                    break
+                line = line.rstrip("\n")
+                print(f"> {line}")
+            if line.strip().lower() in ("/quit", "/exit", "quit", "exit"):
+                break
+            if not line.strip():
+                continue
+            print(service.handle_text(reader, line).text + "\n", flush=True)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        shelves.close()
+    return 0
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser() or "me"
+    except (KeyError, OSError):  # no login name in some containers
+        return "me"

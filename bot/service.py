@@ -1,0 +1,432 @@
+"""The conversation, independent of any chat platform.
+
+`Service` turns what a reader asks into `Reply` objects: a `kind`, a plain `text` (ready
+for the terminal and Telegram) and structured fields for adapters that build richer
+messages (Discord embeds, Telegram keyboards). The terminal chat uses `handle_text`;
+Discord slash commands call the typed methods (`recommend`, `book`, `shelf_add`, ...).
+
+Everything here is synchronous and thread-safe: async adapters call it through
+`asyncio.to_thread`. No method raises on user input: bad input gets a short friendly
+reply, and anything unexpected is logged with its traceback and answered with a
+generic apology (see `handle_text` and `_safe`).
+
+Readers are `"<platform>:<user id>"` strings, as in `engine.shelf`.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from engine.errors import AmbiguousTitle, BookNotFound, DataFormatError, InvalidInput
+from engine.rarity import RARITIES
+from engine.recommender import EngineHolder
+from engine.results import Recommendation, RecommendationList, Work
+from engine.shelf import ShelfEntry, ShelfStore
+
+log = logging.getLogger(__name__)
+
+KINDS = ("recommendations", "choices", "shelf", "book", "info", "error", "confirm", "help")
+PAGE_SIZE = 10
+MAX_LINE = 2000  # characters of one chat message we read at all
+CHOICE_TTL = 600  # seconds a "which one did you mean?" list stays answerable
+SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+@dataclass
+class Reply:
+    """One answer to the reader.
+
+    Attributes:
+        kind: One of `KINDS`: 'recommendations', 'choices' (answer with a number),
+            'shelf', 'book', 'info', 'error', 'confirm' (repeat with yes to go on), 'help'.
+        text: The whole answer as plain text (no markup).
+        recommendations: For 'recommendations': the engine's answer.
+        choices: For 'choices': the works to pick from (number i picks `choices[i - 1]`).
+        entries: For 'shelf': this page's books.
+        work: For 'book' (and after a shelf change): the book concerned.
+        neighbours: For 'book': rare books its readers loved.
+        page: For 'shelf': this page, from 0.
+        pages: For 'shelf': number of pages.
+        matched: For a shelf import: titles added.
+        unmatched: For a shelf import: titles not found in the catalogue.
+    """
+
+    kind: str
+    text: str
+    recommendations: RecommendationList | None = None
+    choices: list[Work] = field(default_factory=list)
+    entries: list[ShelfEntry] = field(default_factory=list)
+    work: Work | None = None
+    neighbours: list[Recommendation] = field(default_factory=list)
+    page: int = 0
+    pages: int = 0
+    matched: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    """What a numbered reply from this reader would do."""
+
+    action: str  # 'recommend', 'book', 'shelf_add'
+    choices: list[Work]
+    options: dict
+    at: float
+
+
+def _safe(method):
+    """Turn any unexpected exception into the apology reply (logged with its traceback)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception:  # noqa: BLE001 - the one catch-all: users never see tracebacks
+            log.exception("%s failed", method.__name__)
+            return Reply("error", SORRY)
+    return wrapper
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """User text echoed back: one line, bounded."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+class Service:
+    """Commands of the rare-book bot for any platform.
+
+    Args:
+        holder: The engine in service (swappable during retrains).
+        shelves: Readers' shelves.
+        default_rarity: Rarity used when a request names none.
+        max_k: Most recommendations one request may ask for.
+    """
+
+    def __init__(self, holder: EngineHolder, shelves: ShelfStore, default_rarity: str = "rare", max_k: int = 25):
+        if default_rarity not in RARITIES:
+            raise ValueError(f"unknown rarity {default_rarity!r}")
+        self.holder, self.shelves = holder, shelves
+        self.default_rarity, self.max_k = default_rarity, max_k
+        self._pending: dict[str, _Pending] = {}
+        self._lock = threading.Lock()
+
+    # --- recommendations --------------------------------------------------------------
+
+    @_safe
+    def recommend(self, reader: str, title: str | None = None, k: int = 10, rarity: str | None = None) -> Reply:
+        """Rare books for one title, or for the reader's whole shelf when `title` is None."""
+        rarity = (rarity or self.default_rarity).strip().lower()
+        if rarity not in RARITIES:
+            return Reply("error", f"I know these rarities: {', '.join(RARITIES)}.")
+        try:
+            k = max(1, min(int(k), self.max_k))
+        except (TypeError, ValueError):
+            return Reply("error", f"The number of books should be 1 to {self.max_k}.")
+        engine = self.holder.current
+        shelf = self.shelves.entries(reader)
+        if title is not None and title.strip():
+            found = self._resolve(reader, title, "recommend", {"k": k, "rarity": rarity})
+            if isinstance(found, Reply):
+                return found
+            return self._recommend_works(engine, [found], shelf, k, rarity)
+        works = [w for w in (engine.work_by_key(e.work_key) for e in shelf) if w is not None]
+        if not works:
+            hint = "Your shelf is empty. Tell me a book you loved: /recommend Dune, or /shelf add Dune."
+            return Reply("info", hint if not shelf else
+                         "None of the books on your shelf are in the current catalogue. Try /recommend <title>.")
+        return self._recommend_works(engine, works, shelf, k, rarity)
+
+    def _recommend_works(self, engine, works: list[Work], shelf: list[ShelfEntry], k: int, rarity: str) -> Reply:
+        result = engine.recommend(works, k=k, rarity=rarity, exclude=[e.work_key for e in shelf])
+        about = works[0].title if len(works) == 1 else f"the {_plural(len(works), 'book')} on your shelf"
+        if not result.picks:
+            return Reply("info", f"I found nothing {rarity} enough for {about}. Try rarity=balanced or rarity=any.",
+                         recommendations=result)
+        lines = [f"Readers who loved {about} also loved ({rarity}):"]
+        for i, pick in enumerate(result.picks, 1):
+            lines.append(f"{i}. {pick.work.label} · {pick.reason}")
+        return Reply("recommendations", "\n".join(lines), recommendations=result)
+
+    @_safe
+    def book(self, reader: str, title: str) -> Reply:
+        """One book: author, year, cover, likes, and a few rare books its readers loved."""
+        found = self._resolve(reader, title, "book", {})
+        if isinstance(found, Reply):
+            return found
+        return self._book(found)
+
+    def _book(self, work: Work) -> Reply:
+        engine = self.holder.current
+        neighbours = engine.recommend([work], k=5, rarity=self.default_rarity).picks
+        lines = [work.label, f"Liked by {_plural(work.likes, 'reader')} in the training data."]
+        if work.cover_url:
+            lines.append(f"Cover: {work.cover_url}")
+        if neighbours:
+            lines.append("Rare books its readers loved: " + "; ".join(p.work.label for p in neighbours))
+        return Reply("book", "\n".join(lines), work=work, neighbours=neighbours)
+
+    # --- shelf ------------------------------------------------------------------------
+
+    @_safe
+    def shelf(self, reader: str, page: int = 0) -> Reply:
+        """One page of the reader's shelf."""
+        total = self.shelves.count(reader)
+        if not total:
+            return Reply("shelf", "Your shelf is empty. Add a book you loved: /shelf add Dune", pages=0)
+        pages = math.ceil(total / PAGE_SIZE)
+        page = max(0, min(int(page), pages - 1))
+        entries = self.shelves.entries(reader, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+        lines = [f"Your shelf ({_plural(total, 'book')}), page {page + 1} of {pages}:"]
+        for i, e in enumerate(entries, page * PAGE_SIZE + 1):
+            stars = f" ({e.rating}/5)" if e.rating else ""
+            lines.append(f"{i}. {e.title} — {e.author}{stars}" if e.author else f"{i}. {e.title}{stars}")
+        if page + 1 < pages:
+            lines.append(f"More: /shelf {page + 2}")
+        return Reply("shelf", "\n".join(lines), entries=entries, page=page, pages=pages)
+
+    @_safe
+    def shelf_add(self, reader: str, title: str, rating: int | None = None) -> Reply:
+        """Put a book on the shelf (rating 1..5 optional)."""
+        if rating is not None:
+            try:
+                rating = int(rating)
+            except (TypeError, ValueError):
+                rating = 0
+            if not 1 <= rating <= 5:
+                return Reply("error", "A rating is a whole number from 1 to 5.")
+        found = self._resolve(reader, title, "shelf_add", {"rating": rating})
+        if isinstance(found, Reply):
+            return found
+        return self._add(reader, found, rating)
+
+    def _add(self, reader: str, work: Work, rating: int | None) -> Reply:
+        # A typed query may hold typos; the catalogue's title is the edition to show.
+        # (Imports keep the edition title from the reader's own library.)
+        new = self.shelves.add(reader, work, named_title=work.title, rating=rating)
+        count = self.shelves.count(reader)
+        verb = "Added" if new else "Already on your shelf:"
+        return Reply("info", f"{verb} {work.label}. Your shelf has {_plural(count, 'book')}.", work=work)
+
+    @_safe
+    def shelf_remove(self, reader: str, title: str) -> Reply:
+        """Take a book off the shelf, named by title or by its number in /shelf."""
+        entries = self.shelves.entries(reader)
+        if not entries:
+            return Reply("info", "Your shelf is already empty.")
+        title = (title or "").strip()
+        if not title:
+            return Reply("error", "Which book? /shelf remove <title or number>")
+        if title.isdigit():
+            n = int(title)
+            if not 1 <= n <= len(entries):
+                return Reply("error", f"Pick a number from 1 to {len(entries)} (see /shelf).")
+            entry = entries[n - 1]
+        else:
+            names = [f"{e.title} {e.author}" for e in entries]
+            best = process.extractOne(title, names, scorer=fuzz.WRatio, processor=str.lower)
+            if best is None or best[1] < 75:
+                return Reply("error", f"I don't see {_short(title)!s} on your shelf. /shelf lists it.")
+            entry = entries[best[2]]
+        self.shelves.remove(reader, entry.work_key)
+        return Reply("info", f"Removed {entry.title}. Your shelf has {_plural(len(entries) - 1, 'book')}.")
+
+    @_safe
+    def shelf_clear(self, reader: str, confirm: bool = False) -> Reply:
+        """Empty the shelf; without `confirm` it only asks."""
+        count = self.shelves.count(reader)
+        if not count:
+            return Reply("info", "Your shelf is already empty.")
+        if not confirm:
+            return Reply("confirm", f"This removes all {_plural(count, 'book')} from your shelf. "
+                                    "Send /shelf clear yes to go ahead.")
+        self.shelves.clear(reader)
+        return Reply("info", f"Done: removed {_plural(count, 'book')}.")
+
+    @_safe
+    def shelf_import(self, reader: str, data: bytes) -> Reply:
+        """Add the read or rated books of a Goodreads library export (CSV bytes)."""
+        from engine.loaders import read_goodreads_export
+
+        if not data:
+            return Reply("error", "That file is empty. Export it from Goodreads: My Books → Import and export.")
+        try:
+            rows, bad = read_goodreads_export(bytes(data))
+        except (DataFormatError, UnicodeError, ValueError) as exc:
+            return Reply("error", f"I couldn't read that file: {exc}.")
+        engine = self.holder.current
+        matched, unmatched = [], []
+        for row in rows:
+            if row.shelf != "read" and row.rating <= 0:
+                continue  # to-read and currently-reading are not likes
+            work = next((w for w in map(engine.work_by_isbn, row.isbns) if w is not None), None)
+            if work is None:
+                query = f"{row.title} by {row.author}" if row.author else row.title
+                best = engine.match_title(query[:300], limit=1)
+                work = best[0].work if best and best[0].score >= 80 else None
+            if work is None:
+                unmatched.append(row.title)
+                continue
+            self.shelves.add(reader, work, named_title=row.title, rating=row.rating or None)
+            matched.append(work.title)
+        lines = [f"Imported {_plural(len(matched), 'book')} to your shelf."]
+        if unmatched:
+            shown = "; ".join(_short(t, 50) for t in unmatched[:10])
+            more = f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
+            lines.append(f"Not in my catalogue ({len(unmatched)}): {shown}{more}.")
+        if bad:
+            lines.append(f"Skipped {_plural(bad, 'unreadable row')}.")
+        return Reply("info", "\n".join(lines), matched=matched, unmatched=unmatched)
+
+    @_safe
+    def forget(self, reader: str, confirm: bool = False) -> Reply:
+        """Delete everything stored about the reader; without `confirm` it only asks."""
+        if not confirm:
+            return Reply("confirm", "This deletes your shelf and everything I keep about you. "
+                                    "Send /forget yes to go ahead.")
+        count = self.shelves.forget(reader)
+        with self._lock:
+            self._pending.pop(reader, None)
+        return Reply("info", f"Forgotten: {_plural(count, 'book')} and your pending choices are gone.")
+
+    def help(self) -> Reply:
+        """What the bot understands."""
+        rarities = ", ".join(f"{name} ({r.description})" for name, r in RARITIES.items())
+        text = "\n".join([
+            "I recommend rare books that readers of your favourites loved.",
+            "/recommend Dune — rare books for one title (or just type a title)",
+            "/recommend — for your whole shelf",
+            "  options: k=5 (how many, up to %d), rarity=deep" % self.max_k,
+            "/book Dune — about one book",
+            "/shelf — your shelf; /shelf add Dune [rating=5]; /shelf remove Dune; /shelf clear",
+            "/forget — delete everything I keep about you",
+            f"Rarities: {rarities}. Default: {self.default_rarity}.",
+        ])
+        return Reply("help", text)
+
+    # --- text commands ----------------------------------------------------------------
+
+    _OPTION = re.compile(r"(?:^|\s)(k|n|rarity|rating)\s*=\s*(\S+)", re.IGNORECASE)
+
+    def handle_text(self, reader: str, line: str) -> Reply:
+        """Answer one chat line: a /command, a number picking from the last choices, or a title."""
+        try:
+            return self._handle_text(reader, line)
+        except Exception:  # noqa: BLE001 - the one catch-all: users never see tracebacks
+            log.exception("handle_text failed")
+            return Reply("error", SORRY)
+
+    def _handle_text(self, reader: str, line: str) -> Reply:
+        line = (line or "").strip()
+        if not line:
+            return Reply("info", "Tell me a book you loved, e.g. /recommend Dune. /help lists everything.")
+        if len(line) > MAX_LINE:
+            return Reply("error", "That message is too long for me. Send one title, e.g. /recommend Dune.")
+        if line.isdigit() and len(line) == 1:
+            return self._choose(reader, int(line))
+        if not line.startswith("/"):
+            return self.recommend(reader, line)  # a bare title: the commonest thing people send
+        command, _, rest = line[1:].partition(" ")
+        command = command.split("@")[0].lower()  # Telegram: /recommend@RareReadsBot
+        rest, options = self._options(rest.strip())
+        if command in ("start", "help", "h"):
+            return self.help()
+        if command in ("recommend", "rec", "r"):
+            return self.recommend(reader, rest or None, k=options.get("k", options.get("n", 10)),
+                                  rarity=options.get("rarity"))
+        if command == "book":
+            return self.book(reader, rest) if rest else Reply("error", "Which book? /book Dune")
+        if command == "shelf":
+            return self._shelf_command(reader, rest, options)
+        if command == "forget":
+            return self.forget(reader, confirm=rest.lower() in ("yes", "y", "confirm"))
+        return Reply("error", f"I don't know /{_short(command, 30)}. /help lists what I understand.")
+
+    def _options(self, rest: str) -> tuple[str, dict]:
+        options = {m.group(1).lower(): m.group(2) for m in self._OPTION.finditer(rest)}
+        return " ".join(self._OPTION.sub(" ", rest).split()), options
+
+    def _shelf_command(self, reader: str, rest: str, options: dict) -> Reply:
+        sub, _, arg = rest.partition(" ")
+        sub, arg = sub.lower(), arg.strip()
+        if not sub:
+            return self.shelf(reader)
+        if sub.isdigit():
+            return self.shelf(reader, page=int(sub) - 1)
+        if sub == "add":
+            if not arg:
+                return Reply("error", "Which book? /shelf add Dune")
+            return self.shelf_add(reader, arg, rating=options.get("rating"))
+        if sub in ("remove", "rm", "del", "delete"):
+            return self.shelf_remove(reader, arg)
+        if sub == "clear":
+            return self.shelf_clear(reader, confirm=arg.lower() in ("yes", "y", "confirm"))
+        if sub == "import":
+            return Reply("info", "Send your Goodreads export (CSV) as a file and I'll add your read books.")
+        return Reply("error", "Try /shelf, /shelf add <title>, /shelf remove <title>, or /shelf clear.")
+
+    # --- choices ----------------------------------------------------------------------
+
+    def _resolve(self, reader: str, title: str, action: str, options: dict) -> Work | Reply:
+        """The work `title` names, or a reply: choices to pick from, or a friendly error."""
+        engine = self.holder.current
+        try:
+            return engine.resolve(title)
+        except InvalidInput as exc:
+            return Reply("error", str(exc))
+        except BookNotFound as exc:
+            names = [m.work.label for m in exc.candidates[:3]]
+            hint = f" Did you mean: {'; '.join(names)}?" if names else " Check the spelling, or try another book."
+            return Reply("error", f"I couldn't find {_short(title)}.{hint}",
+                         choices=[m.work for m in exc.candidates[:3]])
+        except AmbiguousTitle as exc:
+            choices = exc.candidates[:9]
+            with self._lock:
+                self._pending[reader] = _Pending(action, choices, options, time.monotonic())
+            lines = [f"Which {_short(title)} do you mean? Answer with a number:"]
+            lines += [f"{i}. {w.label}" for i, w in enumerate(choices, 1)]
+            return Reply("choices", "\n".join(lines), choices=choices)
+
+    def choose(self, reader: str, number: int) -> Reply:
+        """Pick choice `number` (from 1) of the reader's last 'choices' reply."""
+        try:
+            return self._choose(reader, number)
+        except Exception:  # noqa: BLE001
+            log.exception("choose failed")
+            return Reply("error", SORRY)
+
+    def _choose(self, reader: str, number: int) -> Reply:
+        with self._lock:
+            pending = self._pending.get(reader)
+            if pending and time.monotonic() - pending.at > CHOICE_TTL:
+                self._pending.pop(reader, None)
+                pending = None
+            if pending is None:
+                return Reply("info", "There is nothing to choose from right now. Tell me a title, e.g. /recommend Dune.")
+            if not 1 <= number <= len(pending.choices):
+                return Reply("error", f"Pick a number from 1 to {len(pending.choices)}.")
+            self._pending.pop(reader, None)
+        work = pending.choices[number - 1]
+        engine = self.holder.current
+        if engine.work_by_key(work.key) is None:  # a retrain happened in between
+            return Reply("error", "That book is no longer in my catalogue. Please ask again.")
+        work = engine.work_by_key(work.key)
+        if pending.action == "recommend":
+            shelf = self.shelves.entries(reader)
+            return self._recommend_works(engine, [work], shelf, pending.options["k"], pending.options["rarity"])
+        if pending.action == "book":
+            return self._book(work)
+        if pending.action == "shelf_add":
+            return self._add(reader, work, pending.options.get("rating"))
+        return Reply("error", SORRY)
+

@@ -1,0 +1,179 @@
+"""Service replies, the terminal chat end to end (commands piped in), and `rarereads recommend`."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.service import KINDS, SORRY, Service
+from engine.recommender import Engine, EngineHolder
+from engine.shelf import ShelfStore
+from test_engine import make_model_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return make_model_folder(tmp_path_factory.mktemp("models") / "20240101T000000Z-test")
+
+
+@pytest.fixture
+def service(model, tmp_path):
+    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    yield Service(EngineHolder(Engine.from_folder(model)), shelves, default_rarity="balanced")
+    shelves.close()
+
+
+def test_recommend_a_title(service):
+    reply = service.handle_text("local:ana", "/recommend dnue k=3")
+    assert reply.kind == "recommendations"
+    assert len(reply.recommendations.picks) == 3
+    assert reply.recommendations.query[0].title == "Dune"
+    assert "Readers who loved Dune" in reply.text and "loved by" in reply.text
+    bare = service.handle_text("local:ana", "Dune")  # a bare title works too
+    assert bare.kind == "recommendations"
+
+
+def test_choices_then_a_number(service):
+    reply = service.handle_text("local:ana", "/recommend Silence rarity=any")
+    assert reply.kind == "choices" and len(reply.choices) == 2
+    assert "1." in reply.text and "2." in reply.text
+    assert service.handle_text("local:bob", "1").kind == "info"  # bob has nothing pending
+    assert service.handle_text("local:ana", "7").kind == "error"
+    picked = service.handle_text("local:ana", "2")
+    assert picked.kind == "recommendations"
+    assert picked.recommendations.query[0] == reply.choices[1]
+    assert picked.recommendations.rarity == "any"
+    assert service.handle_text("local:ana", "2").kind == "info"  # used up
+
+
+def test_shelf_flow(service):
+    r = "telegram:42"
+    assert "empty" in service.recommend(r).text
+    assert service.handle_text(r, "/shelf add dune rating=5").kind == "info"
+    assert service.handle_text(r, "/shelf add the hobbit").kind == "info"
+    assert service.handle_text(r, "/shelf add the hobbit").text.startswith("Already")
+    assert service.handle_text(r, "/shelf add dune rating=9").kind == "error"
+    shelf = service.handle_text(r, "/shelf")
+    assert shelf.kind == "shelf" and [e.title for e in shelf.entries] == ["Dune", "The Hobbit"]
+    assert shelf.entries[0].rating == 5 and shelf.pages == 1
+    recs = service.handle_text(r, "/recommend k=5")
+    assert recs.kind == "recommendations"
+    picked = {p.work.title for p in recs.recommendations.picks}
+    assert not picked & {"Dune", "The Hobbit"}
+    assert {w.title for w in recs.recommendations.query} == {"Dune", "The Hobbit"}
+    # One title: books already on the shelf are left out too.
+    assert "The Hobbit" not in {p.work.title for p in service.recommend(r, "Lud-in-the-Mist", k=10, rarity="any")
+                                .recommendations.picks}
+    assert service.handle_text(r, "/shelf remove hobbit").kind == "info"
+    assert service.handle_text(r, "/shelf remove 5").kind == "error"
+    assert service.shelves.count(r) == 1
+    assert service.handle_text(r, "/shelf clear").kind == "confirm"
+    assert service.shelves.count(r) == 1
+    assert service.handle_text(r, "/shelf clear yes").kind == "info"
+    assert service.shelves.count(r) == 0
+
+
+def test_forget_needs_confirmation(service):
+    service.shelf_add("discord:7", "Solaris")
+    assert service.forget("discord:7").kind == "confirm"
+    assert service.shelves.count("discord:7") == 1
+    assert service.handle_text("discord:7", "/forget yes").kind == "info"
+    assert service.shelves.count("discord:7") == 0
+
+
+def test_book(service):
+    reply = service.handle_text("local:ana", "/book solaris")
+    assert reply.kind == "book" and reply.work.title == "Solaris"
+    assert "Stanislaw Lem" in reply.text and reply.neighbours
+
+
+def test_goodreads_import(service):
+    csv = ("Book Id,Title,Author,ISBN,ISBN13,My Rating,Exclusive Shelf,Year Published\n"
+           '1,Dune (Dune #1),Frank Herbert,="0441172660",,5,read,1965\n'
+           "2,Solaris,Stanislaw Lem,,,0,read,1961\n"
+           "3,The Hobbit,J.R.R. Tolkien,,,0,to-read,1937\n"
+           "4,A Book Nobody Has Heard Of,Zed Unknown,,,4,read,2001\n").encode()
+    reply = service.shelf_import("local:gr", csv)
+    assert reply.matched == ["Dune", "Solaris"]
+    assert reply.unmatched == ["A Book Nobody Has Heard Of"]
+    assert "Imported 2 books" in reply.text
+    assert [e.rating for e in service.shelves.entries("local:gr")] == [5, None]
+    assert service.shelf_import("local:gr", b"not,a,goodreads\n1,2,3\n").kind == "error"
+    assert service.shelf_import("local:gr", b"").kind == "error"
+
+
+@pytest.mark.parametrize("line", ["", "   ", "x" * 10_000, "🙂🙂🙂", "/nope", "/recommend zzqqxx vvkk",
+                                  "**bold** <b>hi</b>", "'; DROP TABLE entries; --", "/recommend Dune k=abc",
+                                  "/recommend Dune rarity=weird", "/shelf add", "/shelf remove x", "/book",
+                                  "/shelf frobnicate", "<script>alert(1)</script>", "\x00\x01", "/"])
+def test_bad_input_gets_a_short_friendly_answer(service, line):
+    reply = service.handle_text("local:ana", line)
+    assert reply.kind in KINDS
+    assert reply.text and len(reply.text) < 400
+    assert "Traceback" not in reply.text and reply.text != SORRY
+
+
+def test_unexpected_errors_are_caught(service, monkeypatch, caplog):
+    def boom(*args, **kwargs):
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(service.holder.current, "recommend", boom)
+    reply = service.handle_text("local:ana", "/recommend Dune")
+    assert (reply.kind, reply.text) == ("error", SORRY)
+    assert "internal detail" not in reply.text
+    assert "internal detail" in caplog.text
+
+
+def test_help_lists_the_commands(service):
+    text = service.handle_text("local:ana", "/help").text
+    for command in ("/recommend", "/book", "/shelf", "/forget", "rare", "deep"):
+        assert command in text
+
+
+def _cli(*args, stdin="", env_extra=None, timeout=120):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=timeout)
+
+
+def test_chat_end_to_end(model, tmp_path):
+    commands = "/recommend dune k=2\n/shelf add solaris\n/shelf\n/recommend silence\n1\n🙂\n/quit\n"
+    run = _cli("chat", "--model", str(model), "--db", str(tmp_path / "s.sqlite"), stdin=commands)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "rarereads" in out and "/recommend" in out  # welcome with examples
+    assert "Readers who loved Dune" in out
+    assert "Added Solaris" in out and "1. Solaris" in out
+    assert "Which silence do you mean?" in out and "Readers who loved Silence" in out
+    assert "Traceback" not in out + run.stderr
+
+
+def test_chat_uses_the_newest_model_in_the_models_dir(model, tmp_path):
+    run = _cli("chat", "--db", str(tmp_path / "s.sqlite"), stdin="/recommend hobbit k=1\n",
+               env_extra={"RAREREADS_MODELS_DIR": str(model.parent)})
+    assert run.returncode == 0, run.stderr
+    assert "Readers who loved The Hobbit" in run.stdout
+
+
+def test_oneshot_json(model):
+    run = _cli("recommend", "Dune", "--json", "-k", "3", "--rarity", "balanced", "--model", str(model))
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["query"] == {"title": "Dune", "author": "Frank Herbert", "likes": 60}
+    assert len(data["recommendations"]) == 3
+    for rec in data["recommendations"]:
+        assert set(rec) >= {"title", "author", "year", "likes", "score", "reason"}
+        assert rec["title"] != "Dune"
+
+
+def test_oneshot_unknown_title(model):
+    run = _cli("recommend", "Hyprion Cantos of the Moon Zebras", "--model", str(model))
+    assert run.returncode == 1
+    assert "did you mean" in run.stderr.lower() and "Hyperion" in run.stderr
+    assert run.stdout == ""
