@@ -183,7 +183,7 @@ shelf_group = app_commands.Group(name="shelf", description="Your shelf of favour
 async def shelf_show(interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
     """/shelf show [page]."""
     conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.shelf(reader, (page - 1) * 10))
+    await respond(interaction, lambda reader: conversation.shelf(reader, page - 1))
 
 
 @shelf_group.command(name="add", description="Add a book you loved to your shelf")
@@ -206,10 +206,11 @@ async def shelf_remove(interaction: discord.Interaction, title: str) -> None:
 
 
 @shelf_group.command(name="clear", description="Empty your shelf (asks first)")
-async def shelf_clear(interaction: discord.Interaction) -> None:
-    """/shelf clear."""
+@app_commands.describe(yes="Skip the question: yes, empty it now")
+async def shelf_clear(interaction: discord.Interaction, yes: bool = False) -> None:
+    """/shelf clear [yes]."""
     conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.ask(reader, "clear"))
+    await respond(interaction, lambda reader: conversation.shelf_clear(reader, confirm=yes))
 
 
 @shelf_group.command(name="import", description="Import your Goodreads library export (CSV)")
@@ -227,10 +228,11 @@ async def shelf_import(interaction: discord.Interaction, file: discord.Attachmen
 
 
 @app_commands.command(name="forget", description="Delete your shelf and everything rarereads knows about you (asks first)")
-async def forget_command(interaction: discord.Interaction) -> None:
-    """/forget."""
+@app_commands.describe(yes="Skip the question: yes, forget me now")
+async def forget_command(interaction: discord.Interaction, yes: bool = False) -> None:
+    """/forget [yes]."""
     conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.ask(reader, "forget"))
+    await respond(interaction, lambda reader: conversation.forget(reader, confirm=yes))
 
 
 @app_commands.command(name="help", description="How to use rarereads")

@@ -199,7 +199,7 @@ class TextReply:
     kind: str = "info"
 
 
-PAGE_SIZE = 10
+_COMMAND_ACTIONS = (("/book", "book"), ("/shelf add", "add"))  # anything else that names a title recommends
 
 
 class Conversation:
@@ -220,68 +220,77 @@ class Conversation:
     def _button(self, label: str, payload: dict, style: str = "secondary") -> Button:
         return Button(label[:80], self.rt.actions.put(payload), style)
 
-    def _choices(self, reply, action: dict) -> list[list[Button]]:
-        rows = []
-        for n, choice in enumerate(getattr(reply, "choices", None) or [], 1):
-            work = getattr(choice, "work", choice)
-            rows.append([self._button(f"{n}. {work.label}", {**action, "key": work.key})])
-        return rows[:10]
+    def _answer(self, reader: str, reply, action: dict | None = None) -> Answer:
+        """`reply` with the buttons its kind calls for."""
+        kind = getattr(reply, "kind", "info")
+        rows: list[list[Button]] = []
+        if getattr(reply, "choices", None):  # ambiguous or unknown title: one button per candidate
+            action = action or {"do": "recommend"}
+            rows = [[self._button(f"{n}. {work.label}", {**action, "key": work.key})]
+                    for n, work in enumerate(reply.choices[:9], 1)]
+        elif kind == "recommendations":
+            rows = [[self._button(f"➕ {n}. Add to shelf", {"do": "add", "key": p.work.key}, "primary"),
+                     self._button(f"🔎 {n}. More like this", {"do": "recommend", "key": p.work.key})]
+                    for n, p in enumerate(reply.recommendations.picks, 1)]
+        elif kind == "book" and reply.work is not None:
+            rows = [[self._button("➕ Add to shelf", {"do": "add", "key": reply.work.key}, "primary"),
+                     self._button("🔎 More like this", {"do": "recommend", "key": reply.work.key})]]
+        elif kind == "shelf" and getattr(reply, "pages", 0) > 1:
+            nav = []
+            if reply.page > 0:
+                nav.append(self._button("◀ Previous", {"do": "page", "page": reply.page - 1}))
+            if reply.page + 1 < reply.pages:
+                nav.append(self._button("Next ▶", {"do": "page", "page": reply.page + 1}))
+            rows = [nav]
+        elif kind == "confirm" and action is not None:
+            rows = [[self._button("Yes, go ahead", {**action, "reader": reader}, "danger"),
+                     self._button("Cancel", {"do": "cancel", "reader": reader})]]
+        return Answer(reply, rows)
 
-    def _picks(self, reply) -> list[list[Button]]:
-        recs = getattr(reply, "recommendations", None)
-        picks = getattr(recs, "picks", None) or []
-        return [[self._button(f"➕ {n}. Add to shelf", {"do": "add", "key": p.work.key}, "primary"),
-                 self._button(f"🔎 {n}. More like this", {"do": "more", "key": p.work.key})]
-                for n, p in enumerate(picks, 1)]
-
-    def _answer(self, reply, action: dict | None = None) -> Answer:
-        if getattr(reply, "choices", None) and action is not None:
-            return Answer(reply, self._choices(reply, action))
-        return Answer(reply, self._picks(reply))
+    # --- typed commands (Discord) ------------------------------------------------------------
 
     def recommend(self, reader: str, title: str = "", count: int | None = None, rarity: str | None = None) -> Answer:
-        reply = self.service.recommend(reader, title or None, count=count, rarity=rarity)
-        return self._answer(reply, {"do": "recommend", "count": count, "rarity": rarity})
+        reply = self.service.recommend(reader, title or None, k=count or 10, rarity=rarity)
+        return self._answer(reader, reply, {"do": "recommend", "k": count or 10, "rarity": rarity})
 
     def book(self, reader: str, title: str) -> Answer:
-        reply = self.service.book(reader, title)
-        answer = self._answer(reply, {"do": "book"})
-        work = getattr(reply, "work", None)
-        if work is not None and not answer.rows:
-            answer.rows = [[self._button("➕ Add to shelf", {"do": "add", "key": work.key}, "primary"),
-                            self._button("🔎 More like this", {"do": "more", "key": work.key})]]
-        return answer
+        return self._answer(reader, self.service.book(reader, title), {"do": "book"})
 
-    def shelf(self, reader: str, offset: int = 0) -> Answer:
-        reply = self.service.shelf(reader, offset=offset, limit=PAGE_SIZE)
-        total = getattr(reply, "total", None)
-        nav = []
-        if offset > 0:
-            nav.append(self._button("◀ Previous", {"do": "page", "offset": max(0, offset - PAGE_SIZE)}))
-        if total is not None and offset + PAGE_SIZE < total:
-            nav.append(self._button("Next ▶", {"do": "page", "offset": offset + PAGE_SIZE}))
-        return Answer(reply, [nav] if nav else [])
+    def shelf(self, reader: str, page: int = 0) -> Answer:
+        return self._answer(reader, self.service.shelf(reader, page=page))
 
     def shelf_add(self, reader: str, title: str) -> Answer:
-        return self._answer(self.service.shelf_add(reader, title), {"do": "add"})
+        return self._answer(reader, self.service.shelf_add(reader, title), {"do": "add"})
 
     def shelf_remove(self, reader: str, title: str) -> Answer:
-        return self._answer(self.service.shelf_remove(reader, title), {"do": "remove"})
+        return self._answer(reader, self.service.shelf_remove(reader, title))
 
-    def ask(self, reader: str, what: str) -> Answer:
-        """Confirmation for `what` ("clear" or "forget") with Yes / Cancel buttons."""
-        reply = self.service.confirm_text(what) if hasattr(self.service, "confirm_text") else TextReply(
-            "Clear your whole shelf? This cannot be undone." if what == "clear"
-            else "Forget everything about you (your shelf and settings)? This cannot be undone.")
-        yes = "Yes, clear my shelf" if what == "clear" else "Yes, forget me"
-        return Answer(reply, [[self._button(yes, {"do": what, "reader": reader}, "danger"),
-                               self._button("Cancel", {"do": "cancel", "reader": reader})]])
+    def shelf_clear(self, reader: str, confirm: bool = False) -> Answer:
+        return self._answer(reader, self.service.shelf_clear(reader, confirm=confirm), {"do": "clear"})
+
+    def forget(self, reader: str, confirm: bool = False) -> Answer:
+        return self._answer(reader, self.service.forget(reader, confirm=confirm), {"do": "forget"})
 
     def import_goodreads(self, reader: str, data: bytes) -> Answer:
         return Answer(self.service.shelf_import(reader, data))
 
     def help(self) -> Answer:
         return Answer(self.service.help())
+
+    # --- chat lines (Telegram) ---------------------------------------------------------------
+
+    def text(self, reader: str, line: str) -> Answer:
+        """A chat line as the service parses it (commands, numbers picking a choice, bare titles)."""
+        reply = self.service.handle_text(reader, line)
+        lowered = " ".join(line.lower().split())
+        action = next(({"do": do} for prefix, do in _COMMAND_ACTIONS if lowered.startswith(prefix)), {"do": "recommend"})
+        if lowered.startswith("/shelf clear"):
+            action = {"do": "clear"}
+        elif lowered.startswith("/forget"):
+            action = {"do": "forget"}
+        return self._answer(reader, reply, action)
+
+    # --- buttons -----------------------------------------------------------------------------
 
     def press(self, reader: str, token: str) -> Answer:
         """Run the action behind a pressed button for `reader`."""
@@ -295,21 +304,27 @@ class Conversation:
         if do == "cancel":
             return Answer(TextReply("Cancelled; nothing changed."))
         if do == "clear":
-            return Answer(self.service.shelf_clear(reader))
+            return self.shelf_clear(reader, confirm=True)
         if do == "forget":
-            return Answer(self.service.forget(reader))
+            return self.forget(reader, confirm=True)
         if do == "page":
-            return self.shelf(reader, payload["offset"])
-        work = self.rt.holder.current.work_by_key(payload["key"])
+            return self.shelf(reader, payload["page"])
+        engine = self.rt.holder.current  # one engine for the whole action
+        work = engine.work_by_key(payload["key"])
         if work is None:
-            return Answer(TextReply("That book is no longer in the catalogue; please search again."), ephemeral=True)
+            return Answer(TextReply("That book is no longer in my catalogue; please ask again."), ephemeral=True)
+        return self._answer(reader, self._work_reply(engine, reader, do, work, payload), {"do": do})
+
+    def _work_reply(self, engine, reader: str, do: str, work, payload: dict):
+        """The service's answer for an already identified work (a pressed pick or choice).
+
+        The service's public methods take typed titles; a button names its work exactly, so
+        these call the service's per-work steps, which is what its own numbered choices do.
+        """
+        service = self.service
         if do == "add":
-            return self._answer(self.service.shelf_add(reader, work), {"do": "add"})
-        if do == "remove":
-            return self._answer(self.service.shelf_remove(reader, work), {"do": "remove"})
+            return service._add(reader, work, None)
         if do == "book":
-            return self.book(reader, work)
-        if do == "more":
-            return self._answer(self.service.recommend(reader, work), {"do": "recommend"})
-        return self._answer(self.service.recommend(reader, work, count=payload.get("count"), rarity=payload.get("rarity")),
-                            {"do": "recommend", "count": payload.get("count"), "rarity": payload.get("rarity")})
+            return service._book(work)
+        rarity = payload.get("rarity") or service.default_rarity
+        return service._recommend_works(engine, [work], self.rt.shelves.entries(reader), payload.get("k") or 10, rarity)

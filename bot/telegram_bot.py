@@ -9,7 +9,6 @@ import asyncio
 import functools
 import html
 import logging
-import re
 from urllib.parse import urlparse
 
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
@@ -19,7 +18,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
                           MessageHandler, filters)
 
-from .formatting import clean_input, clip, parse_count
+from .formatting import clean_input, clip
 from .ratelimit import slow_down_text
 from .retrain import RetrainBusy
 from .runtime import Answer, BotRuntime, Conversation, TextReply
@@ -37,7 +36,6 @@ COMMANDS = [
     ("forget", "delete everything rarereads knows about you"),
     ("help", "how to use rarereads"),
 ]
-_OPTION = re.compile(r"(?:^|\s)(count|n|rarity)=(\S*)", re.I)
 
 
 class TelegramStartError(RuntimeError):
@@ -68,17 +66,6 @@ def render(answer: Answer) -> tuple[str, InlineKeyboardMarkup | None]:
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=f"rr:{b.token}") for b in row]
                                          for row in answer.rows if row])
     return clip(text, MAX_MESSAGE), keyboard
-
-
-def split_options(text: str) -> tuple[str, int | None, str | None]:
-    """"dune count=5 rarity=deep" -> ("dune", 5, "deep")."""
-    count = rarity = None
-    for name, value in _OPTION.findall(text):
-        if name.lower() == "rarity":
-            rarity = value.lower() or None
-        else:
-            count = parse_count(value)
-    return _OPTION.sub(" ", text).strip(), count, rarity
 
 
 # --- plumbing shared by every handler ---------------------------------------------------------
@@ -126,59 +113,21 @@ def command(limited: bool = True):
     return wrap
 
 
-def _args(context: ContextTypes.DEFAULT_TYPE) -> str:
-    return clean_input(" ".join(context.args or []))
-
-
 # --- handlers ---------------------------------------------------------------------------------
 
 @command()
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/help and /start: what rarereads does and its commands."""
-    await _send(update, await asyncio.to_thread(_conversation(context).help))
-
-
-@command()
-async def recommend_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/recommend [title] [count=N] [rarity=R]: picks for a title, or for the whole shelf."""
-    title, count, rarity = split_options(_args(context))
-    await _send(update, await asyncio.to_thread(_conversation(context).recommend, _reader(update), title, count, rarity))
-
-
-@command()
-async def book_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/book <title>: what rarereads knows about one book."""
-    await _send(update, await asyncio.to_thread(_conversation(context).book, _reader(update), _args(context)))
-
-
-@command()
-async def shelf_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/shelf [add|remove|clear|import] [title]: show or change your shelf."""
-    conversation, reader = _conversation(context), _reader(update)
-    verb, _, rest = _args(context).partition(" ")
-    verb = verb.lower()
-    if verb == "add":
-        answer = await asyncio.to_thread(conversation.shelf_add, reader, rest)
-    elif verb in ("remove", "rm", "delete"):
-        answer = await asyncio.to_thread(conversation.shelf_remove, reader, rest)
-    elif verb == "clear":
-        answer = await asyncio.to_thread(conversation.ask, reader, "clear")
-    elif verb == "import":
-        answer = _import_hint()
-    else:
-        answer = await asyncio.to_thread(conversation.shelf, reader, 0)
-    await _send(update, answer)
+async def chat_line(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any text: /recommend, /book, /shelf ..., /forget, /help, a number picking a choice, or a bare title."""
+    line = update.effective_message.text or ""
+    await _send(update, await asyncio.to_thread(_conversation(context).text, _reader(update), line))
 
 
 @command()
 async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/import: explain how to send a Goodreads export."""
-    await _send(update, _import_hint())
-
-
-def _import_hint() -> Answer:
-    return Answer(TextReply("Send me your Goodreads library export as a file: on goodreads.com, My Books → "
-                            "Import and export → Export Library, then attach goodreads_library_export.csv here."))
+    await _send(update, Answer(TextReply("Send me your Goodreads library export as a file: on goodreads.com, My Books → "
+                                         "Import and export → Export Library, then attach "
+                                         "goodreads_library_export.csv here.")))
 
 
 @command()
@@ -191,25 +140,6 @@ async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     file = await document.get_file()
     data = bytes(await file.download_as_bytearray())
     await _send(update, await asyncio.to_thread(_conversation(context).import_goodreads, _reader(update), data))
-
-
-@command()
-async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/forget: delete your shelf and everything else about you, after confirmation."""
-    await _send(update, await asyncio.to_thread(_conversation(context).ask, _reader(update), "forget"))
-
-
-@command()
-async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Plain text: treated as /recommend <text>."""
-    title, count, rarity = split_options(clean_input(update.effective_message.text))
-    await _send(update, await asyncio.to_thread(_conversation(context).recommend, _reader(update), title, count, rarity))
-
-
-@command()
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An unknown /command: point at /help."""
-    await _send(update, Answer(TextReply("I don't know that command; /help lists what I can do.")))
 
 
 @command()
@@ -302,17 +232,11 @@ def build_application(runtime: BotRuntime, token: str, *, base_url: str | None =
     application = builder.post_init(_post_init).build()
     application.bot_data["runtime"] = runtime
     application.bot_data["conversation"] = Conversation(runtime)
-    application.add_handler(CommandHandler(["start", "help"], help_command))
-    application.add_handler(CommandHandler("recommend", recommend_command))
-    application.add_handler(CommandHandler("book", book_command))
-    application.add_handler(CommandHandler("shelf", shelf_command))
-    application.add_handler(CommandHandler("import", import_command))
-    application.add_handler(CommandHandler("forget", forget_command))
     application.add_handler(CommandHandler("retrain", retrain_command))
     application.add_handler(CommandHandler("status", status_command))
+    application.add_handler(CommandHandler("import", import_command))
     application.add_handler(MessageHandler(filters.Document.ALL, document_message))
-    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text_message))
+    application.add_handler(MessageHandler(filters.TEXT, chat_line))
     application.add_handler(CallbackQueryHandler(button_pressed, pattern=r"^rr:"))
     application.add_handler(InlineQueryHandler(inline_query))
     application.add_error_handler(on_error)
