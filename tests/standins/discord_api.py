@@ -29,7 +29,7 @@ CHANNEL_ID = 900000000000000004
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4
 CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, AUTOCOMPLETE_RESULT = 4, 5, 6, 7, 8
 # Option types.
-SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, ATTACHMENT = 1, 2, 3, 4, 11
+SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, BOOLEAN, ATTACHMENT = 1, 2, 3, 4, 5, 11
 
 
 @dataclass
@@ -190,7 +190,7 @@ class DiscordStandIn:
 
     @staticmethod
     def _option(name: str, value: Any) -> dict:
-        kind = INTEGER if isinstance(value, int) and not isinstance(value, bool) else STRING
+        kind = BOOLEAN if isinstance(value, bool) else INTEGER if isinstance(value, int) else STRING
         return {"name": name, "type": kind, "value": value}
 
     # --- waiting for the bot ------------------------------------------------------------------

@@ -38,6 +38,8 @@ BOOKS = [  # (title, author, year, isbn10)
     ("The Leopard", "Giuseppe Tomasi di Lampedusa", 1958, "0375714790"),
     ("Pedro Paramo", "Juan Rulfo", 1955, "0802133908"),
     ("The Hearing Trumpet", "Leonora Carrington", 1974, "1878972111"),
+    ("The Road", "Cormac McCarthy", 2006, "0307387895"),  # two works, one title: an ambiguous query
+    ("The Road", "Jack London", 1907, "0813512263"),
 ]
 N = len(BOOKS)
 GROUP_A = frozenset(range(0, N // 2))

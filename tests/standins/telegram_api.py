@@ -201,7 +201,7 @@ class TelegramStandIn:
         if not self._updates:
             self._new_update.clear()
             try:
-                await asyncio.wait_for(self._new_update.wait(), min(float(params.get("timeout") or 0), 1.0) or 0.05)
+                await asyncio.wait_for(self._new_update.wait(), min(float(params.get("timeout") or 0), 0.2) or 0.05)
             except asyncio.TimeoutError:
                 return []
         return [u for u in self._updates if u["update_id"] >= offset][: int(params.get("limit") or 100)]
