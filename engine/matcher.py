@@ -406,7 +406,12 @@ def _likeness(query: str, choices: list[str]) -> np.ndarray:
                                dtype=np.float32, workers=1)[0]
     best = np.maximum(edit, 0.95 * scores(fuzz.token_sort_ratio))
     if " " in query:
-        best = np.maximum(best, 0.9 * scores(fuzz.token_set_ratio))
+        # Token sets forgive words the query leaves out, not words it adds that the
+        # title lacks ("the book of night" is not "The Night").
+        words = set(query.split())
+        extra = np.fromiter((len(words - set(c.split())) > len(set(c.split()) - words) for c in choices),
+                            bool, len(choices))
+        best = np.maximum(best, np.where(extra, 0.7, 0.9) * scores(fuzz.token_set_ratio))
     if len(query) >= 8:
         best = np.maximum(best, 0.85 * scores(fuzz.partial_ratio))
     return 0.8 * best + 0.2 * edit
