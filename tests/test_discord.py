@@ -213,3 +213,39 @@ def test_nasty_input_is_escaped_and_answered(tmp_path):
                 assert "**bold**" not in content and "`code`" not in content  # markdown is escaped
 
     run_bot(tmp_path, scenario)
+
+
+def test_rejected_discord_token_does_not_stop_telegram(tmp_path, capsys):
+    from models import make_model
+    from telegram_api import TelegramStandIn
+
+    from bot.serve import serve
+    from bot.settings import load_settings
+
+    telegram_token = "555:telegram-token-for-both-platforms"
+    make_model(tmp_path / "models", "20250101-000000-a", "a")
+
+    async def main():
+        discord_api = await DiscordStandIn(TOKEN).start()
+        telegram_api = await TelegramStandIn(telegram_token).start()
+        old_base, discord.http.Route.BASE = discord.http.Route.BASE, discord_api.base
+        settings = load_settings({
+            "RAREREADS_DISCORD_TOKEN": "MTIz.a-token-discord-rejects.zzzzzzzz", "RAREREADS_TELEGRAM_TOKEN": telegram_token,
+            "RAREREADS_TELEGRAM_BASE_URL": telegram_api.root, "RAREREADS_MODELS_DIR": str(tmp_path / "models"),
+            "RAREREADS_DB": str(tmp_path / "s.sqlite")})
+        stop = asyncio.Event()
+        try:
+            task = asyncio.create_task(serve(settings, stop=stop))
+            await telegram_api.wait_for("setMyCommands")
+            telegram_api.send_text(READER, "/help")
+            await telegram_api.wait_for("sendMessage")
+            stop.set()
+            return await asyncio.wait_for(task, 10)
+        finally:
+            discord.http.Route.BASE = old_base
+            await discord_api.stop()
+            await telegram_api.stop()
+
+    assert asyncio.run(main()) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Discord rejected RAREREADS_DISCORD_TOKEN" in err[0]

@@ -243,3 +243,61 @@ def test_token_never_reaches_the_logs(tmp_path, caplog):
     assert "getUpdates" in caplog.text or "getMe" in caplog.text  # requests were logged...
     assert TOKEN not in caplog.text  # ...without the token
     assert TOKEN not in repr(caplog.records)
+
+
+def _serve_env(tmp_path, api, token=TOKEN):
+    from models import make_model
+
+    make_model(tmp_path / "models", "20250101-000000-a", "a")
+    return {"RAREREADS_TELEGRAM_TOKEN": token, "RAREREADS_TELEGRAM_BASE_URL": api.root,
+            "RAREREADS_MODELS_DIR": str(tmp_path / "models"), "RAREREADS_DB": str(tmp_path / "var" / "s.sqlite")}
+
+
+def test_serve_runs_telegram_and_shuts_down_cleanly(tmp_path):
+    from bot.serve import serve
+    from bot.settings import load_settings
+
+    async def main():
+        api = await TelegramStandIn(TOKEN).start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(load_settings(_serve_env(tmp_path, api)), stop=stop))
+        await api.wait_for("setMyCommands")
+        api.send_text(READER, "/shelf add Solaris")
+        await api.wait_for("sendMessage", lambda c: "Solaris" in c.params["text"])
+        stop.set()  # what SIGINT/SIGTERM do
+        assert await asyncio.wait_for(task, 10) == 0
+        await api.stop()
+
+    asyncio.run(main())
+    from engine.shelf import ShelfStore
+
+    store = ShelfStore(tmp_path / "var" / "s.sqlite")  # the shelf was written and the file closed cleanly
+    assert store.count(f"telegram:{READER}") == 1
+    store.close()
+
+
+def test_serve_reports_a_rejected_token_in_one_line(tmp_path, capsys):
+    from bot.serve import serve
+    from bot.settings import load_settings
+
+    async def main():
+        api = await TelegramStandIn(TOKEN).start()
+        try:
+            return await serve(load_settings(_serve_env(tmp_path, api, token="999:wrong-token-abcdefgh")))
+        finally:
+            await api.stop()
+
+    assert asyncio.run(main()) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rejected RAREREADS_TELEGRAM_TOKEN" in err[0]
+    assert "wrong-token" not in err[0]
+
+
+def test_serve_without_any_token_says_how_to_set_one(tmp_path, capsys, monkeypatch):
+    from bot.cli import main
+
+    for name in ("RAREREADS_DISCORD_TOKEN", "RAREREADS_TELEGRAM_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["serve", "--env-file", str(tmp_path / "missing.env")]) == 2
+    err = capsys.readouterr().err
+    assert "RAREREADS_TELEGRAM_TOKEN" in err and ".env" in err and "Traceback" not in err
