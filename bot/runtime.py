@@ -316,15 +316,10 @@ class Conversation:
         return self._answer(reader, self._work_reply(engine, reader, do, work, payload), {"do": do})
 
     def _work_reply(self, engine, reader: str, do: str, work, payload: dict):
-        """The service's answer for an already identified work (a pressed pick or choice).
-
-        The service's public methods take typed titles; a button names its work exactly, so
-        these call the service's per-work steps, which is what its own numbered choices do.
-        """
+        """The service's answer for an already identified work (a pressed pick or choice)."""
         service = self.service
         if do == "add":
-            return service._add(reader, work, None)
+            return service.shelf_add_work(reader, work)
         if do == "book":
-            return service._book(work)
-        rarity = payload.get("rarity") or service.default_rarity
-        return service._recommend_works(engine, [work], self.rt.shelves.entries(reader), payload.get("k") or 10, rarity)
+            return service.book_work(work)
+        return service.recommend_work(reader, work, payload.get("k") or 10, payload.get("rarity"), engine=engine)

@@ -147,6 +147,15 @@ class Service:
                          "None of the books on your shelf are in the current catalogue. Try /recommend <title>.")
         return self._recommend_works(engine, works, shelf, k, rarity)
 
+    @_safe
+    def recommend_work(self, reader: str, work: Work, k: int = 10, rarity: str | None = None, engine=None) -> Reply:
+        """Rare books for one already identified work (a pressed button names its work exactly)."""
+        rarity = (rarity or self.default_rarity).strip().lower()
+        if rarity not in RARITIES:
+            return Reply("error", f"I know these rarities: {', '.join(RARITIES)}.")
+        k = max(1, min(int(k or 10), self.max_k))
+        return self._recommend_works(engine or self.holder.current, [work], self.shelves.entries(reader), k, rarity)
+
     def _recommend_works(self, engine, works: list[Work], shelf: list[ShelfEntry], k: int, rarity: str) -> Reply:
         result = engine.recommend(works, k=k, rarity=rarity, exclude=[e.work_key for e in shelf])
         about = works[0].title if len(works) == 1 else f"the {_plural(len(works), 'book')} on your shelf"
@@ -165,6 +174,11 @@ class Service:
         if isinstance(found, Reply):
             return found
         return self._book(found)
+
+    @_safe
+    def book_work(self, work: Work) -> Reply:
+        """/book for an already identified work."""
+        return self._book(work)
 
     def _book(self, work: Work) -> Reply:
         engine = self.holder.current
@@ -209,6 +223,11 @@ class Service:
         if isinstance(found, Reply):
             return found
         return self._add(reader, found, rating)
+
+    @_safe
+    def shelf_add_work(self, reader: str, work: Work, rating: int | None = None) -> Reply:
+        """Put an already identified work on the shelf."""
+        return self._add(reader, work, rating)
 
     def _add(self, reader: str, work: Work, rating: int | None) -> Reply:
         # A typed query may hold typos; the catalogue's title is the edition to show.
