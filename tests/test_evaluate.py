@@ -1,0 +1,154 @@
+"""`rarereads eval`: the split, metrics worked out by hand, and the command's output."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from engine.dataset import Dataset, Works
+from engine.modelfolder import verify_model_folder, write_model_folder
+from engine.rarity import RARITIES
+from train import evaluate
+from train.evaluate import COLUMNS, holdout_mask, make_split, ranking_metrics, top_k
+
+
+def expected_held(n: int) -> int:
+    return 0 if n < 5 else max(1, math.floor(0.2 * n + 0.5))
+
+
+def test_split_holds_out_20_percent_of_readers_with_5_likes():
+    counts = [1, 3, 4, 5, 6, 7, 8, 10, 12, 13, 23, 100]
+    user = np.repeat(np.arange(len(counts)), counts)
+    work = np.concatenate([np.arange(c) for c in counts])
+    held = holdout_mask(user)
+    per_reader = np.bincount(user[held], minlength=len(counts))
+    assert per_reader.tolist() == [expected_held(n) for n in counts]
+    assert [expected_held(n) for n in (5, 7, 8, 12, 13)] == [1, 1, 2, 2, 3]  # half up, at least one
+
+    split = make_split(user + 1000, work + 50)  # ids are renumbered
+    assert len(split.train_user) + len(split.test_user) == len(user)
+    assert split.readers.tolist() == [i for i, n in enumerate(counts) if n >= 5]
+    assert split.n_works == 100 and split.work_ids[0] == 50
+    train = set(zip(split.train_user.tolist(), split.train_work.tolist()))
+    test = set(zip(split.test_user.tolist(), split.test_work.tolist()))
+    assert not train & test
+
+
+def test_split_is_deterministic():
+    rng = np.random.default_rng(5)
+    user = np.sort(rng.integers(0, 300, 5000))
+    first, second = holdout_mask(user), holdout_mask(user.copy())
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, holdout_mask(user, seed=1))
+
+
+def test_metrics_by_hand():
+    likes = np.array([10, 5, 3, 1, 1, 0])  # the head is work 0 alone (10 of 20 likes)
+    top = np.array([[0, 2, 4],
+                    [1, 0, -1]])  # reader 1's list has an empty slot
+    truth_row = np.array([0, 0, 1, 1])
+    truth_work = np.array([2, 3, 0, 1])
+    m = ranking_metrics(top, truth_row, truth_work, likes)
+    # Reader 0: one hit (rank 2) of 2 held out; reader 1: both held out found at ranks 1 and 2.
+    assert m["recall"] == pytest.approx((1 / 2 + 2 / 2) / 2)
+    ndcg_0 = (1 / math.log2(3)) / (1 + 1 / math.log2(3))
+    assert m["ndcg"] == pytest.approx((ndcg_0 + 1.0) / 2)
+    # Tail held out: reader 0 has works 2 and 3 (found 2), reader 1 has work 1 (found).
+    assert m["tail_recall"] == pytest.approx((1 / 2 + 1 / 1) / 2)
+    assert m["arp"] == pytest.approx(((10 + 3 + 1) / 3 + (5 + 10) / 2) / 2)
+    assert m["tail_share"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert m["coverage"] == pytest.approx(4 / 6)
+
+
+def test_recall_is_truncated_at_k():
+    likes = np.ones(30, dtype=int)
+    top = np.arange(2)[None, :]  # k = 2, 5 held out, both listed works among them
+    m = ranking_metrics(top, np.zeros(5, int), np.arange(5), likes)
+    assert m["recall"] == 1.0 and m["ndcg"] == pytest.approx(1.0)
+
+
+def test_top_k_orders_and_marks_missing():
+    scores = np.array([[0.1, 0.9, -np.inf, 0.5], [-np.inf, -np.inf, 1.0, -np.inf]], dtype=np.float32)
+    np.testing.assert_array_equal(top_k(scores, 3), [[1, 3, 0], [2, -1, -1]])
+
+
+def tiny_dataset(folder):
+    """Two reading circles of 12 works each plus a few books everyone likes; 60 readers."""
+    rng = np.random.default_rng(0)
+    users, works = [], []
+    for reader in range(60):
+        circle = reader % 2
+        liked = rng.choice(12, size=rng.integers(4, 9), replace=False) + 3 + 12 * circle
+        liked = np.concatenate([liked, rng.choice(3, size=rng.integers(0, 3), replace=False)])
+        users += [reader] * len(liked)
+        works += liked.tolist()
+    n = 27
+    catalogue = Works([f"Book {i}" for i in range(n)], [f"Author {i}" for i in range(n)],
+                      np.zeros(n, np.int32), [""] * n, [""] * n)
+    rating = np.where(rng.random(len(users)) < 0.9, 8.0, 3.0).astype(np.float32)
+    dataset = Dataset(catalogue, np.array(users, np.int32), np.array(works, np.int32), rating, 10, "tiny", 60)
+    return dataset.save(folder)
+
+
+def test_json_rows_have_exactly_the_columns(tmp_path, capsys):
+    folder = tiny_dataset(tmp_path / "tiny")
+    assert main(["eval", "--dataset", str(folder), "--methods", "popularity,itemknn,als", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["method"], r["rarity"]) for r in rows] == [(m, r) for m in ("popularity", "itemknn", "als")
+                                                          for r in RARITIES]
+    for row in rows:
+        assert tuple(row) == COLUMNS
+        for column in COLUMNS[2:]:
+            assert row[column] is None or isinstance(row[column], float)
+    any_rows = {r["method"]: r for r in rows if r["rarity"] == "any"}
+    # Readers like books of their own circle: co-likes find them, popularity does not.
+    assert any_rows["itemknn"]["recall"] > any_rows["popularity"]["recall"]
+
+
+def test_markdown_table_and_model_folder(tmp_path, capsys):
+    folder = tiny_dataset(tmp_path / "tiny")
+    dataset = Dataset.load(folder)
+    n, dim = len(dataset.works), 4
+    rng = np.random.default_rng(0)
+    model = write_model_folder(tmp_path / "model", works=dataset.works, likes=np.ones(n, int),
+                               query=rng.normal(size=(n, dim)), target=rng.normal(size=(n, dim)),
+                               bias=np.zeros(n), config={"dim": dim}, metrics={}, data_fingerprint="x")
+    assert main(["eval", "--dataset", str(folder), "--methods", "popularity", "--rarities", "any,rare",
+                 "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "| " + " | ".join(COLUMNS) + " |"
+    assert "| popularity | rare |" in out
+    saved = json.loads((model / "eval.json").read_text())
+    assert [(r["method"], r["rarity"]) for r in saved["rows"]] == [("popularity", "any"), ("popularity", "rare")]
+    assert "| popularity | any |" in (model / "eval.md").read_text()
+    verify_model_folder(model)  # the manifest still matches its files
+
+
+def test_bad_arguments(tmp_path):
+    folder = tiny_dataset(tmp_path / "tiny")
+    with pytest.raises(SystemExit, match="unknown method"):
+        main(["eval", "--dataset", str(folder), "--methods", "magic"])
+    with pytest.raises(SystemExit, match="unknown rarity"):
+        main(["eval", "--dataset", str(folder), "--rarities", "obscure"])
+    with pytest.raises(SystemExit, match="unknown training setting"):
+        evaluate.train_config({"flavour": "1"})
+
+
+def test_train_config_converts_strings():
+    config = evaluate.train_config({"dim": "16", "lr": "0.05", "like_threshold": "none", "amp": "false",
+                                    "sampler": "uniform"})
+    assert (config.dim, config.lr, config.like_threshold, config.amp, config.sampler) == (16, 0.05, None, False, "uniform")
+    assert config.val_readers == 0  # every method sees the same training likes
+
+
+def test_skipgram_trains_on_the_training_split(tmp_path, capsys):
+    pytest.importorskip("torch")
+    folder = tiny_dataset(tmp_path / "tiny")
+    assert main(["eval", "--dataset", str(folder), "--methods", "skipgram,popularity", "--rarities", "any",
+                 "--model-config", "dim=8", "--model-config", "epochs=40", "--model-config", "batch_size=256",
+                 "--model-config", "lr=0.05", "--json"]) == 0
+    rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["skipgram"]["recall"] > rows["popularity"]["recall"]
