@@ -1,0 +1,114 @@
+"""`rarereads train`: flags from TrainConfig's fields, then train/train.py does the work.
+
+Only the standard library and light modules are imported here; torch is imported inside `run`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import types
+import typing
+from dataclasses import fields
+from pathlib import Path
+
+from bot.paths import DEFAULT_DATASET, DEFAULT_MODELS_DIR
+
+from .config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
+
+log = logging.getLogger(__name__)
+CHOICES = {"model": MODELS, "sampler": SAMPLERS, "optimizer": OPTIMIZERS}
+
+
+def _field_help() -> dict[str, str]:
+    """Each field's inline comment in config.py, which is the flag's help text."""
+    import inspect
+
+    from . import config as config_module
+
+    helps = {}
+    for line in inspect.getsource(config_module.TrainConfig).splitlines():
+        name, _, rest = line.strip().partition(":")
+        if "#" in rest and name.isidentifier():
+            helps[name] = rest.split("#", 1)[1].strip()
+    return helps
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    helps = _field_help()
+    defaults = TrainConfig()
+    hints = typing.get_type_hints(TrainConfig)
+    group = parser.add_argument_group("training settings (TrainConfig)")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        hint = hints[f.name]
+        default = getattr(defaults, f.name)
+        text = f"{helps.get(f.name, '')} (default: {default})"
+        # Flags default to None so that a resumed run can tell which settings were given.
+        if hint is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
+        if isinstance(hint, types.UnionType):  # "float | None"
+            hint = next(t for t in typing.get_args(hint) if t is not type(None))
+        group.add_argument(flag, type=hint, default=None, choices=CHOICES.get(f.name),
+                           metavar=None if f.name in CHOICES else f.name.upper(), help=text)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATASET,
+                        help=f"dataset folder made by `rarereads prepare` (default: {DEFAULT_DATASET})")
+    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                        help=f"where model folders go, as <UTC time>-<model> (default: {DEFAULT_MODELS_DIR})")
+    parser.add_argument("--out", type=Path, default=None, help="model folder to write (default: a new one in --models-dir)")
+    parser.add_argument("--resume", type=Path, metavar="CHECKPOINT",
+                        help="continue from a checkpoint (its settings apply; flags given here override some)")
+    parser.add_argument("--extra-likes", type=Path, metavar="CSV",
+                        help="more likes to learn from: a CSV with columns reader,title,author (unknown works are skipped)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    """The TrainConfig fields given on the command line."""
+    return {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+
+
+def default_out(models_dir: Path, model: str) -> Path:
+    return Path(models_dir) / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{model}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.dataset import Dataset
+    from engine.errors import DataFormatError
+
+    from . import train as trainer  # torch comes in here
+
+    overrides = config_overrides(args)
+    try:
+        config = (trainer.checkpoint_config(args.resume, overrides) if args.resume
+                  else TrainConfig(**overrides).validate())
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"rarereads train: {exc}") from exc
+    try:
+        dataset = Dataset.load(args.data)
+    except DataFormatError as exc:
+        raise SystemExit(f"rarereads train: {exc}") from exc
+    extra, extra_stats = None, None
+    if args.extra_likes:
+        users, works, extra_stats = trainer.read_extra_likes(args.extra_likes, dataset)
+        extra = (users, works)
+        log.info("extra likes from %s: %d rows, %d matched, %d unknown works skipped", args.extra_likes,
+                 extra_stats["rows"], extra_stats["matched"], extra_stats["unknown_works"])
+    out = args.out or default_out(args.models_dir, config.model)
+    checkpoints = Path(args.models_dir if args.out is None else out.parent) / "checkpoints" / out.name
+    path = trainer.train(config, dataset, out, resume=args.resume, checkpoint_dir=checkpoints, extra=extra,
+                         extra_stats=extra_stats, progress=not args.no_progress)
+    if path is not None:
+        import json
+
+        metrics = json.loads((path / "manifest.json").read_text())["metrics"]
+        print(f"model folder: {path}")
+        print(f"  {metrics['train_seconds']:.1f} s on {metrics['device']}, {metrics['pairs_per_second']:,} pairs/s, "
+              f"final loss {metrics['final_loss']:.4f}")
+        if metrics.get("val_hit@20") is not None:
+            base = metrics["popularity_baseline"].get("hit@20")
+            print(f"  validation hit@20 {metrics['val_hit@20']:.4f} (most-liked-first: {base if base is None else f'{base:.4f}'}), "
+                  f"mean rank {100 * metrics['val_mean_rank_pct']:.2f}% of {metrics['data']['works']:,} works")
+        print(f"  checkpoint: {metrics['checkpoint']}")
+    return 0

@@ -1,0 +1,70 @@
+"""Training settings: one dataclass, one comment per field (the CLI makes a flag of each).
+
+No torch here, so `rarereads train --help` and the manifest reader stay light.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+MODELS = ("skipgram", "mf")
+SAMPLERS = ("log_uniform", "unigram", "uniform")
+OPTIMIZERS = ("sparse_adam", "adagrad")
+
+
+@dataclass
+class TrainConfig:
+    # model
+    model: str = "skipgram"  # "skipgram" (work-to-work, after Lit2Vec2) or "mf" (reader and work vectors)
+    dim: int = 64  # embedding size
+    # data
+    like_threshold: float | None = None  # rating that counts as a like (None: the dataset's default, 7 of 10 / 4 of 5)
+    min_likes: int = 1  # drop works with fewer training likes than this before training
+    # sampling
+    batch_size: int = 4096  # targets (skipgram) or likes (mf) per step
+    contexts: int = 4  # skipgram: context works drawn from the same reader's likes per target
+    negatives: int = 5  # negatives per positive pair (k): their weight, and their number when not pooled
+    negative_pool: int = 1024  # negatives drawn once per step and shared by the batch (0: k drawn per pair, as word2vec)
+    sampler: str = "log_uniform"  # negatives: "log_uniform" over popularity rank, "unigram" (count^alpha) or "uniform"
+    alpha: float = 0.75  # unigram sampler exponent
+    # optimisation
+    epochs: float = 10.0  # passes over the training likes (each like a target once per epoch on average)
+    max_steps: int = 0  # stop after this many steps in all (0: run all epochs); for benchmarks and tests
+    optimizer: str = "sparse_adam"  # "sparse_adam" or "adagrad" (both take sparse gradients)
+    lr: float = 0.01  # learning rate
+    weight_decay: float = 0.0  # L2 penalty on the vectors (and biases) each step touches
+    # evaluation and checkpoints
+    val_readers: int = 500  # readers with one like each held out for validation (0: none)
+    eval_every: int = 0  # validate every this many steps (0: at the end of every epoch)
+    checkpoint_every: int = 2000  # save a checkpoint every this many steps (and always at the end)
+    log_every: int = 20  # steps between loss readings (each one waits for the device)
+    # system
+    seed: int = 0  # one seed for the hold-out split, initial vectors and sampling (rank r samples with seed + r)
+    device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda" or "cuda:N"
+    cpu_embeddings: bool = False  # keep the tables in pinned CPU memory and compute on the device (huge catalogues)
+    amp: bool = True  # bf16 autocast for the dot products on CUDA (tables and optimiser stay float32)
+    threads: int = 0  # CPU threads for torch (0: torch's default)
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError for settings that cannot work; return self for chaining."""
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, not {self.model!r}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, not {self.sampler!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
+        if self.negative_pool < 0:
+            raise ValueError("negative_pool must be 0 or more")
+        for name in ("dim", "batch_size", "contexts", "negatives", "min_likes", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise ValueError("epochs or max_steps must be positive")
+        if self.lr <= 0:
+            raise ValueError("lr must be positive")
+        return self
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Config from a checkpoint or manifest; unknown keys (from newer versions) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
