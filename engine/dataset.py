@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -55,19 +57,140 @@ class Works:
                                  self.isbns[i], *(int(col[i]) for col in extra.values())])
 
     @classmethod
-    def read_tsv(cls, path: Path) -> tuple["Works", dict[str, np.ndarray]]:
-        """Inverse of `write_tsv`: the works and their extra numeric columns."""
-        csv.field_size_limit(1 << 24)
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle, delimiter="\t")
-            header = next(reader)
-            columns = list(zip(*reader)) or [()] * len(header)
-        data = dict(zip(header, columns))
-        works = cls(list(data["title"]), list(data["author"]), np.array(data["year"], dtype=np.int32),
-                    list(data["cover_url"]), list(data["isbns"]))
-        extra = {k: np.array(v, dtype=np.int64) for k, v in data.items() if k not in
-                 ("title", "author", "year", "cover_url", "isbns")}
+    def read_tsv(cls, path: Path, compact: bool = False) -> tuple["Works", dict[str, np.ndarray]]:
+        """Inverse of `write_tsv`: the works and their extra numeric columns.
+
+        Args:
+            path: A `works.tsv.gz` written by `write_tsv`.
+            compact: Keep text columns as `TextColumn`s (the file's bytes plus offsets,
+                decoded on access) instead of lists of str: at 2.8M works this loads in
+                seconds and holds a fraction of the memory. For read-only use (the engine).
+        """
+        with gzip.open(path, "rb") as handle:
+            data = handle.read()
+        header_end = data.find(b"\n")
+        header = data[:max(header_end, 0)].decode("utf-8").split("\t") if header_end >= 0 else []
+        columns = _split_tsv(data, len(header)) if header else None
+        if columns is None:  # quoted tabs or line breaks inside fields: the csv module reads those
+            columns = _read_csv_columns(data)
+            header = list(columns)
+        else:
+            columns = dict(zip(header, columns))
+        text = {}
+        for name in ("title", "author", "cover_url", "isbns"):
+            column = columns[name]
+            text[name] = column if compact or not isinstance(column, TextColumn) else list(column)
+        works = cls(text["title"], text["author"], _ints(columns["year"], np.int32), text["cover_url"], text["isbns"])
+        extra = {k: _ints(v, np.int64) for k, v in columns.items() if k not in ("title", "author", "year", "cover_url", "isbns")}
         return works, extra
+
+
+class TextColumn(Sequence[str]):
+    """A read-only column of strings kept as one UTF-8 buffer plus field offsets.
+
+    Decodes an item when it is read; a list of 2.8M str would take several times the
+    memory and most of a model folder's load time to build.
+
+    Args:
+        data: The buffer (e.g. a whole decompressed TSV file, shared by its columns).
+        starts: int64 offset in `data` where each item begins.
+        ends: int64 offset where each item ends (exclusive).
+        overrides: Items to return instead of their bytes (rows the csv module parsed).
+    """
+
+    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray, overrides: dict[int, str] | None = None):
+        self._data, self._starts, self._ends = data, starts, ends
+        self._overrides = overrides or {}
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if self._overrides and i in self._overrides:
+            return self._overrides[i]
+        return self._data[self._starts[i]:self._ends[i]].decode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        data, overrides = self._data, self._overrides
+        for i, (start, end) in enumerate(zip(self._starts.tolist(), self._ends.tolist())):
+            yield overrides[i] if overrides and i in overrides else data[start:end].decode("utf-8")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+
+def _split_tsv(data: bytes, width: int) -> list[TextColumn] | None:
+    """Columns of a header-first TSV with `width` fields a row, split with numpy; None if irregular.
+
+    Rows holding a quote or carriage return (quoted by `csv.writer`) are parsed by the csv
+    module one by one; None when such a field spans lines or holds a tab, or a row has
+    the wrong number of fields.
+    """
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    raw = np.frombuffer(data, np.uint8)
+    seps = np.flatnonzero((raw == 9) | (raw == 10))
+    kinds = raw[seps]
+    first = int(np.searchsorted(seps, data.find(b"\n"))) + 1  # separators of the body
+    seps, kinds = seps[first:], kinds[first:]
+    if len(seps) % width:
+        return None
+    kinds = kinds.reshape(-1, width)
+    if not ((kinds[:, -1] == 10).all() and (kinds[:, :-1] == 9).all()):
+        return None
+    ends = seps.reshape(-1, width)
+    starts = np.empty_like(ends)
+    starts[:, 1:] = ends[:, :-1] + 1
+    starts[1:, 0] = ends[:-1, -1] + 1
+    starts[:1, 0] = data.find(b"\n") + 1
+    overrides: list[dict[int, str]] = [{} for _ in range(width)]
+    special = np.flatnonzero((raw == ord('"')) | (raw == 13))
+    if len(special):
+        rows = np.unique(np.searchsorted(ends[:, -1], special))
+        for row in rows.tolist():
+            line = data[starts[row, 0]:ends[row, -1]].decode("utf-8")
+            fields = next(csv.reader([line], delimiter="\t"), [])
+            if len(fields) != width:
+                return None
+            for col, value in enumerate(fields):
+                overrides[col][row] = value
+    return [TextColumn(data, np.ascontiguousarray(starts[:, c]), np.ascontiguousarray(ends[:, c]), overrides[c])
+            for c in range(width)]
+
+
+def _read_csv_columns(data: bytes) -> dict[str, list[str]]:
+    """The slow, general way: every column as a list of str."""
+    csv.field_size_limit(1 << 24)
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter="\t")
+    header = next(reader)
+    columns = list(zip(*reader)) or [()] * len(header)
+    return {name: list(column) for name, column in zip(header, columns)}
+
+
+def _ints(column: Sequence[str], dtype) -> np.ndarray:
+    """Integers of a text column; digit-only `TextColumn`s are parsed without Python per row."""
+    if isinstance(column, TextColumn) and not column._overrides:
+        raw = np.frombuffer(column._data, np.uint8)
+        width = column._ends - column._starts
+        digits_ok = len(width) == 0 or (width.min() >= 1 and width.max() <= 18)
+        if digits_ok:
+            value = np.zeros(len(width), np.int64)
+            for j in range(int(width.max(initial=0))):
+                has = np.flatnonzero(width > j)
+                digit = raw[column._starts[has] + j].astype(np.int64) - 48
+                if ((digit < 0) | (digit > 9)).any():
+                    break
+                value[has] = value[has] * 10 + digit
+            else:
+                return value.astype(dtype)
+    return np.array([int(x) for x in column], dtype=dtype)
 
 
 @dataclass

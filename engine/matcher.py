@@ -146,6 +146,7 @@ class TitleMatcher:
         candidates: works kept by each stage-1 ranking for rapidfuzz to score.
     """
 
+    FORMAT_VERSION = 2  # of `save`'s file; bump when the arrays or their meaning change
     PRIOR_POINTS = 4.0  # the most a very popular work gains over an unknown one, out of 100
 
     def __init__(self, titles: Sequence[str], authors: Sequence[str], likes: Sequence[int] | np.ndarray,
@@ -409,12 +410,15 @@ class TitleMatcher:
         np.savez(path, titles_blob=np.frombuffer(self._titles.data, np.uint8), titles_offsets=self._titles.offsets,
                  authors_blob=np.frombuffer(self._authors.data, np.uint8), authors_offsets=self._authors.offsets,
                  vocab_blob=np.frombuffer(self._vocab.data, np.uint8), vocab_offsets=self._vocab.offsets,
-                 settings=np.array([self.max_df, self.budget, self.n_candidates], np.int64), **arrays)
+                 settings=np.array([self.max_df, self.budget, self.n_candidates], np.int64),
+                 format_version=np.array([self.FORMAT_VERSION]), **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "TitleMatcher":
-        """Inverse of `save`."""
+        """Inverse of `save`; raises ValueError for a file another version of the matcher wrote."""
         data = np.load(path)
+        if "format_version" not in data or int(data["format_version"][0]) != cls.FORMAT_VERSION:
+            raise ValueError(f"{path} holds another matcher format than {cls.FORMAT_VERSION}")
         self = cls.__new__(cls)
         for name in cls._ARRAYS:
             setattr(self, name, data[name.lstrip("_")])

@@ -59,7 +59,8 @@ class Engine:
         self.bias = np.asarray(folder.bias, dtype=np.float32)
         self.index = folder.index
         self.index.set_ef(max(ef, INDEX_CANDIDATES))  # once: set_ef is not safe while others query
-        self.matcher = TitleMatcher(self.works.title, self.works.author, self.likes)
+        # A model folder's matcher.npz loads in a second; building takes minutes at 2.8M works.
+        self.matcher = folder.matcher or TitleMatcher(self.works.title, self.works.author, self.likes)
         self._head = rarities.head_threshold(self.likes)
         self._popular = np.argsort(-self.bias, kind="stable")[:POPULAR_CANDIDATES]
         self._isbn_lock = threading.Lock()

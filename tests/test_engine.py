@@ -50,7 +50,7 @@ CATALOGUE = [
 ]
 
 
-def make_model_folder(path: Path, dim: int = 8, with_likes: bool = True, seed: int = 0) -> Path:
+def make_model_folder(path: Path, dim: int = 8, with_likes: bool = True, seed: int = 0, matcher: bool = True) -> Path:
     """A model whose clusters are genres: a reader of one book is steered to its genre.
 
     With `with_likes`, `likes.npz` holds training likes drawn per genre, so co-like
@@ -77,7 +77,8 @@ def make_model_folder(path: Path, dim: int = 8, with_likes: bool = True, seed: i
         np.savez(path.parent / "likes.npz", user=np.array(users, np.int32), work=np.array(items, np.int32))
         extra["likes.npz"] = path.parent / "likes.npz"
     return write_model_folder(path, works=works, likes=likes, query=query, target=target, bias=bias,
-                              config={"test": True}, metrics={}, data_fingerprint="test", extra_files=extra)
+                              config={"test": True}, metrics={}, data_fingerprint="test", extra_files=extra,
+                              matcher=matcher)
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +220,15 @@ def test_hnsw_recall_at_10_against_exact(tmp_path):
     found = [engine.nearest(q, 10) for q in queries]
     recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
     assert recall >= 0.98, recall
+
+
+def test_engine_uses_the_folders_matcher(tmp_path, engine):
+    assert "matcher.npz" in engine.manifest["files"]
+    assert engine.matcher is engine.folder.matcher  # loaded from the folder, not rebuilt
+    bare = Engine.from_folder(make_model_folder(tmp_path / "bare", matcher=False))
+    assert "matcher.npz" not in bare.manifest["files"] and bare.folder.matcher is None
+    for query in ["dnue", "silence by endo", "harry potter chamber", "cien anos"]:
+        assert bare.match_title(query) == engine.match_title(query)  # built on load, same answers
 
 
 def test_holder_swaps_between_requests(engine, engine_without_likes):

@@ -171,8 +171,20 @@ def test_save_and_load_give_the_same_answers(tmp_path, bookcrossing):
     path = tmp_path / "matcher.npz"
     matcher.save(path)
     loaded = TitleMatcher.load(path)
-    for query in ["dnue", "harry potter sorcerer", "the stand by king"]:
-        assert loaded.match(query, 5) == matcher.match(query, 5)
+    assert len(loaded) == len(matcher) and loaded.nbytes() == matcher.nbytes()
+    queries = [q for _, q, _ in make_queries(dataset, n_per_kind=15, seed=3)] + ["dnue", "the stand by king", "zzzz"]
+    for query in queries:
+        assert loaded.match(query, 10) == matcher.match(query, 10), query
+
+
+def test_load_refuses_another_format(tmp_path, bookcrossing):
+    _, matcher = bookcrossing
+    path = tmp_path / "matcher.npz"
+    matcher.save(path)
+    arrays = dict(np.load(path))
+    np.savez(path, **{**arrays, "format_version": np.array([TitleMatcher.FORMAT_VERSION + 1])})
+    with pytest.raises(ValueError):
+        TitleMatcher.load(path)
 
 
 def test_compact_index(bookcrossing):
