@@ -1,0 +1,64 @@
+"""`rarereads bench` end to end on a tiny synthetic catalogue: it runs, prints the table, appends."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from train.bench import QUERY_KINDS, append_report, make_queries
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_module_imports_no_torch():
+    code = "import sys, train.bench; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_queries_cover_every_kind_and_name_their_work():
+    titles = ["The Glass Harbor", "Glass Harbor: Book 2", "A Moon for Basil", "The Lake and the Clock"] * 5
+    authors = ["Ada K. Finch", "Ada K. Finch", "Lena Ricci", "Hazel Hughes"] * 5
+    queries = make_queries(titles, authors, 14, seed=1)
+    assert {q["kind"] for q in queries} == set(QUERY_KINDS)
+    for q in queries:
+        assert 0 <= q["work"] < len(titles) and q["text"]
+        if q["kind"] == "title by author":
+            assert q["text"] == f"{titles[q['work']]} by {authors[q['work']]}"
+        if q["kind"] == "wrong case":
+            assert q["text"].lower() == titles[q["work"]].lower()
+
+
+def test_append_keeps_other_sections(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\n## someone else's run\n\n| a | b |\n")
+    append_report(path, "## bench --size tiny\n\n| figure | value |\n")
+    text = path.read_text()
+    assert text.startswith("# Benchmarks\n\n## someone else's run\n\n| a | b |\n")
+    assert text.rstrip().endswith("| figure | value |")
+    append_report(tmp_path / "new.md", "## first\n")
+    assert (tmp_path / "new.md").read_text().startswith("# Benchmarks")
+
+
+@pytest.mark.slow
+def test_bench_tiny_runs_and_prints_the_table(tmp_path, capsys):
+    out, figures = tmp_path / "BENCHMARKS.md", tmp_path / "bench.json"
+    code = main(["bench", "--size", "tiny", "--cache", str(tmp_path / "cache"), "--output", str(out),
+                 "--queries", "42", "--baseline-queries", "2", "--train-steps", "2", "--batch-size", "256",
+                 "--hnsw-sample", "50", "--threads", "2", "--json", str(figures)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    for label in ("trainer pairs/s", "HNSW build", "HNSW recall@10", "model folder load", "serving process RSS",
+                  "matcher p50 / p99", "matcher top-1", "baseline: rapidfuzz", "recommend end to end"):
+        assert label in printed, label
+    assert "Machine:" in printed and "cores" in printed
+    assert out.read_text().count("## bench --size tiny") == 1
+    result = json.loads(figures.read_text())
+    assert result["hnsw"]["recall10"] > 0.9  # planted clusters: an easy index
+    assert result["serving"]["matcher_top1"] > 0.8
+    assert result["serving"]["recommend_queries"] > 30
+    assert result["trainer"]["pairs_per_s"] > 0

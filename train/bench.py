@@ -1,0 +1,542 @@
+"""`rarereads bench`: speed and memory at the shipped size, at 300k works, or at Lit2Vec2's 2.8M.
+
+Every figure is printed as a Markdown table and appended, with the machine it ran on, to
+BENCHMARKS.md (one section per run; other sections are left alone). Figures:
+
+- trainer: skip-gram pairs/s and seconds per step of the real model, sampler and optimiser
+  (train/) on this machine's device, for a short run after a warm-up;
+- HNSW (engine.modelfolder.build_index): build time, index size, recall@10 against exact
+  inner-product search on a sample, single-query p50;
+- serving, in a fresh process that imports no torch (like the bot): model folder load time
+  (engine ready), resident memory, matcher p50/p99 and top-1 accuracy on a generated query
+  set (typos, missing words, wrong case, accents, "title by author"), a brute-force rapidfuzz
+  baseline over all titles, and `recommend` end to end (match, index, rarity re-rank, reasons).
+
+Sizes: `shipped` (data/bookcrossing), `300k` and `2.8m` (synthetic, from train.synth, cached
+under var/bench/), `tiny` (synthetic, for tests). Vectors come from `--model` or, without one,
+from the newest model folder trained on the same data; else planted stand-ins are used (the
+synthetic taste clusters, or random clusters for the shipped data), and the table says so.
+Medians throughout. Only the standard library and `engine` are imported at module level.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.dataset import Dataset
+
+SIZES = {  # works, readers, likes (the 2.8M shape is Lit2Vec2's; 300k keeps its ratios)
+    "tiny": (4_000, 4_300, 140_000),
+    "300k": (300_000, 318_000, 10_600_000),
+    "2.8m": (2_829_853, 3_000_000, 100_000_000),
+}
+TARGETS = {  # figure -> (comparison, bound); met at 2.8M
+    "matcher_p50_ms": ("<=", 10.0), "matcher_p99_ms": ("<=", 50.0), "matcher_top1": (">=", 0.95),
+    "hnsw_recall10": (">=", 0.98), "hnsw_query_p50_ms": ("<=", 1.0), "load_s": ("<=", 15.0),
+    "serve_rss_gb": ("<", 2.5), "recommend_p99_ms": ("<=", 50.0),
+}
+QUERY_KINDS = ("exact", "typo", "missing word", "wrong case", "accents", "title by author", "typo by author")
+ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "c": "ç", "n": "ñ"}
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", choices=("shipped", "300k", "2.8m", "tiny"), default="shipped",
+                        help="catalogue size: the shipped Book-Crossing data or a synthetic one (default: shipped)")
+    parser.add_argument("--data", type=Path, help="dataset folder to use instead of the size's (synthetic: with clusters.npy)")
+    parser.add_argument("--model", type=Path, help="model folder whose vectors to use (default: newest on the same data, else stand-ins)")
+    parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "var" / "bench", help="where synthetic datasets are kept")
+    parser.add_argument("--queries", type=int, default=1000, help="matcher and recommend queries (default 1000)")
+    parser.add_argument("--baseline-queries", type=int, default=5, help="queries for the brute-force rapidfuzz baseline")
+    parser.add_argument("--train-steps", type=int, default=20, help="timed trainer steps (0: skip the trainer)")
+    parser.add_argument("--batch-size", type=int, default=4096, help="trainer targets per step")
+    parser.add_argument("--hnsw-sample", type=int, default=500, help="queries for HNSW recall and latency")
+    parser.add_argument("--threads", type=int, default=-1, help="threads for the HNSW build (default: all cores)")
+    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "BENCHMARKS.md", help="file the run is appended to")
+    parser.add_argument("--no-append", action="store_true", help="print only; do not append to --output")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+
+
+# --- machine ------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    """CPU model, cores, RAM, GPU (if torch sees one) and library versions."""
+    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "ram_gb": None,
+            "gpu": "none", "torch": "not installed", "python": platform.python_version(), "numpy": np.__version__}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["ram_gb"] = round(int(line.split()[1]) / 2 ** 20, 1)
+    except OSError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+# --- data and vectors -------------------------------------------------------------------------
+
+
+def load_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray | None, Path]:
+    """The dataset, its planted clusters (synthetic only) and its folder; makes synthetic data once."""
+    if args.data:
+        folder = args.data
+    elif args.size == "shipped":
+        folder = PROJECT_ROOT / "data" / "bookcrossing"
+    else:
+        folder = args.cache / f"synth-{args.size}"
+        if not (folder / "dataset.json").exists():
+            from .synth import SynthConfig, generate
+
+            works, readers, likes = SIZES[args.size]
+            print(f"generating the {args.size} synthetic dataset into {folder} (once) ...", file=sys.stderr)
+            generate(SynthConfig(works, readers, likes), log=lambda m: print("  " + m, file=sys.stderr)).save(folder)
+    clusters = np.load(folder / "clusters.npy") if (folder / "clusters.npy").exists() else None
+    return Dataset.load(folder), clusters, folder
+
+
+def stand_in_vectors(n: int, clusters: np.ndarray | None, likes: np.ndarray, dim: int = 64,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query, target, bias) shaped like a trained model's: taste clusters plus noise, log-popularity bias.
+
+    Used only when no trained model is at hand, so that HNSW, loading and serving can be
+    measured at any size; the figures say so.
+    """
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        clusters = rng.integers(0, max(4, int(np.sqrt(n) * 2 / 3)), n)
+    k = int(clusters.max()) + 1
+    centre = rng.standard_normal((k, dim), dtype=np.float32)
+    centre /= np.linalg.norm(centre, axis=1, keepdims=True)
+    target = np.empty((n, dim), np.float32)
+    query = np.empty((n, dim), np.float32)
+    for lo in range(0, n, 1 << 20):
+        hi = min(n, lo + (1 << 20))
+        noise = rng.standard_normal((hi - lo, dim), dtype=np.float32) * np.float32(0.7 / np.sqrt(dim))
+        target[lo:hi] = 3.0 * (centre[clusters[lo:hi]] + noise)
+        query[lo:hi] = target[lo:hi] + rng.standard_normal((hi - lo, dim), dtype=np.float32) * np.float32(0.3)
+    bias = (0.5 * np.log1p(np.asarray(likes, np.float64)) - 5.0).astype(np.float32)
+    return query, target, bias
+
+
+def find_model(args: argparse.Namespace, dataset: Dataset) -> Path | None:
+    """`--model`, else the newest model folder trained on exactly this dataset."""
+    if args.model:
+        return args.model
+    from bot.paths import DEFAULT_MODELS_DIR
+
+    if not DEFAULT_MODELS_DIR.is_dir():
+        return None
+    fingerprint = dataset.fingerprint()
+    for folder in sorted(DEFAULT_MODELS_DIR.iterdir(), reverse=True):
+        manifest = folder / "manifest.json"
+        if manifest.exists() and not folder.name.startswith("."):
+            try:
+                if json.loads(manifest.read_text()).get("data_fingerprint") == fingerprint:
+                    return folder
+            except ValueError:
+                continue
+    return None
+
+
+# --- trainer -------------------------------------------------------------------------------------
+
+
+def bench_trainer(dataset: Dataset, steps: int, batch_size: int, contexts: int = 4, warmup: int = 3,
+                  device: str = "auto", amp: bool = True) -> dict:
+    """Pairs/s and seconds per step of the real skip-gram step (sample, forward, backward, SparseAdam).
+
+    The step is train/train.py's inner loop without logging, checkpoints or validation;
+    data preparation is timed apart (`prepare_s`).
+    """
+    import torch
+
+    from . import train as trainer
+    from .config import TrainConfig
+    from .sampler import NegativeSampler, ReaderLikes, sample_skipgram
+
+    config = TrainConfig(batch_size=batch_size, contexts=contexts, val_readers=0, device=device, amp=amp).validate()
+    dev = trainer.resolve_device(config.device)
+    start = time.perf_counter()
+    data = trainer.prepare_data(dataset, config)
+    prepare_s = time.perf_counter() - start
+    likes = ReaderLikes.from_csr(data.indptr, data.indices, dev)
+    sampler = NegativeSampler(config.sampler, data.like_counts, config.alpha, dev)
+    model = trainer.build_model(config, data, sampler).to(dev)
+    optimizer = trainer.build_optimizer(config, model)
+    generator = torch.Generator(device=dev)
+    generator.manual_seed(0)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if amp and dev.type == "cuda"
+                else torch.autocast("cpu", enabled=False))
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    def step() -> None:
+        batch = sample_skipgram(likes, batch_size, contexts, sampler, config.negatives, config.negative_pool, generator)
+        with autocast:
+            loss = model(*batch, k=config.negatives)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t)
+    per_step = float(np.median(times))
+    steps_per_epoch = int(np.ceil(likes.n_likes / batch_size))
+    name = f"cpu, {torch.get_num_threads()} threads" if dev.type == "cpu" else torch.cuda.get_device_name(dev)
+    return {"device": name, "prepare_s": prepare_s, "batch": f"{batch_size}x{contexts}", "s_per_step": per_step,
+            "pairs_per_s": batch_size * contexts / per_step, "train_likes": int(likes.n_likes),
+            "epoch_min": steps_per_epoch * per_step / 60}
+
+
+# --- HNSW ------------------------------------------------------------------------------------------
+
+
+def bench_hnsw(query: np.ndarray, target: np.ndarray, sample: int, threads: int, ef: int = 128,
+               seed: int = 0) -> tuple[dict, object]:
+    """Build time, size, recall@10 against exact inner-product search, single-query p50."""
+    from engine.modelfolder import HNSW_EF_CONSTRUCTION, HNSW_M, build_index
+
+    start = time.perf_counter()
+    index = build_index(target, threads=threads)
+    build_s = time.perf_counter() - start
+    index.set_ef(ef)
+    with tempfile.TemporaryDirectory() as tmp:
+        index.save_index(str(Path(tmp) / "index.bin"))
+        size = (Path(tmp) / "index.bin").stat().st_size
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(query), size=min(sample, len(query)), replace=False)
+    queries = np.ascontiguousarray(query[rows], dtype=np.float32)
+    exact = np.empty((len(queries), 10), np.int64)
+    for lo in range(0, len(queries), 64):  # exact top-10 by brute force, a few queries at a time
+        scores = queries[lo:lo + 64] @ target.T
+        part = np.argpartition(-scores, 9, axis=1)[:, :10]
+        exact[lo:lo + 64] = np.take_along_axis(part, np.argsort(-np.take_along_axis(scores, part, 1), 1), 1)
+    found, _ = index.knn_query(queries, k=10, num_threads=threads)
+    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)]))
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        index.knn_query(q[None], k=10, num_threads=1)
+        times.append(time.perf_counter() - t)
+    return {"build_s": build_s, "index_mb": size / 2 ** 20, "recall10": recall, "ef": ef, "M": HNSW_M,
+            "ef_construction": HNSW_EF_CONSTRUCTION, "query_p50_ms": 1e3 * float(np.median(times)),
+            "query_p99_ms": 1e3 * float(np.percentile(times, 99))}, index
+
+
+# --- query set ------------------------------------------------------------------------------------
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    i = rng.randrange(len(word) - 1)
+    kind = rng.choice(("swap", "drop", "double", "wrong"))
+    if kind == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    if kind == "drop":
+        return word[:i] + word[i + 1:]
+    if kind == "double":
+        return word[:i] + word[i] + word[i:]
+    return word[:i] + rng.choice("aeioustrnl") + word[i + 1:]
+
+
+def _with_typo(title: str, rng: random.Random) -> str:
+    words = title.split()
+    long = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+    if not long:
+        return title
+    i = rng.choice(long)
+    words[i] = _typo(words[i], rng)
+    return " ".join(words)
+
+
+def _missing_word(title: str, rng: random.Random) -> str:
+    words = title.split()
+    if len(words) < 3:
+        return title
+    del words[rng.randrange(1, len(words))]
+    return " ".join(words)
+
+
+def _accents(title: str, rng: random.Random) -> str:
+    return "".join(ACCENTS[c] if c in ACCENTS and rng.random() < 0.3 else c for c in title)
+
+
+def make_queries(titles: list[str], authors: list[str], n: int, seed: int = 0) -> list[dict]:
+    """`n` queries, as people type them, for works drawn uniformly; each names its work."""
+    rng = random.Random(seed)
+    queries = []
+    ids = rng.sample(range(len(titles)), k=min(n, len(titles)))
+    for i, work in enumerate(ids):
+        kind = QUERY_KINDS[i % len(QUERY_KINDS)]
+        title, author = titles[work], authors[work]
+        if kind == "typo":
+            text = _with_typo(title, rng)
+        elif kind == "missing word":
+            text = _missing_word(title, rng)
+        elif kind == "wrong case":
+            text = rng.choice((title.lower(), title.upper(), title.swapcase()))
+        elif kind == "accents":
+            text = _accents(title, rng)
+        elif kind == "title by author":
+            text = f"{title} by {author}" if author else title
+        elif kind == "typo by author":
+            text = f"{_with_typo(title, rng).lower()} {(author.split() or [''])[-1]}"
+        else:
+            text = title
+        queries.append({"text": text, "work": work, "kind": kind, "with_author": "author" in kind})
+    return queries
+
+
+# --- serving (child process) ------------------------------------------------------------------------
+
+
+def _rss_mb() -> tuple[float, float]:
+    """(current, peak) resident set of this process in MiB."""
+    status = Path("/proc/self/status").read_text().split("\n")
+    values = {line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))}
+    return values.get("VmRSS", 0) / 1024, values.get("VmHWM", 0) / 1024
+
+
+def serve_child(folder: str, queries_path: str, baseline_queries: int) -> dict:
+    """Load the engine as the bot does and time what a user waits for; runs in a fresh process."""
+    from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
+    from engine.normalize import fold
+    from engine.recommender import Engine
+
+    queries = json.loads(Path(queries_path).read_text())
+    start = time.perf_counter()
+    engine = Engine.from_folder(folder)
+    load_s = time.perf_counter() - start
+    rss_load, _ = _rss_mb()
+    first = time.perf_counter()
+    engine.match_title("warm up the matcher", limit=5)
+    first_query_s = time.perf_counter() - first
+
+    titles = [fold(t) for t in engine.works.title]
+    authors = [fold(a) for a in engine.works.author]
+
+    def correct(top: int | None, q: dict) -> tuple[bool, bool]:
+        if top is None:
+            return False, False
+        strict = top == q["work"]
+        # A twin with the same folded title (and author, when the query names one) cannot be told apart.
+        same = titles[top] == titles[q["work"]] and (not q["with_author"] or authors[top] == authors[q["work"]])
+        return strict, strict or same
+
+    match_ms, hits, by_kind = [], [], {}
+    for q in queries:
+        t = time.perf_counter()
+        found = engine.match_title(q["text"], limit=5)
+        match_ms.append(1e3 * (time.perf_counter() - t))
+        ok = correct(found[0].work.id if found else None, q)
+        hits.append(ok)
+        by_kind.setdefault(q["kind"], []).append(ok[1])
+
+    from rapidfuzz import fuzz, process
+
+    base_ms, base_hits = [], []
+    for q in queries[:baseline_queries]:
+        t = time.perf_counter()
+        best = process.extractOne(fold(q["text"]), titles, scorer=fuzz.WRatio)
+        base_ms.append(1e3 * (time.perf_counter() - t))
+        base_hits.append(correct(best[2] if best else None, q)[1])
+
+    rec_ms = []
+    for q in queries:
+        t = time.perf_counter()
+        try:
+            work = engine.resolve(q["text"])
+        except (AmbiguousTitle, BookNotFound) as exc:
+            if not exc.candidates:
+                continue
+            first_candidate = exc.candidates[0]
+            work = getattr(first_candidate, "work", first_candidate)
+        except InvalidInput:
+            continue
+        engine.recommend([work], k=10)
+        rec_ms.append(1e3 * (time.perf_counter() - t))
+    rss, peak = _rss_mb()
+    return {
+        "load_s": load_s, "first_query_s": first_query_s, "rss_after_load_mb": rss_load, "rss_mb": rss, "peak_rss_mb": peak,
+        "matcher_p50_ms": float(np.median(match_ms)), "matcher_p99_ms": float(np.percentile(match_ms, 99)),
+        "matcher_top1": float(np.mean([h[1] for h in hits])), "matcher_top1_strict": float(np.mean([h[0] for h in hits])),
+        "matcher_top1_by_kind": {k: float(np.mean(v)) for k, v in by_kind.items()},
+        "baseline_p50_ms": float(np.median(base_ms)) if base_ms else None,
+        "baseline_top1": float(np.mean(base_hits)) if base_hits else None, "baseline_queries": len(base_ms),
+        "recommend_p50_ms": float(np.median(rec_ms)), "recommend_p99_ms": float(np.percentile(rec_ms, 99)),
+        "recommend_queries": len(rec_ms), "queries": len(queries),
+    }
+
+
+def run_serving(folder: Path, queries: list[dict], baseline_queries: int) -> dict:
+    """`serve_child` in a fresh interpreter, so its memory is the serving process's alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "queries.json"
+        path.write_text(json.dumps(queries))
+        code = ("import json, sys; from train.bench import serve_child; "
+                "print(json.dumps(serve_child(sys.argv[1], sys.argv[2], int(sys.argv[3]))))")
+        done = subprocess.run([sys.executable, "-c", code, str(folder), str(path), str(baseline_queries)],
+                              capture_output=True, text=True, cwd=PROJECT_ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"serving benchmark failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if "torch" in done.stderr:
+        result["note"] = "torch was imported by the serving process"
+    return result
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def _met(name: str, value: float | None) -> str:
+    if name not in TARGETS or value is None:
+        return ""
+    op, bound = TARGETS[name]
+    ok = {"<=": value <= bound, "<": value < bound, ">=": value >= bound}[op]
+    return f"{op} {bound:g}: {'yes' if ok else 'NO'}"
+
+
+def report(size: str, info: dict, data: dict, trainer: dict | None, hnsw: dict, serving: dict, command: str) -> str:
+    """The run as Markdown: machine, then one table of figures."""
+    gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
+    lines = [f"## bench --size {size}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM{gpu}; torch {info['torch']}, "
+             f"Python {info['python']}, numpy {info['numpy']}. Command: `{command}`.", "",
+             f"Data: {data['works']:,} works, {data['readers']:,} readers, {data['likes']:,} likes ({data['source']}). "
+             f"Vectors: {data['vectors']}.", "",
+             "| figure | value | target (at 2.8M) |", "| --- | --- | --- |"]
+
+    def row(label: str, value: str, name: str = "", raw: float | None = None) -> None:
+        lines.append(f"| {label} | {value} | {_met(name, raw)} |")
+
+    if trainer:
+        row(f"trainer pairs/s ({trainer['device']}, batch {trainer['batch']})", f"{trainer['pairs_per_s']:,.0f}")
+        row("trainer seconds per step", f"{trainer['s_per_step']:.4f}")
+        row("trainer minutes per epoch (extrapolated)", f"{trainer['epoch_min']:.1f}")
+        row(f"trainer data preparation ({trainer['train_likes']:,} training likes)", f"{trainer['prepare_s']:.1f} s")
+    row(f"HNSW build ({hnsw['threads']} threads, M={hnsw['M']}, ef_construction={hnsw['ef_construction']})",
+        f"{hnsw['build_s']:.1f} s")
+    row("HNSW index size", f"{hnsw['index_mb']:.0f} MiB")
+    row(f"HNSW recall@10 vs exact (ef={hnsw['ef']}, {hnsw['sample']} queries)", f"{hnsw['recall10']:.4f}",
+        "hnsw_recall10", hnsw["recall10"])
+    row("HNSW single query p50 / p99", f"{hnsw['query_p50_ms']:.3f} / {hnsw['query_p99_ms']:.3f} ms",
+        "hnsw_query_p50_ms", hnsw["query_p50_ms"])
+    row("model folder load, engine ready (Engine.from_folder)", f"{serving['load_s']:.2f} s", "load_s", serving["load_s"])
+    row("first query after load", f"{1e3 * serving['first_query_s']:.1f} ms")
+    row("serving process RSS after load / after queries (peak)",
+        f"{serving['rss_after_load_mb'] / 1024:.2f} / {serving['rss_mb'] / 1024:.2f} GB ({serving['peak_rss_mb'] / 1024:.2f})",
+        "serve_rss_gb", serving["peak_rss_mb"] / 1024)
+    row(f"matcher p50 / p99 ({serving['queries']} queries)",
+        f"{serving['matcher_p50_ms']:.2f} / {serving['matcher_p99_ms']:.2f} ms", "matcher_p99_ms", serving["matcher_p99_ms"])
+    lines[-1] = lines[-1].rstrip(" |") + f"; {_met('matcher_p50_ms', serving['matcher_p50_ms'])} |"
+    row("matcher top-1 (same work, or an identical-title twin)", f"{serving['matcher_top1']:.3f}",
+        "matcher_top1", serving["matcher_top1"])
+    row("matcher top-1, same work only", f"{serving['matcher_top1_strict']:.3f}")
+    for kind, value in serving["matcher_top1_by_kind"].items():
+        row(f"&nbsp;&nbsp;top-1: {kind}", f"{value:.3f}")
+    if serving.get("baseline_p50_ms") is not None:
+        ratio = serving["baseline_p50_ms"] / max(serving["matcher_p50_ms"], 1e-9)
+        row(f"baseline: rapidfuzz WRatio over all titles ({serving['baseline_queries']} queries) p50",
+            f"{serving['baseline_p50_ms']:.1f} ms ({ratio:,.0f}x the matcher's p50), top-1 {serving['baseline_top1']:.2f}")
+    row(f"recommend end to end p50 / p99 ({serving['recommend_queries']} queries)",
+        f"{serving['recommend_p50_ms']:.2f} / {serving['recommend_p99_ms']:.2f} ms",
+        "recommend_p99_ms", serving["recommend_p99_ms"])
+    if serving.get("note"):
+        lines += ["", f"Note: {serving['note']}."]
+    return "\n".join(lines) + "\n"
+
+
+def append_report(path: Path, text: str) -> None:
+    """Append a run to BENCHMARKS.md, creating it (with a title) if missing; never rewrites it."""
+    if not path.exists():
+        path.write_text("# Benchmarks\n\nAppended by `rarereads bench` (one section per run) and by hand.\n\n")
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("\n" + text)
+
+
+# --- command ------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.modelfolder import load_model_folder, write_model_folder
+
+    command = "rarereads bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:])
+    info = machine_info()
+    dataset, clusters, data_folder = load_data(args)
+    user, work = dataset.likes()
+    n_works = len(dataset.works)
+    data = {"works": n_works, "readers": int(dataset.n_users), "likes": int(len(user)), "source": dataset.source or str(data_folder)}
+
+    trainer = None
+    if args.train_steps > 0:
+        trainer = bench_trainer(dataset, args.train_steps, args.batch_size)
+
+    model = find_model(args, dataset)
+    with tempfile.TemporaryDirectory(prefix="rarereads-bench-") as tmp:
+        if model is not None:
+            folder = load_model_folder(model, check_hashes=False)
+            query, target = folder.query, folder.target
+            data["vectors"] = f"trained model {model.name} ({len(target):,} works x {folder.dim})"
+            del folder
+        else:
+            likes = np.bincount(work, minlength=n_works)
+            query, target, bias = stand_in_vectors(n_works, clusters, likes)
+            data["vectors"] = f"planted stand-ins ({'synthetic clusters' if clusters is not None else 'random clusters'}, no trained model)"
+        threads = args.threads if args.threads > 0 else (os.cpu_count() or 1)
+        hnsw, index = bench_hnsw(query, target, args.hnsw_sample, threads)
+        hnsw.update(threads=threads, sample=min(args.hnsw_sample, len(query)))
+        if model is None:
+            model = write_model_folder(Path(tmp) / "model", works=dataset.works, likes=likes, query=query, target=target,
+                                       bias=bias, config={"stand_in": True}, metrics={}, index=index,
+                                       data_fingerprint=dataset.fingerprint())
+        del query, target, index
+        works, _ = _folder_works(model)
+        queries = make_queries(works.title, works.author, args.queries)
+        del works
+        serving = run_serving(model, queries, args.baseline_queries)
+
+    text = report(args.size, info, data, trainer, hnsw, serving, command)
+    print(text)
+    if not args.no_append:
+        append_report(args.output, text)
+        print(f"appended to {args.output}")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "data": data, "trainer": trainer, "hnsw": hnsw,
+                                         "serving": serving}, indent=2, default=str) + "\n")
+    return 0
+
+
+def _folder_works(folder: Path):
+    from engine.dataset import Works
+
+    return Works.read_tsv(Path(folder) / "works.tsv.gz")
