@@ -47,6 +47,7 @@ _LUT[ord("0"):ord("9") + 1] = np.arange(27, 37)
 _LUT[0] = _SEP
 
 _NON_WORD = re.compile(r"[\W_]+")
+_NON_WORD_ASCII = re.compile(r"[^a-z0-9\n]+")  # the same, on lowercased ASCII lines
 
 
 def fast_fold(text: str) -> str:
@@ -55,6 +56,22 @@ def fast_fold(text: str) -> str:
         return fold(text)
     text = text.lower().replace("&", " and ").replace("'", "")
     return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def fold_many(texts: Sequence[str]) -> list[str]:
+    """`fast_fold` of every text; plain ASCII texts are folded together, as one string."""
+    texts = texts if isinstance(texts, list) else list(texts)
+    plain = [i for i, t in enumerate(texts) if t.isascii() and "\n" not in t]
+    if len(plain) < len(texts):
+        out = [fast_fold(t) for t in texts]  # the non-ASCII ones need unicodedata anyway
+        if not plain:
+            return out
+        for i, folded in zip(plain, fold_many([texts[i] for i in plain])):
+            out[i] = folded
+        return out
+    joined = "\n".join(texts).lower().replace("&", " and ").replace("'", "")
+    joined = _NON_WORD_ASCII.sub(" ", joined).replace(" \n", "\n").replace("\n ", "\n").strip(" ")
+    return joined.split("\n") if texts else []
 
 
 def _codes(text: str) -> np.ndarray:
@@ -155,30 +172,32 @@ class TitleMatcher:
         n = len(titles)
         if not (len(authors) == len(likes) == n):
             raise ValueError("titles, authors and likes must have one entry per work")
-        folded_titles = [fast_fold(t) for t in titles]
+        folded_titles = fold_many(titles)
         # Many works share an author: fold each distinct author once and point to it.
-        author_id: dict[str, int] = {}
-        doc_author = np.fromiter((author_id.setdefault(a, len(author_id)) for a in authors), np.int32, n)
-        folded_authors = [fast_fold(a) for a in author_id]
+        author_id = {a: i for i, a in enumerate(dict.fromkeys(authors))}
+        doc_author = np.fromiter(map(author_id.__getitem__, authors), np.int32, n)
+        folded_authors = fold_many(list(author_id))
+        del author_id
         self._titles = _Strings.from_list(folded_titles)
         self._authors = _Strings.from_list(folded_authors)
         self._doc_author = doc_author
         likes = np.asarray(likes, dtype=np.float64)
         self.prior = (np.log1p(np.maximum(likes, 0)) / max(np.log1p(likes.max(initial=0)), 1.0)).astype(np.float32)
-        self._title_hash = np.fromiter((string_hash(t) for t in folded_titles), np.uint64, n)
+        self._title_hash = np.fromiter(map(string_hash, folded_titles), np.uint64, n)
         self._hash_order = np.argsort(self._title_hash, kind="stable").astype(np.int32)
         self._sorted_hash = self._title_hash[self._hash_order]
 
-        title_words = [t.split() for t in folded_titles]
-        author_words = [a.split() for a in folded_authors]
+        # Words of all titles (then authors) in one list, "\n" between documents.
+        title_tokens = "\n".join(folded_titles).replace("\n", " \n ").split(" ")
+        author_tokens = "\n".join(folded_authors).replace("\n", " \n ").split(" ")
         del folded_titles
-        vocab = sorted({w for ws in title_words for w in ws} | {w for ws in author_words for w in ws})
+        vocab = sorted((set(title_tokens) | set(author_tokens)) - {"\n", ""})
         word_id = {w: i for i, w in enumerate(vocab)}
         self.n_words = v = len(vocab)
         self._vocab = _Strings.from_list(vocab)
-        t_doc, t_word = self._pairs(title_words, word_id)
-        a_doc, a_word = self._pairs(author_words, word_id)
-        del title_words, author_words, word_id
+        t_doc, t_word = self._pairs(title_tokens, word_id)
+        a_doc, a_word = self._pairs(author_tokens, word_id)
+        del title_tokens, author_tokens, word_id
         a_doc, a_word = self._expand_authors(a_doc, a_word)
         docs = np.concatenate([t_doc, a_doc])
         keys = np.concatenate([t_word, a_word + v])  # key = field * n_words + word
@@ -206,13 +225,15 @@ class TitleMatcher:
         np.cumsum(np.bincount(w_gram, minlength=N_GRAMS), out=self.gram_indptr[1:])
 
     @staticmethod
-    def _pairs(word_lists: list[list[str]], word_id: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(doc, word) pairs, one per distinct word of each doc."""
-        counts = np.fromiter((len(ws) for ws in word_lists), np.int64, len(word_lists))
-        words = np.fromiter((word_id[w] for ws in word_lists for w in ws), np.int64, int(counts.sum()))
-        docs = np.repeat(np.arange(len(word_lists), dtype=np.int64), counts)
+    def _pairs(tokens: list[str], word_id: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(doc, word) pairs, one per distinct word of each doc, sorted; "\n" in `tokens` ends a doc."""
+        ids = np.fromiter(map({**word_id, "\n": -1, "": -2}.__getitem__, tokens), np.int64, len(tokens))
+        docs = np.cumsum(ids == -1)
+        keep = ids >= 0
         size = max(len(word_id), 1)
-        pairs = np.unique(docs * size + words)
+        pairs = docs[keep] * size + ids[keep]
+        pairs.sort()
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
         return (pairs // size).astype(np.int32), (pairs % size).astype(np.int32)
 
     def _expand_authors(self, a_doc: np.ndarray, a_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
