@@ -14,7 +14,8 @@ Protocol:
 - Candidates: every work of the universe except the reader's training likes. Each
   method scores all of them (batches of readers x all works); the rarity setting
   (`engine.rarity.adjust`, the same function the engine uses) re-ranks and filters the
-  scores; the top k = 20 form the list.
+  scores; the top k = 20 form the list. The skip-gram's rarity settings see the like
+  counts of its model folder, as the engine does; the baselines' see the training likes.
 - Head and tail: the head is the most-liked works that together hold 20% of training
   likes (ties at the boundary included, `engine.rarity.head_mask`); the tail is the rest.
 
@@ -53,7 +54,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from engine import rarity as rarity_mod
-from engine.dataset import Dataset
+from engine.dataset import Dataset, Works
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ def ranking_metrics(top: np.ndarray, truth_row: np.ndarray, truth_work: np.ndarr
 
 
 def evaluate_scorer(scorer: Scorer, split: Split, rarities: Iterable[str], k: int = K,
-                    batch_size: int = 256) -> dict[str, dict[str, float]]:
+                    batch_size: int = 256, rarity_likes: np.ndarray | None = None) -> dict[str, dict[str, float]]:
     """Score every evaluated reader against every work and measure each rarity's lists.
 
     Args:
@@ -218,6 +219,9 @@ def evaluate_scorer(scorer: Scorer, split: Split, rarities: Iterable[str], k: in
         rarities: Rarity names to measure.
         k: List length.
         batch_size: Readers scored at once (memory: about 3 x batch x works x 4 bytes).
+        rarity_likes: The like counts the rarity setting sees, when the method has its own
+            (a model folder's, as the engine uses them); by default the training likes.
+            Metrics always use the training likes.
 
     Returns:
         Metrics per rarity name.
@@ -226,6 +230,8 @@ def evaluate_scorer(scorer: Scorer, split: Split, rarities: Iterable[str], k: in
     readers = split.readers
     likes = split.train_likes()
     threshold = rarity_mod.head_threshold(likes)
+    seen_likes = likes if rarity_likes is None else np.asarray(rarity_likes)
+    seen_threshold = rarity_mod.head_threshold(seen_likes)
     train = split.train_matrix()
     tops = {name: np.empty((len(readers), min(k, split.n_works)), dtype=np.int64) for name in rarities}
     for start in range(0, len(readers), batch_size):
@@ -234,7 +240,7 @@ def evaluate_scorer(scorer: Scorer, split: Split, rarities: Iterable[str], k: in
         seen = train[batch].tocoo()
         scores[seen.row, seen.col] = -np.inf
         for name in rarities:
-            adjusted = rarity_mod.adjust(scores, likes, name, threshold=threshold)
+            adjusted = rarity_mod.adjust(scores, seen_likes, name, threshold=seen_threshold)
             tops[name][start:start + len(batch)] = top_k(adjusted, k)
     truth_row = np.searchsorted(readers, split.test_user)
     head = likes >= threshold
@@ -333,10 +339,10 @@ def bpr_scorer(split: Split, factors: int = BPR_FACTORS, iterations: int = BPR_I
     return lambda batch: users[batch] @ items_t
 
 
-def skipgram_scorer(split: Split, dataset: Dataset, settings: dict) -> Scorer:
-    """Train the project's model on the training likes and score with its exported vectors."""
-    known, query, target, bias = train_vectors(split, dataset, settings)
-    return vector_scorer(query, target, bias, split, known)
+def skipgram_scorer(split: Split, dataset: Dataset, settings: dict) -> tuple[Scorer, np.ndarray]:
+    """Train the project's model on the training likes: its scorer and its folder's like counts."""
+    known, query, target, bias, likes = train_vectors(split, dataset, settings)
+    return vector_scorer(query, target, bias, split, known), likes
 
 
 def train_config(settings: dict):
@@ -384,8 +390,9 @@ def train_vectors(split: Split, dataset: Dataset, settings: dict):
     """Train with `train/` on the training likes only and read the vectors back.
 
     Returns:
-        (known, query, target, bias) over the split's universe; `known` marks works the
-        trainer kept in its catalogue (the others have zero vectors).
+        (known, query, target, bias, likes) over the split's universe; `known` marks works
+        the trainer kept in its catalogue (the others have zero vectors); `likes` are the
+        like counts of the model folder, which the engine's rarity settings use.
     """
     import tempfile
 
@@ -401,6 +408,7 @@ def train_vectors(split: Split, dataset: Dataset, settings: dict):
                                progress=False)
         vectors = np.load(folder / "vectors.npz")
         query, target, bias = vectors["query"], vectors["target"], vectors["bias"]
+        folder_likes = Works.read_tsv(folder / "works.tsv.gz")[1]["likes"]
         rows = trainer.prepare_data(training, config).work_ids  # model row -> dataset work id
     universe = np.searchsorted(split.work_ids, rows)
     known = np.zeros(split.n_works, dtype=bool)
@@ -409,7 +417,9 @@ def train_vectors(split: Split, dataset: Dataset, settings: dict):
     full[0][universe], full[1][universe] = query, target
     full_bias = np.zeros(split.n_works, np.float32)
     full_bias[universe] = bias
-    return known, full[0], full[1], full_bias
+    likes = np.zeros(split.n_works, np.int64)
+    likes[universe] = folder_likes
+    return known, full[0], full[1], full_bias, likes
 
 
 BASELINES = {"popularity": popularity_scorer, "itemknn": itemknn_scorer, "als": als_scorer, "bpr": bpr_scorer}
@@ -502,9 +512,10 @@ def run(args: argparse.Namespace) -> int:
         variants = _variants(args.sweep, overrides) if method == "skipgram" else [(method, {})]
         for label, settings in variants:
             t0 = time.perf_counter()
-            scorer = skipgram_scorer(split, dataset, settings) if method == "skipgram" else BASELINES[method](split)
+            scorer, likes = (skipgram_scorer(split, dataset, settings) if method == "skipgram"
+                             else (BASELINES[method](split), None))
             t1 = time.perf_counter()
-            metrics = evaluate_scorer(scorer, split, rarities, args.k, args.batch_size)
+            metrics = evaluate_scorer(scorer, split, rarities, args.k, args.batch_size, likes)
             log.info("%s: fitted in %.1f s, scored in %.1f s", label, t1 - t0, time.perf_counter() - t1)
             rows += [{"method": label, "rarity": name, **{c: _json_value(v) for c, v in metrics[name].items()}}
                      for name in rarities]
