@@ -152,3 +152,11 @@ def test_skipgram_trains_on_the_training_split(tmp_path, capsys):
                  "--model-config", "lr=0.05", "--json"]) == 0
     rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["skipgram"]["recall"] > rows["popularity"]["recall"]
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    folder = tiny_dataset(tmp_path / "tiny")
+    with pytest.raises(SystemExit, match="rarereads eval: .*not a model folder"):
+        main(["eval", "--dataset", str(folder), "--methods", "popularity", "--model", str(tmp_path / "nope")])
+    with pytest.raises(SystemExit, match="rarereads eval: .*not a rarereads dataset"):
+        main(["eval", "--dataset", str(tmp_path / "nothing"), "--methods", "popularity"])

@@ -55,6 +55,7 @@ import numpy as np
 
 from engine import rarity as rarity_mod
 from engine.dataset import Dataset, Works
+from engine.errors import RarereadsError
 
 log = logging.getLogger(__name__)
 
@@ -500,9 +501,11 @@ def run(args: argparse.Namespace) -> int:
             rarity_mod.get_rarity(name)
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
-    overrides = model_overrides(args)
-
-    dataset = Dataset.load(args.dataset)
+    try:
+        overrides = model_overrides(args)
+        dataset = Dataset.load(args.dataset)
+    except RarereadsError as exc:
+        raise SystemExit(f"rarereads eval: {exc}") from None
     split = make_split(*dataset.likes(), seed=args.seed)
     log.info("split: %d training likes, %d held out from %d readers, %d works",
              len(split.train_user), len(split.test_user), len(split.readers), split.n_works)
@@ -545,11 +548,16 @@ def _variants(sweep: str | None, overrides: dict[str, str]) -> list[tuple[str, d
 
 
 def model_overrides(args: argparse.Namespace) -> dict[str, str]:
-    """Training settings for the skip-gram: the model folder's config, then `--model-config`."""
+    """Training settings for the skip-gram: the model folder's config, then `--model-config`.
+
+    The folder's `val_readers` is left out: in evaluation every method learns from all
+    training likes (see `train_config`).
+    """
     settings: dict[str, str] = {}
     if args.model:
         from engine.modelfolder import read_manifest
 
-        settings.update({k: v for k, v in read_manifest(args.model).get("config", {}).items()})
+        config = read_manifest(args.model).get("config", {})
+        settings.update({k: v for k, v in config.items() if k != "val_readers"})
     settings.update(_parse_key_values(args.model_config, "--model-config"))
     return settings
