@@ -48,7 +48,7 @@ def test_append_keeps_other_sections(tmp_path):
 def test_bench_tiny_runs_and_prints_the_table(tmp_path, capsys):
     out, figures = tmp_path / "BENCHMARKS.md", tmp_path / "bench.json"
     code = main(["bench", "--size", "tiny", "--cache", str(tmp_path / "cache"), "--output", str(out),
-                 "--queries", "42", "--baseline-queries", "2", "--train-steps", "2", "--batch-size", "256",
+                 "--queries", "42", "--baseline-queries", "2", "--train-steps", "2", "--train-shapes", "256x4,128x4",
                  "--hnsw-sample", "50", "--threads", "2", "--json", str(figures)])
     assert code == 0
     printed = capsys.readouterr().out
@@ -61,4 +61,5 @@ def test_bench_tiny_runs_and_prints_the_table(tmp_path, capsys):
     assert result["hnsw"]["recall10"] > 0.9  # planted clusters: an easy index
     assert result["serving"]["matcher_top1"] > 0.8
     assert result["serving"]["recommend_queries"] > 30
-    assert result["trainer"]["pairs_per_s"] > 0
+    assert [t["batch"] for t in result["trainer"]] == ["256x4", "128x4"]
+    assert all(t["pairs_per_s"] > 0 for t in result["trainer"])

@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", type=int, default=1000, help="matcher and recommend queries (default 1000)")
     parser.add_argument("--baseline-queries", type=int, default=5, help="queries for the brute-force rapidfuzz baseline")
     parser.add_argument("--train-steps", type=int, default=20, help="timed trainer steps (0: skip the trainer)")
-    parser.add_argument("--batch-size", type=int, default=4096, help="trainer targets per step")
+    parser.add_argument("--train-shapes", default="4096x4",
+                        help="trainer batch shapes, targets x contexts, comma-separated (Lit2Vec2's is 128x4; default 4096x4)")
     parser.add_argument("--hnsw-sample", type=int, default=500, help="queries for HNSW recall and latency")
     parser.add_argument("--threads", type=int, default=-1, help="threads for the HNSW build (default: all cores)")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "BENCHMARKS.md", help="file the run is appended to")
@@ -163,60 +164,71 @@ def find_model(args: argparse.Namespace, dataset: Dataset) -> Path | None:
 # --- trainer -------------------------------------------------------------------------------------
 
 
-def bench_trainer(dataset: Dataset, steps: int, batch_size: int, contexts: int = 4, warmup: int = 3,
-                  device: str = "auto", amp: bool = True) -> dict:
+def bench_trainer(dataset: Dataset, steps: int, shapes: list[tuple[int, int]], warmup: int = 3,
+                  device: str = "auto", amp: bool = True) -> list[dict]:
     """Pairs/s and seconds per step of the real skip-gram step (sample, forward, backward, SparseAdam).
 
-    The step is train/train.py's inner loop without logging, checkpoints or validation;
-    data preparation is timed apart (`prepare_s`).
+    The step is train/train.py's inner loop without logging, checkpoints or validation, for
+    each (targets, contexts) shape in `shapes`; data preparation is done and timed once
+    (`prepare_s`). On CUDA the peak memory of each shape is recorded too.
     """
+    import resource
+
     import torch
 
     from . import train as trainer
     from .config import TrainConfig
     from .sampler import NegativeSampler, ReaderLikes, sample_skipgram
 
-    config = TrainConfig(batch_size=batch_size, contexts=contexts, val_readers=0, device=device, amp=amp).validate()
-    dev = trainer.resolve_device(config.device)
+    base = TrainConfig(val_readers=0, device=device, amp=amp).validate()
+    dev = trainer.resolve_device(base.device)
+    cuda = dev.type == "cuda"
     start = time.perf_counter()
-    data = trainer.prepare_data(dataset, config)
+    data = trainer.prepare_data(dataset, base)
     prepare_s = time.perf_counter() - start
     likes = ReaderLikes.from_csr(data.indptr, data.indices, dev)
-    sampler = NegativeSampler(config.sampler, data.like_counts, config.alpha, dev)
-    model = trainer.build_model(config, data, sampler).to(dev)
-    optimizer = trainer.build_optimizer(config, model)
-    generator = torch.Generator(device=dev)
-    generator.manual_seed(0)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if amp and dev.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
+    sampler = NegativeSampler(base.sampler, data.like_counts, base.alpha, dev)
+    name = torch.cuda.get_device_name(dev) if cuda else f"cpu, {torch.get_num_threads()} threads"
+    results = []
+    for batch_size, contexts in shapes:
+        config = TrainConfig(batch_size=batch_size, contexts=contexts, val_readers=0, device=device, amp=amp).validate()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(dev)
+        model = trainer.build_model(config, data, sampler).to(dev)
+        optimizer = trainer.build_optimizer(config, model)
+        generator = torch.Generator(device=dev)
+        generator.manual_seed(0)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and cuda else torch.autocast("cpu", enabled=False)
 
-    def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
+        def step() -> None:
+            batch = sample_skipgram(likes, batch_size, contexts, sampler, config.negatives, config.negative_pool,
+                                    generator)
+            with autocast:
+                loss = model(*batch, k=config.negatives)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
 
-    def step() -> None:
-        batch = sample_skipgram(likes, batch_size, contexts, sampler, config.negatives, config.negative_pool, generator)
-        with autocast:
-            loss = model(*batch, k=config.negatives)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    for _ in range(warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t)
-    per_step = float(np.median(times))
-    steps_per_epoch = int(np.ceil(likes.n_likes / batch_size))
-    name = f"cpu, {torch.get_num_threads()} threads" if dev.type == "cpu" else torch.cuda.get_device_name(dev)
-    return {"device": name, "prepare_s": prepare_s, "batch": f"{batch_size}x{contexts}", "s_per_step": per_step,
-            "pairs_per_s": batch_size * contexts / per_step, "train_likes": int(likes.n_likes),
-            "epoch_min": steps_per_epoch * per_step / 60}
+        for _ in range(warmup):
+            step()
+        times = []
+        for _ in range(steps):
+            if cuda:
+                torch.cuda.synchronize(dev)
+            t = time.perf_counter()
+            step()
+            if cuda:
+                torch.cuda.synchronize(dev)
+            times.append(time.perf_counter() - t)
+        per_step = float(np.median(times))
+        steps_per_epoch = int(np.ceil(likes.n_likes / batch_size))
+        results.append({"device": name, "prepare_s": prepare_s, "batch": f"{batch_size}x{contexts}",
+                        "s_per_step": per_step, "pairs_per_s": batch_size * contexts / per_step,
+                        "train_likes": int(likes.n_likes), "epoch_min": steps_per_epoch * per_step / 60,
+                        "gpu_peak_gb": torch.cuda.max_memory_allocated(dev) / 2 ** 30 if cuda else None,
+                        "host_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20})
+        del model, optimizer
+    return results
 
 
 # --- HNSW ------------------------------------------------------------------------------------------
@@ -426,7 +438,7 @@ def _met(name: str, value: float | None) -> str:
     return f"{op} {bound:g}: {'yes' if ok else 'NO'}"
 
 
-def report(size: str, info: dict, data: dict, trainer: dict | None, hnsw: dict, serving: dict, command: str) -> str:
+def report(size: str, info: dict, data: dict, trainer: list[dict], hnsw: dict, serving: dict, command: str) -> str:
     """The run as Markdown: machine, then one table of figures."""
     gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
     lines = [f"## bench --size {size}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
@@ -439,11 +451,13 @@ def report(size: str, info: dict, data: dict, trainer: dict | None, hnsw: dict, 
     def row(label: str, value: str, name: str = "", raw: float | None = None) -> None:
         lines.append(f"| {label} | {value} | {_met(name, raw)} |")
 
+    for t in trainer:
+        peak = f", GPU peak {t['gpu_peak_gb']:.1f} GB" if t["gpu_peak_gb"] is not None else ""
+        row(f"trainer pairs/s ({t['device']}, batch {t['batch']})",
+            f"{t['pairs_per_s']:,.0f} ({t['s_per_step']:.4f} s/step, {t['epoch_min']:.1f} min/epoch{peak})")
     if trainer:
-        row(f"trainer pairs/s ({trainer['device']}, batch {trainer['batch']})", f"{trainer['pairs_per_s']:,.0f}")
-        row("trainer seconds per step", f"{trainer['s_per_step']:.4f}")
-        row("trainer minutes per epoch (extrapolated)", f"{trainer['epoch_min']:.1f}")
-        row(f"trainer data preparation ({trainer['train_likes']:,} training likes)", f"{trainer['prepare_s']:.1f} s")
+        row(f"trainer data preparation ({trainer[0]['train_likes']:,} training likes); host peak RSS",
+            f"{trainer[0]['prepare_s']:.1f} s; {trainer[-1]['host_peak_gb']:.1f} GB")
     row(f"HNSW build ({hnsw['threads']} threads, M={hnsw['M']}, ef_construction={hnsw['ef_construction']})",
         f"{hnsw['build_s']:.1f} s")
     row("HNSW index size", f"{hnsw['index_mb']:.0f} MiB")
@@ -451,6 +465,8 @@ def report(size: str, info: dict, data: dict, trainer: dict | None, hnsw: dict, 
         "hnsw_recall10", hnsw["recall10"])
     row("HNSW single query p50 / p99", f"{hnsw['query_p50_ms']:.3f} / {hnsw['query_p99_ms']:.3f} ms",
         "hnsw_query_p50_ms", hnsw["query_p50_ms"])
+    if "folder_write_s" in hnsw:
+        row("model folder write (catalogue, vectors, index, title matcher build)", f"{hnsw['folder_write_s']:.1f} s")
     row("model folder load, engine ready (Engine.from_folder)", f"{serving['load_s']:.2f} s", "load_s", serving["load_s"])
     row("first query after load", f"{1e3 * serving['first_query_s']:.1f} ms")
     row("serving process RSS after load / after queries (peak)",
@@ -497,9 +513,10 @@ def run(args: argparse.Namespace) -> int:
     n_works = len(dataset.works)
     data = {"works": n_works, "readers": int(dataset.n_users), "likes": int(len(user)), "source": dataset.source or str(data_folder)}
 
-    trainer = None
+    trainer = []
     if args.train_steps > 0:
-        trainer = bench_trainer(dataset, args.train_steps, args.batch_size)
+        shapes = [tuple(int(x) for x in shape.split("x")) for shape in args.train_shapes.split(",")]
+        trainer = bench_trainer(dataset, args.train_steps, shapes)
 
     model = find_model(args, dataset)
     with tempfile.TemporaryDirectory(prefix="rarereads-bench-") as tmp:
@@ -516,9 +533,11 @@ def run(args: argparse.Namespace) -> int:
         hnsw, index = bench_hnsw(query, target, args.hnsw_sample, threads)
         hnsw.update(threads=threads, sample=min(args.hnsw_sample, len(query)))
         if model is None:
+            start = time.perf_counter()
             model = write_model_folder(Path(tmp) / "model", works=dataset.works, likes=likes, query=query, target=target,
                                        bias=bias, config={"stand_in": True}, metrics={}, index=index,
                                        data_fingerprint=dataset.fingerprint())
+            hnsw["folder_write_s"] = time.perf_counter() - start
         del query, target, index
         works, _ = _folder_works(model)
         queries = make_queries(works.title, works.author, args.queries)
