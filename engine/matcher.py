@@ -1,4 +1,3 @@
-# Scale work in progress (helper-6): coordinate before editing.
 """Fuzzy title lookup that stays fast from a few thousand to millions of works.
 
 Two stages:
