@@ -256,3 +256,17 @@ def test_train_command_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "False"
+
+
+def test_two_ranks_average_gradients_and_rank_zero_exports(dataset, tmp_path):
+    """torchrun with 2 CPU ranks (gloo): the sparse-gradient all-gather path of multi-GPU training."""
+    dataset.save(tmp_path / "data")
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+               "-m", "bot.cli", "train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "model"),
+               "--max-steps", "6", "--dim", "8", "--batch-size", "32", "--device", "cpu", "--threads", "1",
+               "--no-progress"]
+    subprocess.run(command, cwd=root, check=True, capture_output=True, timeout=120)
+    metrics = load_model_folder(tmp_path / "model").manifest["metrics"]
+    assert metrics["world_size"] == 2 and metrics["steps"] == 6
+    assert metrics["pairs_per_second"] > 0

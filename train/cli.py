@@ -70,7 +70,13 @@ def config_overrides(args: argparse.Namespace) -> dict:
 
 
 def default_out(models_dir: Path, model: str) -> Path:
-    return Path(models_dir) / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{model}"
+    """models/<UTC time>-<model>, with -2, -3... for runs started in the same second (names sort by age)."""
+    base = Path(models_dir) / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{model}"
+    path, n = base, 1
+    while path.exists() or (path.parent / "checkpoints" / path.name).exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
 
 
 def run(args: argparse.Namespace) -> int:

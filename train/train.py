@@ -198,9 +198,12 @@ def average_gradients(model: torch.nn.Module, world: int) -> None:
         index, value = grad._indices()[0], grad._values()
         all_index = index.new_empty((world * index.numel(),))
         all_value = value.new_empty((world * value.shape[0], *value.shape[1:]))
-        dist.all_gather_into_tensor(all_index, index.contiguous())
-        dist.all_gather_into_tensor(all_value, value.contiguous())
-        param.grad = torch.sparse_coo_tensor(all_index.unsqueeze(0), all_value / world, grad.shape)
+        gather = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor  # renamed in torch 2.13
+        gather(all_index, index.contiguous())
+        gather(all_value, value.contiguous())
+        # Duplicate rows are fine: the optimisers coalesce (sum) them, as for one big batch.
+        param.grad = torch.sparse_coo_tensor(all_index.unsqueeze(0), all_value / world, grad.shape,
+                                             check_invariants=False)
 
 
 # -------------------------------------------------------------------------------- model, state
