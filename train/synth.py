@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -221,10 +222,24 @@ def _pick(rng: np.random.Generator, words: tuple | list, size: int) -> np.ndarra
     return np.asarray(words, dtype=object)[rng.integers(0, len(words), size)]
 
 
+def _template_space(template: str) -> int:
+    """How many distinct titles a template can make."""
+    sizes = {"a": len(ADJECTIVES), "n": len(NOUNS), "n2": len(NOUNS), "p": len(PLACES), "f": len(FIRST_NAMES),
+             "l": len(LAST_NAMES)}
+    return math.prod(sizes[slot] for slot in re.findall(r"{(\w+)}", template))
+
+
 def make_titles(rng: np.random.Generator, n: int) -> list[str]:
-    """`n` titles from the templates (about one in eight shared with another work)."""
+    """`n` titles from the templates.
+
+    A template is drawn in proportion to its weight times (titles it can make)^0.6, so small
+    templates ("Letters from {p}") give a few classic shared titles rather than tens of
+    thousands: at 2.8M works 87% of titles are distinct and 24% of works share their title
+    with another work (at 200k works: 2%).
+    """
     templates, weights = zip(*TEMPLATES)
-    which = rng.choice(len(templates), size=n, p=np.asarray(weights) / sum(weights))
+    weights = np.array([w * _template_space(t) ** 0.6 for t, w in TEMPLATES], dtype=np.float64)
+    which = rng.choice(len(templates), size=n, p=weights / weights.sum())
     a, n1, n2 = _pick(rng, ADJECTIVES, n), _pick(rng, NOUNS, n), _pick(rng, NOUNS, n)
     p, f, l = _pick(rng, PLACES, n), _pick(rng, FIRST_NAMES, n), _pick(rng, LAST_NAMES, n)
     return [templates[t].format(a=a[i], n=n1[i], n2=n2[i], p=p[i], f=f[i], l=l[i]) for i, t in enumerate(which)]
