@@ -35,7 +35,7 @@ class TrainConfig:
     # evaluation and checkpoints
     val_readers: int = 500  # readers with one like each held out for validation (0: none)
     eval_every: int = 0  # validate every this many steps (0: at the end of every epoch)
-    checkpoint_every: int = 2000  # save a checkpoint every this many steps (and always at the end)
+    checkpoint_every: int = 2000  # save a checkpoint every this many steps (0: only at the end, which is always saved)
     log_every: int = 20  # steps between loss readings (each one waits for the device)
     # system
     seed: int = 0  # one seed for the hold-out split, initial vectors and sampling (rank r samples with seed + r)
@@ -52,8 +52,9 @@ class TrainConfig:
             raise ValueError(f"sampler must be one of {SAMPLERS}, not {self.sampler!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
-        if self.negative_pool < 0:
-            raise ValueError("negative_pool must be 0 or more")
+        for name in ("negative_pool", "checkpoint_every", "eval_every", "max_steps", "val_readers", "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more")
         for name in ("dim", "batch_size", "contexts", "negatives", "min_likes", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -97,6 +97,13 @@ def read_extra_likes(path: str | Path, dataset: Dataset) -> tuple[np.ndarray, np
     return np.array(users, dtype=np.int64), np.array(works, dtype=np.int64), stats
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """`np.unique` of a 1-D integer array by sorting: numpy 2's plain `np.unique` hashes instead,
+    20-70x slower at millions of values (221 s of data preparation at 100M likes, 10 s sorting)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
 def prepare_data(dataset: Dataset, config: TrainConfig, extra: tuple[np.ndarray, np.ndarray] | None = None) -> TrainingData:
     """Likes -> hold-out split -> filters -> catalogue numbering -> CSR.
 
@@ -109,7 +116,7 @@ def prepare_data(dataset: Dataset, config: TrainConfig, extra: tuple[np.ndarray,
     if extra is not None and len(extra[0]):
         user, work = np.concatenate([user, extra[0]]), np.concatenate([work, extra[1]])
     n_all_works = len(dataset.works)
-    pair = np.unique(user * n_all_works + work)  # one like per (reader, work), sorted by reader
+    pair = _sorted_unique(user * n_all_works + work)  # one like per (reader, work), sorted by reader
     user, work = pair // n_all_works, pair % n_all_works
     if len(user) == 0:
         raise ValueError("the dataset has no likes at this like threshold")
@@ -139,8 +146,8 @@ def prepare_data(dataset: Dataset, config: TrainConfig, extra: tuple[np.ndarray,
     if not train.any():
         raise ValueError("no training likes left (too few readers with two or more likes?)")
 
-    work_ids = np.unique(work[train])
-    reader_ids = np.unique(user[train])
+    work_ids = _sorted_unique(work[train])
+    reader_ids = _sorted_unique(user[train])
     row = np.searchsorted(work_ids, work)
     reader = np.searchsorted(reader_ids, user)
     in_catalogue = (row < len(work_ids)) & (work_ids[np.minimum(row, len(work_ids) - 1)] == work)
@@ -437,7 +444,7 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
             if figures:
                 bar.write(f"step {step}: validation hit@{HIT_AT} {figures['hit@20']:.4f}, "
                           f"mean rank {100 * figures['mean_rank_pct']:.2f}% of the catalogue")
-        if rank == 0 and (step % config.checkpoint_every == 0 or step == total_steps):
+        if rank == 0 and ((config.checkpoint_every and step % config.checkpoint_every == 0) or step == total_steps):
             t = time.perf_counter()
             path = checkpoint_dir / f"step-{step:08d}.pt"
             save_checkpoint(path, config=config, step=step, model=model, optimizer=optimizer, generator=generator,
