@@ -23,14 +23,14 @@ class TrainConfig:
     batch_size: int = 4096  # targets (skipgram) or likes (mf) per step
     contexts: int = 4  # skipgram: context works drawn from the same reader's likes per target
     negatives: int = 5  # negatives per positive pair (k): their weight, and their number when not pooled
-    negative_pool: int = 512  # negatives drawn once per step and shared by the batch (0: k drawn per pair, as word2vec)
+    negative_pool: int = 0  # negatives drawn once per step and shared by the batch (0: k drawn per pair, as word2vec)
     sampler: str = "log_uniform"  # negatives: "log_uniform" over popularity rank, "unigram" (count^alpha) or "uniform"
     alpha: float = 0.75  # unigram sampler exponent
     # optimisation
     epochs: float = 5.0  # passes over the training likes (each like a target once per epoch on average)
     max_steps: int = 0  # stop after this many steps in all (0: run all epochs); for benchmarks and tests
     optimizer: str = "sparse_adam"  # "sparse_adam" or "adagrad" (both take sparse gradients)
-    lr: float = 0.01  # learning rate
+    lr: float = 0.02  # learning rate
     weight_decay: float = 0.0  # L2 penalty on the vectors (and biases) each step touches
     # evaluation and checkpoints
     val_readers: int = 500  # readers with one like each held out for validation (0: none)
