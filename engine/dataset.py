@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import DataFormatError
 from .loaders import RawData
-from .normalize import clean_text, display_title, first_author, work_key
+from .normalize import clean_text, display_title, first_author, tidy_case, work_key
 
 FORMAT_VERSION = 1
 DEFAULT_LIKE_THRESHOLD = {10: 7.0, 5: 4.0}  # Lit2Vec2: >= 7 of 10, >= 4 of 5
@@ -250,11 +250,18 @@ class Dataset:
 
 
 def _pick(values: list[str]) -> str:
-    """Most common variant; ties go to the shortest (usually the plainest) one."""
+    """Most common variant ignoring case; within it, one not in capitals, then the most common.
+
+    Ties go to the shortest (usually the plainest) form: "Dune" over "Dune: Special Edition".
+    """
     counts = Counter(v for v in values if v)
     if not counts:
         return ""
-    return min(counts, key=lambda v: (-counts[v], len(v), v))
+    groups: Counter = Counter()
+    for v, n in counts.items():
+        groups[v.casefold()] += n
+    best = min(groups, key=lambda g: (-groups[g], len(g), g))
+    return tidy_case(min((v for v in counts if v.casefold() == best), key=lambda v: (v.isupper(), -counts[v], v)))
 
 
 def build_dataset(raw: RawData, keep_implicit: bool = False) -> Dataset:

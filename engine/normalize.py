@@ -48,6 +48,17 @@ def strip_parentheticals(title: str) -> str:
     return " ".join(title.split()).strip(" :;,-/")
 
 
+_SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
+
+
+def tidy_case(text: str) -> str:
+    """Title-case text typed in capitals ("A HOVERING OF VULTURES" -> "A Hovering of Vultures")."""
+    if not text.isupper():
+        return text
+    words = text.lower().split(" ")
+    return " ".join(w if i and w in _SMALL_WORDS else w[:1].upper() + w[1:] for i, w in enumerate(words))
+
+
 def display_title(title: str) -> str:
     """Title as shown to users: cleaned and without edition notes (falls back to the full title)."""
     cleaned = clean_text(title)

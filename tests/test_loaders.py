@@ -147,3 +147,12 @@ def test_shipped_snapshot_is_small_and_loads():
     assert size < 25 * 2**20
     ds = Dataset.load(folder)
     assert len(ds.likes()[0]) == 289_289
+
+
+def test_display_names_prefer_ordinary_case(tmp_path):
+    (tmp_path / "books.csv").write_text("book,title,author\nb1,THE UPLIFT WAR,DAVID BRIN\nb2,The Uplift War,David Brin\n"
+                                        "b3,The Uplift War,DAVID BRIN\nb4,A HOVERING OF VULTURES,ROBERT BARNARD\n")
+    (tmp_path / "likes.csv").write_text("user,book,rating\nu1,b1,5\nu2,b2,5\nu3,b3,5\nu4,b4,5\n")
+    ds = build_dataset(loaders.load_generic(tmp_path / "likes.csv", tmp_path / "books.csv"))
+    assert sorted(zip(ds.works.title, ds.works.author)) == [("A Hovering of Vultures", "Robert Barnard"),
+                                                            ("The Uplift War", "David Brin")]
