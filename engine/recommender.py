@@ -217,6 +217,12 @@ class Engine:
         banned_ids = set(ids.tolist()) | {int(x) for x in exclude if not isinstance(x, str)}
         banned_keys = {w.key for w in liked} | {x for x in exclude if isinstance(x, str)}
         query_series = {(series_stem(w.title), normalize_author(w.author)) for w in liked} - {("", "")}
+        # "Children of Dune" is Dune's own series too: same author, every word of the query's title.
+        query_words = {}
+        for w in liked:
+            words = frozenset(fast_fold(w.title).split()) - _ARTICLES
+            if words:
+                query_words.setdefault(normalize_author(w.author), []).append(words)
         picks: list[Recommendation] = []
         per_author: dict[str, int] = {}
         per_series: dict[str, int] = {}
@@ -230,6 +236,10 @@ class Engine:
             author, stem = normalize_author(work.author), series_stem(work.title)
             if work.key in banned_keys or (stem, author) in query_series:
                 continue  # the query's own book, another edition of it, or its own series
+            if author in query_words:
+                title_words = set(fast_fold(work.title).split())
+                if any(words <= title_words for words in query_words[author]):
+                    continue
             if author and per_author.get(author, 0) >= MAX_PER_AUTHOR:
                 continue
             if stem and per_series.get(stem, 0) >= MAX_PER_SERIES:
@@ -250,7 +260,17 @@ class Engine:
     # --- reasons ----------------------------------------------------------------------
 
     def _load_fans(self, path: Path):
-        """Readers of each work from the optional `likes.npz` (training likes), as CSR arrays."""
+        """Readers of each work, as CSR arrays: `fans_*.npy` (memory-mapped), or an older `likes.npz`."""
+        folder = path.parent
+        if (folder / "fans_indptr.npy").exists() and (folder / "fans_readers.npy").exists():
+            try:
+                indptr = np.load(folder / "fans_indptr.npy", mmap_mode="r")
+                readers = np.load(folder / "fans_readers.npy", mmap_mode="r")
+                if len(indptr) == self.n_works + 1 and indptr[-1] == len(readers):
+                    return indptr, readers
+                log.warning("ignoring fans_*.npy in %s: they do not fit the catalogue", folder)
+            except (OSError, ValueError) as exc:
+                log.warning("ignoring fans_*.npy in %s: %s", folder, exc)
         if not path.exists():
             return None
         try:

@@ -120,15 +120,30 @@ def plot_map(vectors: np.ndarray, titles: list[str], like_counts: np.ndarray, pa
     return path
 
 
+def write_fans(indptr: np.ndarray, indices: np.ndarray, n_works: int, folder: Path) -> dict[str, Path]:
+    """Readers of each work as CSR `.npy` files (memory-mapped by the engine, even at 100M likes)."""
+    readers = np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
+    order = np.argsort(indices, kind="stable")  # likes are grouped by reader: readers stay sorted per work
+    fans_indptr = np.zeros(n_works + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indices, minlength=n_works), out=fans_indptr[1:])
+    paths = {"fans_indptr.npy": folder / "fans_indptr.npy", "fans_readers.npy": folder / "fans_readers.npy"}
+    np.save(paths["fans_indptr.npy"], fans_indptr)
+    np.save(paths["fans_readers.npy"], readers[order])
+    return paths
+
+
 def export_model_folder(out_dir: Path, *, dataset: Dataset, work_ids: np.ndarray, like_counts: np.ndarray,
                         vectors: tuple[np.ndarray, np.ndarray, np.ndarray], config: TrainConfig,
-                        metrics: dict, history: dict) -> Path:
+                        metrics: dict, history: dict,
+                        reader_likes: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Write the model folder (atomically, via engine.modelfolder) and return its path.
 
     Args:
         work_ids: catalogue row -> work id in `dataset` (works with at least one training like).
         like_counts: training likes per catalogue row.
         vectors: numpy (query, target, bias) from `contract_vectors`.
+        reader_likes: training likes as reader CSR (indptr, catalogue rows); written as the
+            engine's "fans" (readers of each work) so reasons can count shared readers.
     """
     from dataclasses import asdict
 
@@ -139,6 +154,8 @@ def export_model_folder(out_dir: Path, *, dataset: Dataset, work_ids: np.ndarray
     with tempfile.TemporaryDirectory(prefix="rarereads-plots-") as tmp:
         plots = {"loss.png": plot_loss(history, Path(tmp) / "loss.png"),
                  "map.png": plot_map(query, works.title, like_counts, Path(tmp) / "map.png", config.seed)}
+        if reader_likes is not None:
+            plots.update(write_fans(*reader_likes, len(works), Path(tmp)))
         return write_model_folder(out_dir, works=works, likes=np.asarray(like_counts, dtype=np.int64),
                                   query=query, target=target, bias=bias, config=asdict(config),
                                   metrics=metrics, data_fingerprint=dataset.fingerprint(), extra_files=plots)

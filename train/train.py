@@ -487,6 +487,7 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
         "torch": torch.__version__,
     }
     path = export_model_folder(out_dir, dataset=dataset, work_ids=data.work_ids, like_counts=data.like_counts,
-                               vectors=(query, target, bias), config=config, metrics=metrics, history=history)
+                               vectors=(query, target, bias), config=config, metrics=metrics, history=history,
+                               reader_likes=(data.indptr, data.indices))
     log.info("wrote %s (%.1f s training, %s pairs/s)", path, elapsed, f"{metrics['pairs_per_second']:,}")
     return path
