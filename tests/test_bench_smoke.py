@@ -63,3 +63,15 @@ def test_bench_tiny_runs_and_prints_the_table(tmp_path, capsys):
     assert result["serving"]["recommend_queries"] > 30
     assert [t["batch"] for t in result["trainer"]] == ["256x4", "128x4"]
     assert all(t["pairs_per_s"] > 0 for t in result["trainer"])
+
+
+def test_bench_matcher_only(tmp_path, capsys):
+    out = tmp_path / "BENCHMARKS.md"
+    code = main(["bench", "--size", "tiny", "--matcher-only", "--cache", str(tmp_path / "cache"), "--output", str(out),
+                 "--queries", "35", "--baseline-queries", "2"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    for label in ("title matcher build", "matcher.npz save / load", "matcher p50 / p99", "matcher top-1",
+                  "baseline: rapidfuzz", "load average"):
+        assert label in printed, label
+    assert "--matcher-only" in out.read_text()

@@ -63,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trainer batch shapes, targets x contexts, comma-separated (Lit2Vec2's is 128x4; default 4096x4)")
     parser.add_argument("--hnsw-sample", type=int, default=500, help="queries for HNSW recall and latency")
     parser.add_argument("--threads", type=int, default=-1, help="threads for the HNSW build (default: all cores)")
+    parser.add_argument("--matcher-only", action="store_true",
+                        help="measure the title matcher alone (build, save, load, latency, accuracy): no trainer, vectors or index")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "BENCHMARKS.md", help="file the run is appended to")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to --output")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -74,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def machine_info() -> dict:
     """CPU model, cores, RAM, GPU (if torch sees one) and library versions."""
     info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "ram_gb": None,
-            "gpu": "none", "torch": "not installed", "python": platform.python_version(), "numpy": np.__version__}
+            "gpu": "none", "torch": "not installed", "python": platform.python_version(), "numpy": np.__version__,
+            "load": round(os.getloadavg()[0], 1)}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -421,26 +424,10 @@ def serve_child(folder: str, queries_path: str, baseline_queries: int) -> dict:
     engine.match_title("warm up the matcher", limit=5)
     first_query_s = time.perf_counter() - first
 
-    def folded(i: int) -> tuple[str, str]:
-        return fold(engine.works.title[i]), fold(engine.works.author[i])
-
     def correct(top: int | None, q: dict) -> tuple[bool, bool]:
-        if top is None:
-            return False, False
-        strict = top == q["work"]
-        # A twin with the same folded title (and author, when the query names one) cannot be told apart.
-        (title, author), (want_title, want_author) = folded(top), folded(q["work"])
-        same = title == want_title and (not q["with_author"] or author == want_author)
-        return strict, strict or same
+        return judge(top, q, engine.works.title, engine.works.author)
 
-    match_ms, hits, by_kind = [], [], {}
-    for q in queries:
-        t = time.perf_counter()
-        found = engine.match_title(q["text"], limit=5)
-        match_ms.append(1e3 * (time.perf_counter() - t))
-        ok = correct(found[0].work.id if found else None, q)
-        hits.append(ok)
-        by_kind.setdefault(q["kind"], []).append(ok[1])
+    figures = time_matcher(lambda text: [m.work.id for m in engine.match_title(text, limit=5)], queries, correct)
 
     rec_ms = []
     for q in queries:
@@ -469,14 +456,108 @@ def serve_child(folder: str, queries_path: str, baseline_queries: int) -> dict:
         base_hits.append(correct(best[2] if best else None, q)[1])
     return {
         "load_s": load_s, "first_query_s": first_query_s, "rss_after_load_mb": rss_load, "rss_mb": rss, "peak_rss_mb": peak,
-        "matcher_p50_ms": float(np.median(match_ms)), "matcher_p99_ms": float(np.percentile(match_ms, 99)),
-        "matcher_top1": float(np.mean([h[1] for h in hits])), "matcher_top1_strict": float(np.mean([h[0] for h in hits])),
-        "matcher_top1_by_kind": {k: float(np.mean(v)) for k, v in by_kind.items()},
-        "baseline_p50_ms": float(np.median(base_ms)) if base_ms else None,
+        **figures, "baseline_p50_ms": float(np.median(base_ms)) if base_ms else None,
         "baseline_top1": float(np.mean(base_hits)) if base_hits else None, "baseline_queries": len(base_ms),
         "recommend_p50_ms": float(np.median(rec_ms)), "recommend_p99_ms": float(np.percentile(rec_ms, 99)),
         "recommend_queries": len(rec_ms), "queries": len(queries),
     }
+
+
+def judge(top: int | None, q: dict, titles, authors) -> tuple[bool, bool]:
+    """(same work, same work or an indistinguishable twin) for a query's top hit.
+
+    A twin has the same folded title, and the same folded author when the query names one:
+    nothing in the query can tell them apart.
+    """
+    from engine.normalize import fold
+
+    if top is None:
+        return False, False
+    strict = top == q["work"]
+    same = fold(titles[top]) == fold(titles[q["work"]]) and (
+        not q["with_author"] or fold(authors[top]) == fold(authors[q["work"]]))
+    return strict, strict or same
+
+
+def time_matcher(match, queries: list[dict], correct) -> dict:
+    """p50/p99 of `match(text) -> [work ids, best first]` and its top-1 accuracy, overall and per kind."""
+    match_ms, hits, by_kind = [], [], {}
+    for q in queries:
+        t = time.perf_counter()
+        found = match(q["text"])
+        match_ms.append(1e3 * (time.perf_counter() - t))
+        ok = correct(found[0] if len(found) else None, q)
+        hits.append(ok)
+        by_kind.setdefault(q["kind"], []).append(ok[1])
+    return {"matcher_p50_ms": float(np.median(match_ms)), "matcher_p99_ms": float(np.percentile(match_ms, 99)),
+            "matcher_top1": float(np.mean([h[1] for h in hits])), "matcher_top1_strict": float(np.mean([h[0] for h in hits])),
+            "matcher_top1_by_kind": {k: float(np.mean(v)) for k, v in by_kind.items()}, "queries": len(queries)}
+
+
+def bench_matcher_only(dataset: Dataset, n_queries: int, baseline_queries: int) -> dict:
+    """The title matcher alone at full size: build, save and load (matcher.npz), latency, accuracy."""
+    from engine.matcher import TitleMatcher
+    from engine.normalize import fold
+
+    works = dataset.works
+    likes = np.bincount(dataset.likes()[1], minlength=len(works))
+    start = time.perf_counter()
+    matcher = TitleMatcher(works.title, works.author, likes)
+    result = {"build_s": time.perf_counter() - start, "index_mb": matcher.nbytes() / 2 ** 20}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "matcher.npz"
+        start = time.perf_counter()
+        matcher.save(path)
+        result["save_s"] = time.perf_counter() - start
+        result["file_mb"] = path.stat().st_size / 2 ** 20
+        del matcher
+        start = time.perf_counter()
+        matcher = TitleMatcher.load(path)
+        result["load_s"] = time.perf_counter() - start
+        queries = make_queries(works.title, works.author, n_queries)
+
+        def correct(top: int | None, q: dict) -> tuple[bool, bool]:
+            return judge(top, q, works.title, works.author)
+
+        matcher.match("warm up the matcher", limit=5)
+        result.update(time_matcher(lambda text: [i for i, _ in matcher.match(text, limit=5)], queries, correct))
+    from rapidfuzz import fuzz, process
+
+    titles = [fold(t) for t in works.title]
+    base_ms, base_hits = [], []
+    for q in queries[:baseline_queries]:
+        t = time.perf_counter()
+        best = process.extractOne(fold(q["text"]), titles, scorer=fuzz.WRatio)
+        base_ms.append(1e3 * (time.perf_counter() - t))
+        base_hits.append(correct(best[2] if best else None, q)[1])
+    result.update(baseline_p50_ms=float(np.median(base_ms)) if base_ms else None,
+                  baseline_top1=float(np.mean(base_hits)) if base_hits else None, baseline_queries=len(base_ms))
+    return result
+
+
+def matcher_report(size: str, info: dict, data: dict, m: dict, command: str) -> str:
+    """Markdown for a `--matcher-only` run."""
+    gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
+    lines = [f"## bench --size {size} --matcher-only: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM{gpu}; torch {info['torch']}, "
+             f"Python {info['python']}, numpy {info['numpy']}; load average {info['load']} at the start "
+             f"(timings on a shared machine vary with it). Command: `{command}`.", "",
+             f"Data: {data['works']:,} works, {data['readers']:,} readers, {data['likes']:,} likes ({data['source']}).", "",
+             "| figure | value | target (at 2.8M) |", "| --- | --- | --- |",
+             f"| title matcher build | {m['build_s']:.1f} s |  |",
+             f"| title matcher index in memory; matcher.npz | {m['index_mb']:.0f} MiB; {m['file_mb']:.0f} MiB |  |",
+             f"| matcher.npz save / load | {m['save_s']:.1f} / {m['load_s']:.2f} s |  |",
+             f"| matcher p50 / p99 ({m['queries']} queries) | {m['matcher_p50_ms']:.2f} / {m['matcher_p99_ms']:.2f} ms "
+             f"| {_met('matcher_p50_ms', m['matcher_p50_ms'])}; {_met('matcher_p99_ms', m['matcher_p99_ms'])} |",
+             f"| matcher top-1 (same work, or an identical-title twin) | {m['matcher_top1']:.3f} "
+             f"| {_met('matcher_top1', m['matcher_top1'])} |",
+             f"| matcher top-1, same work only | {m['matcher_top1_strict']:.3f} |  |"]
+    lines += [f"| &nbsp;&nbsp;top-1: {kind} | {value:.3f} |  |" for kind, value in m["matcher_top1_by_kind"].items()]
+    if m.get("baseline_p50_ms") is not None:
+        ratio = m["baseline_p50_ms"] / max(m["matcher_p50_ms"], 1e-9)
+        lines.append(f"| baseline: rapidfuzz WRatio over all titles ({m['baseline_queries']} queries) p50 "
+                     f"| {m['baseline_p50_ms']:.1f} ms ({ratio:,.0f}x the matcher's p50), top-1 {m['baseline_top1']:.2f} |  |")
+    return "\n".join(lines) + "\n"
 
 
 def run_serving(folder: Path, queries: list[dict], baseline_queries: int) -> dict:
@@ -512,7 +593,8 @@ def report(size: str, info: dict, data: dict, trainer: list[dict], hnsw: dict, s
     gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
     lines = [f"## bench --size {size}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM{gpu}; torch {info['torch']}, "
-             f"Python {info['python']}, numpy {info['numpy']}. Command: `{command}`.", "",
+             f"Python {info['python']}, numpy {info['numpy']}; load average {info['load']} at the start "
+             f"(timings on a shared machine vary with it). Command: `{command}`.", "",
              f"Data: {data['works']:,} works, {data['readers']:,} readers, {data['likes']:,} likes ({data['source']}). "
              f"Vectors: {data['vectors']}.", "",
              "| figure | value | target (at 2.8M) |", "| --- | --- | --- |"]
@@ -581,6 +663,14 @@ def run(args: argparse.Namespace) -> int:
     user, work = dataset.likes()
     n_works = len(dataset.works)
     data = {"works": n_works, "readers": int(dataset.n_users), "likes": int(len(user)), "source": dataset.source or str(data_folder)}
+
+    if args.matcher_only:
+        text = matcher_report(args.size, info, data, bench_matcher_only(dataset, args.queries, args.baseline_queries), command)
+        print(text)
+        if not args.no_append:
+            append_report(args.output, text)
+            print(f"appended to {args.output}")
+        return 0
 
     trainer = []
     if args.train_steps > 0:
