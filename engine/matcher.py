@@ -9,9 +9,9 @@ Two stages:
    swapped letters, the commonest slip, are found), and as a prefix when it is the last
    word. Postings live in numpy CSR arrays (`indptr`, `postings`), not in Python
    containers, so 2.8M titles stay compact and can be saved and loaded with numpy.
-2. rapidfuzz re-scores the candidates (title, "title author", and "title by author"
-   read both ways) and a small popularity prior breaks ties in favour of the work more
-   readers liked.
+2. rapidfuzz re-scores the candidates (title, "title author", "title by author" read
+   both ways, and "dune frank herbert" read as title plus the author words at its end)
+   and a small popularity prior breaks ties in favour of the work more readers liked.
 """
 from __future__ import annotations
 
@@ -304,13 +304,17 @@ class TitleMatcher:
         key_index: dict[int, int] = {}
         key_list: list[int] = []
         plans = []  # per reading: ({key index: weight}, total, fields)
+        expanded: dict[tuple[str, int, bool], list[tuple[int, float]]] = {}  # readings share words
         for fields in readings:
             weights: dict[int, float] = {}
             total = 0.0
             for field, text in fields:
                 words = text.split()
                 for j, word in enumerate(dict.fromkeys(words)):
-                    expansions = self._expand(word, field, last=j == len(words) - 1)
+                    how = (word, field, j == len(words) - 1)
+                    if how not in expanded:
+                        expanded[how] = self._expand(*how)
+                    expansions = expanded[how]
                     idf = [float(self.idf[field * v + w]) for w, _ in expansions]
                     total += max(idf, default=self._max_idf)
                     for (w, sim), weight in zip(expansions, idf):
@@ -346,22 +350,48 @@ class TitleMatcher:
         del packed
         starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
         docs = docs[starts]
-        tie = 1e-3 * self.prior[docs]
-        weight = {field: self.doc_weight[field, docs] for field in (TITLE, AUTHOR)
-                  if any(field in fields for _, _, fields in plans)}
+        read = set(chosen)
         k = self.n_candidates
+        texts_of: dict[int, tuple[bytes, bytes]] = {}  # doc -> (" title ", " author "), for unread words
         found = []
         for weights, total, fields in plans:
             w = np.array([weights.get(i, 0.0) for i in chosen], np.float32)
             if not w.any():
                 continue
             matched = np.add.reduceat(w[which], starts)
-            doc_total = weight[fields[0]] if len(fields) == 1 else weight[TITLE] + weight[AUTHOR]
-            reached = matched > 0
-            dice = np.where(reached, 2 * matched / (total + doc_total) + tie, -1)  # whole-string likeness
-            cover = np.where(reached, matched / total + tie, -1)  # query covered: long titles from a few words
-            found += [docs[_top(dice, k)], docs[_top(cover, k)]]
+            # Only the best-matched few hundred can make either ranking; the Dice denominator
+            # and the prior are gathered for those alone (random reads into 2.8M-long arrays).
+            pool = self._pool(matched, docs, 6 * k)
+            pool = pool[matched[pool] > 0]
+            pool_docs, matched = docs[pool], matched[pool]
+            # Words not read ("the", "of", words over the budget) are looked up in the few
+            # texts left, where they weigh enough to reorder them ("Last Station Foxhollow").
+            unread = [(key_list[i] // v, f" {self._vocab[key_list[i] % v]} ".encode(), wt)
+                      for i, wt in weights.items() if i not in read and wt >= 0.1 * total]
+            if unread:
+                for j, d in enumerate(pool_docs.tolist()):
+                    if d not in texts_of:
+                        a = self._doc_author[d]
+                        texts_of[d] = (b" " + self._titles.data[self._titles.offsets[d]:self._titles.offsets[d + 1]] + b" ",
+                                       b" " + self._authors.data[self._authors.offsets[a]:self._authors.offsets[a + 1]] + b" ")
+                    matched[j] += sum(wt for field, word, wt in unread if word in texts_of[d][field])
+            doc_total = self.doc_weight[fields[0], pool_docs] if len(fields) == 1 else \
+                self.doc_weight[TITLE, pool_docs] + self.doc_weight[AUTHOR, pool_docs]
+            tie = 1e-3 * self.prior[pool_docs]
+            dice = 2 * matched / (total + doc_total) + tie  # whole-string likeness
+            cover = matched / total + tie  # query covered: long titles from a few words
+            found += [pool_docs[_top(dice, k)], pool_docs[_top(cover, k)]]
         return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int32)
+
+    def _pool(self, matched: np.ndarray, docs: np.ndarray, size: int) -> np.ndarray:
+        """Indices of the `size` best-matched docs; ties at the cut go to the most liked."""
+        if len(matched) <= size:
+            return np.arange(len(matched))
+        cut = np.partition(matched, len(matched) - size)[len(matched) - size]
+        above = np.flatnonzero(matched > cut)
+        at = np.flatnonzero(matched == cut)
+        at = at[_top(self.prior[docs[at]], size - len(above))]
+        return np.concatenate([above, at])
 
     def exact_title(self, folded_title: str, limit: int | None = 50) -> np.ndarray:
         """Works whose folded title equals `folded_title`, the most liked first when over `limit`."""
@@ -392,10 +422,16 @@ class TitleMatcher:
             if title and author:
                 hypotheses += [(title, author), (author, title)]  # "herbert - dune" happens too
         readings = [[(TITLE, q)]]
-        if len(hypotheses) > 1:
+        marked = len(hypotheses) > 1
+        if marked:
             readings += [[(TITLE, title), (AUTHOR, author)] for title, author in hypotheses[1:]]
-        elif " " in q:  # "dune frank herbert": title and author without a separator
-            readings.append([(TITLE, q), (AUTHOR, q)])
+        else:
+            # "dune frank herbert": an author with no separator, read off the ends of the query.
+            unmarked = self._author_at_ends(q.split())
+            hypotheses += unmarked
+            readings += [[(TITLE, title), (AUTHOR, author)] for title, author in unmarked]
+            if not unmarked and " " in q:  # perhaps a misspelt author: every word either way
+                readings.append([(TITLE, q), (AUTHOR, q)])
         candidates = [self._stage1(readings), self.exact_title(q)]
         candidates += [self.exact_title(title) for title, _ in hypotheses[1:]]
         ids = np.unique(np.concatenate(candidates)).astype(np.int64)
@@ -403,20 +439,62 @@ class TitleMatcher:
             return []
         titles = [self._titles[i] for i in ids]
         authors = [self._authors[a] for a in self._doc_author[ids]]
-        text = self._text_scores(q, hypotheses, titles, authors)
+        text = self._text_scores(q, hypotheses, titles, authors, marked=marked)
         final = 0.96 * text + self.PRIOR_POINTS * self.prior[ids]
         top = _top(final, limit)
         return [(int(ids[i]), round(float(final[i]), 2)) for i in top]
 
+    def _author_at_ends(self, words: list[str], most: int = 3) -> list[tuple[str, str]]:
+        """(title, author) readings of a query whose last (else first) words are author words.
+
+        Up to `most` words at the end, each a word of some author's name ("dune frank
+        herbert" gives ("dune frank", "herbert") and ("dune", "frank herbert")); the start
+        is tried only when the end names no author ("frank herbert dune").
+        """
+        v = self.n_words
+
+        def is_author_word(word: str) -> bool:  # in names at least half as often as in titles
+            i = self._word(word)
+            return i >= 0 and 0 < self.df[AUTHOR * v + i] >= self.df[TITLE * v + i] / 2
+
+        for ends in (lambda n: (words[:-n], words[-n:]), lambda n: (words[n:], words[:n])):
+            found = []
+            for n in range(1, min(most, len(words) - 1) + 1):
+                title, author = ends(n)
+                if not all(is_author_word(w) for w in author):
+                    break
+                found.append((" ".join(title), " ".join(author)))
+            if found:
+                return found
+        return []
+
     @staticmethod
-    def _text_scores(q: str, hypotheses: list[tuple[str, str]], titles: list[str], authors: list[str]) -> np.ndarray:
-        """Best likeness (0..100) of each candidate under any reading of the query."""
+    def _text_scores(q: str, hypotheses: list[tuple[str, str]], titles: list[str], authors: list[str],
+                     marked: bool = True) -> np.ndarray:
+        """Best likeness (0..100) of each candidate under any reading of the query.
+
+        `marked`: the (title, author) hypotheses come from a separator ("by", " - "); when
+        they were only guessed from author words at an end of the query they count a little
+        less, so that a title that merely ends in a name still wins as a title.
+        """
         score = _likeness(q, titles)
-        # Title and author in one string ("dune frank herbert"); scaled so that a plain
-        # title match still wins when the query is just the title.
+        # Title and author in one string ("dune frank herbert", or "trial by fire nancy taylor
+        # rosenberg", where "by" belongs to the title); scaled so that a plain title match
+        # still wins when the query is just the title.
         score = np.maximum(score, 0.97 * _likeness(q, [f"{t} {a}" for t, a in zip(titles, authors)]))
-        for title, author in hypotheses[1:]:
-            score = np.maximum(score, 0.75 * _likeness(title, titles) + 0.25 * _likeness(author, authors))
+        for n, (title, author) in enumerate(hypotheses[1:]):
+            if marked and n == 0:  # "title by author", the reading the separator asks for
+                score = np.maximum(score, 0.75 * _likeness(title, titles) + 0.25 * _author_likeness(author, authors))
+                continue
+            # A guessed reading ("herbert - dune" read backwards, an author taken off the end
+            # of the query) counts only for works whose author it fits; the rest are not
+            # scored under it, which saves most of its cost.
+            fits = np.flatnonzero(_scores(author, authors, fuzz.token_set_ratio) >= 70)
+            if len(fits):
+                by_author = _author_likeness(author, [authors[i] for i in fits])
+                title_score = _likeness(title, [titles[i] for i in fits])
+                scale = 1.0 if marked else 0.97
+                score[fits] = np.maximum(score[fits], scale * (0.75 * title_score + 0.25 * by_author))
         return score
 
     # --- persistence --------------------------------------------------------------------
@@ -450,6 +528,10 @@ class TitleMatcher:
         return self
 
 
+def _scores(query: str, choices: list[str], scorer) -> np.ndarray:
+    return process.cdist([query], choices, scorer=scorer, dtype=np.float32, workers=1)[0]
+
+
 def _likeness(query: str, choices: list[str]) -> np.ndarray:
     """0..100 per choice, built from rapidfuzz scorers that each forgive one kind of slip.
 
@@ -460,7 +542,7 @@ def _likeness(query: str, choices: list[str]) -> np.ndarray:
     WRatio is not used: its partial token-set score is 100 for any shared word ("of the").
     """
     def scores(scorer):
-        return process.cdist([query], choices, scorer=scorer, dtype=np.float32, workers=1)[0]
+        return _scores(query, choices, scorer)
 
     edit = 100 * process.cdist([query], choices, scorer=DamerauLevenshtein.normalized_similarity,
                                dtype=np.float32, workers=1)[0]
@@ -478,6 +560,14 @@ def _likeness(query: str, choices: list[str]) -> np.ndarray:
     if len(query) >= 8:
         best = np.maximum(best, 0.85 * scores(fuzz.partial_ratio))
     return 0.8 * best + 0.2 * edit
+
+
+def _author_likeness(query: str, authors: list[str]) -> np.ndarray:
+    """`_likeness`, and near full marks when the query names part of the author ("herbert")."""
+    score = _likeness(query, authors)
+    if len(query) >= 3:
+        score = np.maximum(score, 0.95 * _scores(query, authors, fuzz.token_set_ratio))
+    return score
 
 
 def _top(values: np.ndarray, k: int) -> np.ndarray:

@@ -137,7 +137,11 @@ def test_top1_accuracy_on_real_titles(bookcrossing):
     ("cien anos de soledad", "Cien años de soledad", "Gabriel Garcia Marquez"),
     ("life of pi!!!", "Life of Pi", "Yann Martel"),
     ("the lovely bones by alice sebold", "The Lovely Bones", "Alice Sebold"),
-    ("da vinci code - dan brown", "The Da Vinci Code", "DAN BROWN"),
+    ("da vinci code - dan brown", "The Da Vinci Code", "Dan Brown"),
+    ("dune frank herbert", "Dune", "Frank Herbert"),  # an author with no separator
+    ("dune herbert", "Dune", "Frank Herbert"),
+    ("the lovely bones sebold", "The Lovely Bones", "Alice Sebold"),
+    ("frank herbert dune", "Dune", "Frank Herbert"),
 ])
 def test_known_titles(bookcrossing, query, title, author):
     dataset, matcher = bookcrossing
@@ -157,6 +161,27 @@ def test_author_in_the_query_picks_the_right_namesake():
     matcher = TitleMatcher(["Dune", "Dune"], ["Frank Herbert", "Ann Other"], [50, 0])
     assert matcher.match("dune by ann other", limit=1)[0][0] == 1
     assert matcher.match("Dune - Other", limit=1)[0][0] == 1
+
+
+def test_author_without_a_separator_picks_the_namesake():
+    matcher = TitleMatcher(["Dune", "Dune", "A Moon for Basil", "A Moon for"],
+                           ["Frank Herbert", "Ann Other", "Lena Ricci", "Basil Hughes"], [50, 0, 1, 9])
+    assert matcher.match("dune other", limit=1)[0][0] == 1
+    assert matcher.match("dnue ann other", limit=1)[0][0] == 1
+    assert matcher.match("other dune", limit=1)[0][0] == 1
+    # A title that ends in a name is still read as a title first.
+    assert matcher.match("a moon for basil", limit=1)[0][0] == 2
+
+
+def test_missing_word_keeps_the_work_with_every_other_word():
+    # "last" is in so many titles that its postings are not stored; the one work with all
+    # of "last", "station" and "foxhollow" must still beat a hundred popular shorter titles.
+    titles = ([f"Some Book {i}" for i in range(5000)] + [f"The Last Song {i}" for i in range(600)]
+              + ["Station of Foxhollow"] * 100 + ["Last Station of Foxhollow"])
+    likes = [0] * 5600 + [3] * 100 + [0]
+    matcher = TitleMatcher(titles, [f"Author {i}" for i in range(len(titles))], likes)
+    assert matcher.df[matcher._word("last")] > matcher.max_df
+    assert matcher.match("Last Station Foxhollow", limit=1)[0][0] == len(titles) - 1
 
 
 def test_nothing_to_match():
