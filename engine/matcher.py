@@ -420,7 +420,9 @@ class TitleMatcher:
         if split is not None:
             title, author = fast_fold(query[:split.start()]), fast_fold(query[split.end():])
             if title and author:
-                hypotheses += [(title, author), (author, title)]  # "herbert - dune" happens too
+                hypotheses.append((title, author))
+                if all(map(self._is_author_word, title.split())):
+                    hypotheses.append((author, title))  # "herbert - dune" happens too
         readings = [[(TITLE, q)]]
         marked = len(hypotheses) > 1
         if marked:
@@ -444,6 +446,11 @@ class TitleMatcher:
         top = _top(final, limit)
         return [(int(ids[i]), round(float(final[i]), 2)) for i in top]
 
+    def _is_author_word(self, word: str) -> bool:
+        """Whether `word` is used in authors' names at least half as often as in titles."""
+        i = self._word(word)
+        return i >= 0 and 0 < self.df[AUTHOR * self.n_words + i] >= self.df[TITLE * self.n_words + i] / 2
+
     def _author_at_ends(self, words: list[str], most: int = 3) -> list[tuple[str, str]]:
         """(title, author) readings of a query whose last (else first) words are author words.
 
@@ -451,17 +458,11 @@ class TitleMatcher:
         herbert" gives ("dune frank", "herbert") and ("dune", "frank herbert")); the start
         is tried only when the end names no author ("frank herbert dune").
         """
-        v = self.n_words
-
-        def is_author_word(word: str) -> bool:  # in names at least half as often as in titles
-            i = self._word(word)
-            return i >= 0 and 0 < self.df[AUTHOR * v + i] >= self.df[TITLE * v + i] / 2
-
         for ends in (lambda n: (words[:-n], words[-n:]), lambda n: (words[n:], words[:n])):
             found = []
             for n in range(1, min(most, len(words) - 1) + 1):
                 title, author = ends(n)
-                if not all(is_author_word(w) for w in author):
+                if not all(map(self._is_author_word, author)):
                     break
                 found.append((" ".join(title), " ".join(author)))
             if found:
