@@ -62,7 +62,7 @@ def cluster_of(title: str) -> int:
 
 
 def small_config(**changes) -> TrainConfig:
-    config = TrainConfig(dim=16, batch_size=64, epochs=30, negative_pool=32, val_readers=6,
+    config = TrainConfig(dim=16, batch_size=64, epochs=30, negative_pool=32, lr=0.01, val_readers=6,
                          log_every=10, checkpoint_every=10_000, device="cpu", threads=1)
     return replace(config, **changes)
 
