@@ -270,3 +270,28 @@ def test_two_ranks_average_gradients_and_rank_zero_exports(dataset, tmp_path):
     metrics = load_model_folder(tmp_path / "model").manifest["metrics"]
     assert metrics["world_size"] == 2 and metrics["steps"] == 6
     assert metrics["pairs_per_second"] > 0
+
+
+def test_served_like_counts_include_readers_with_one_like(dataset):
+    """Skip-gram cannot learn from a lone like, but the served popularity still counts it."""
+    extra_reader = int(dataset.user.max()) + 1
+    lonely = Dataset(dataset.works, np.append(dataset.user, extra_reader).astype(np.int32),
+                     np.append(dataset.work, 0).astype(np.int32), np.append(dataset.rating, 10).astype(np.float32),
+                     10, "synthetic", extra_reader + 1)
+    before = prepare_data(dataset, small_config(val_readers=0))
+    after = prepare_data(lonely, small_config(val_readers=0))
+    row = int(np.searchsorted(after.work_ids, 0))
+    assert np.array_equal(after.like_counts, before.like_counts)  # training is unchanged
+    assert after.catalogue_likes[row] == before.catalogue_likes[row] + 1
+
+
+def test_exported_folder_has_fans_for_reasons(trained):
+    folder = trained["skipgram"]
+    indptr = np.load(folder / "fans_indptr.npy")
+    readers = np.load(folder / "fans_readers.npy")
+    model = load_model_folder(folder)
+    assert len(indptr) == len(model.works) + 1 and indptr[-1] == len(readers)
+    assert np.all(np.diff(indptr) <= model.likes)  # fans are training readers, a subset of all likes
+    for w in range(len(model.works)):
+        fans = readers[indptr[w]:indptr[w + 1]]
+        assert np.all(np.diff(fans) > 0)  # sorted and unique, as the engine's intersections expect

@@ -51,7 +51,8 @@ class TrainingData:
     work_ids: np.ndarray  # int64 [n_works] catalogue row -> work id in the dataset
     indptr: np.ndarray  # int64 [n_readers + 1] CSR over training readers
     indices: np.ndarray  # int32 [n_likes] catalogue rows, grouped by reader
-    like_counts: np.ndarray  # int64 [n_works] training likes per catalogue row
+    like_counts: np.ndarray  # int64 [n_works] training likes per catalogue row (what the model learns from)
+    catalogue_likes: np.ndarray  # int64 [n_works] every like but the validation ones, lone-like readers included
     val_reader: np.ndarray  # int64 [n_val] training reader whose like was held out
     val_work: np.ndarray  # int64 [n_val] the held-out work (catalogue row)
     stats: dict = field(default_factory=dict)
@@ -157,8 +158,13 @@ def prepare_data(dataset: Dataset, config: TrainConfig, extra: tuple[np.ndarray,
     stats = {"likes": int(len(user)), "train_likes": int(train.sum()), "val_likes": int(len(held)),
              "readers": int(len(reader_ids)), "works": int(len(work_ids)),
              "works_with_likes": int((work_counts > 0).sum())}
+    # Served like counts (the rarity head, "N readers liked it") count every reader, also those
+    # with one like whom skip-gram cannot learn from, so they match the data's own popularity.
+    counted = in_catalogue.copy()
+    counted[held] = False
     return TrainingData(work_ids=work_ids, indptr=indptr.astype(np.int64), indices=row[train].astype(np.int32),
                         like_counts=np.bincount(row[train], minlength=len(work_ids)).astype(np.int64),
+                        catalogue_likes=np.bincount(row[counted], minlength=len(work_ids)).astype(np.int64),
                         val_reader=reader[held], val_work=row[held], stats=stats)
 
 
@@ -486,7 +492,7 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
         "resumed_from": str(resume) if resume else None,
         "torch": torch.__version__,
     }
-    path = export_model_folder(out_dir, dataset=dataset, work_ids=data.work_ids, like_counts=data.like_counts,
+    path = export_model_folder(out_dir, dataset=dataset, work_ids=data.work_ids, like_counts=data.catalogue_likes,
                                vectors=(query, target, bias), config=config, metrics=metrics, history=history,
                                reader_likes=(data.indptr, data.indices))
     log.info("wrote %s (%.1f s training, %s pairs/s)", path, elapsed, f"{metrics['pairs_per_second']:,}")
