@@ -26,6 +26,7 @@ MAX_QUERY_CHARS = 300
 NOT_FOUND_BELOW = 68.0  # best match score under which we ask "did you mean"
 AMBIGUOUS_WITHIN = 2.5  # other works this close to the best make the title ambiguous
 INDEX_CANDIDATES = 500  # HNSW hits re-scored exactly; rarity filters can drop many of them
+SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
 POPULAR_CANDIDATES = 200  # top works by bias added for `any`, where popularity counts fully
 MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
@@ -50,7 +51,7 @@ class Engine:
         ef: HNSW search breadth; at least the number of candidates fetched.
     """
 
-    def __init__(self, folder: ModelFolder, ef: int = 600):
+    def __init__(self, folder: ModelFolder, ef: int = SERVING_EF):
         self.folder = folder
         self.works = folder.works
         self.likes = np.asarray(folder.likes, dtype=np.int64)
