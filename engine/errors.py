@@ -25,22 +25,22 @@ class EmptyShelf(RarereadsError):
 
 
 @dataclass
-class BookNotFound(RarereadsError):
-    """No work matched the query well enough; `candidates` holds "did you mean" options."""
+class _TitleProblem(RarereadsError):
+    """A typed title that did not resolve to one work; `candidates` are works to offer instead."""
 
     query: str
     candidates: list = field(default_factory=list)
+
+
+class BookNotFound(_TitleProblem):
+    """No work matched the query well enough; `candidates` holds "did you mean" options."""
 
     def __str__(self) -> str:
         return f"no book matches {self.query!r}"
 
 
-@dataclass
-class AmbiguousTitle(RarereadsError):
+class AmbiguousTitle(_TitleProblem):
     """Several different works match the query about equally well."""
-
-    query: str
-    candidates: list = field(default_factory=list)
 
     def __str__(self) -> str:
         return f"{self.query!r} matches {len(self.candidates)} books"

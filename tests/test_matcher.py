@@ -21,27 +21,8 @@ from engine.normalize import fold, normalize_author  # noqa: E402
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
 
 
-def _typo(word: str, rng: random.Random) -> str:
-    """One keyboard slip: swapped neighbours, a dropped, doubled or wrong letter."""
-    i = rng.randrange(len(word) - 1)
-    kind = rng.choice(["swap", "drop", "double", "wrong"])
-    if kind == "swap":
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-    if kind == "drop":
-        return word[:i] + word[i + 1:]
-    if kind == "double":
-        return word[:i] + word[i] + word[i:]
-    return word[:i] + rng.choice("aeioustrnl") + word[i + 1:]
-
-
-def _typo_in_title(title: str, rng: random.Random) -> str:
-    words = title.split()
-    long = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
-    if not long:
-        return title
-    i = rng.choice(long)
-    words[i] = _typo(words[i], rng)
-    return " ".join(words)
+# The benchmark's own slips (train.bench), so tests and figures exercise the same typos.
+from train.bench import _typo, _with_typo as _typo_in_title  # noqa: E402
 
 
 def _surname(author: str) -> str:

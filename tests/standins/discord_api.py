@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from loopback import LoopbackServer
+
 APP_ID = 900000000000000001
 BOT_USER_ID = 900000000000000002
 GUILD_ID = 900000000000000003
@@ -79,7 +81,7 @@ def _snowflakes():
     return itertools.count(1_100_000_000_000_000_000)
 
 
-class DiscordStandIn:
+class DiscordStandIn(LoopbackServer):
     """Answers the bot's HTTP requests like Discord would and records them."""
 
     def __init__(self, token: str):
@@ -89,24 +91,11 @@ class DiscordStandIn:
         self.attachments: dict[str, bytes] = {}
         self._ids = _snowflakes()
         self._new_call = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- server ------------------------------------------------------------------------
-    async def start(self) -> "DiscordStandIn":
-        app = web.Application(client_max_size=20 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/attachments/{name}", self._attachment)
         app.router.add_route("*", "/api/v10/{path:.*}", self._api)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def base(self) -> str:

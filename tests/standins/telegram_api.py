@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from loopback import LoopbackServer
+
 BOT_ID = 777000111
 BOT_USERNAME = "rarereads_test_bot"
 # Parameters python-telegram-bot sends as raw strings (everything else is JSON-encoded).
@@ -34,7 +36,7 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
-class TelegramStandIn:
+class TelegramStandIn(LoopbackServer):
     """Records the bot's calls and hands it scripted updates.
 
     Args:
@@ -51,24 +53,11 @@ class TelegramStandIn:
         self._ids = itertools.count(1)
         self._new_update = asyncio.Event()
         self._new_call = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- server ---------------------------------------------------------------------------
-    async def start(self) -> "TelegramStandIn":
-        app = web.Application(client_max_size=20 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._method)
         app.router.add_get("/file/bot{token}/{path:.*}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def root(self) -> str:
