@@ -553,7 +553,7 @@ def bench_matcher_only(dataset: Dataset, n_queries: int, baseline_queries: int) 
 def matcher_report(size: str, info: dict, data: dict, m: dict, command: str) -> str:
     """Markdown for a `--matcher-only` run."""
     gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
-    lines = [f"## bench --size {size} --matcher-only: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+    lines = [f"### bench --size {size} --matcher-only: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM{gpu}; torch {info['torch']}, "
              f"Python {info['python']}, numpy {info['numpy']}; load average {info['load']} at the start "
              f"(timings on a shared machine vary with it). Command: `{command}`.", "",
@@ -607,7 +607,7 @@ def _met(name: str, value: float | None) -> str:
 def report(size: str, info: dict, data: dict, trainer: list[dict], hnsw: dict, serving: dict, command: str) -> str:
     """The run as Markdown: machine, then one table of figures."""
     gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
-    lines = [f"## bench --size {size}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+    lines = [f"### bench --size {size}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM{gpu}; torch {info['torch']}, "
              f"Python {info['python']}, numpy {info['numpy']}; load average {info['load']} at the start "
              f"(timings on a shared machine vary with it). Command: `{command}`.", "",
