@@ -344,7 +344,7 @@ class TitleMatcher:
         # One int64 per posting, the list number in the low byte: a plain sort then groups
         # each work's postings, cheaper than a stable argsort plus two gathers.
         packed = np.concatenate([(x.astype(np.int64) << 8) | j for j, x in enumerate(lists)])
-        packed.sort()
+        packed.sort(kind="stable")  # timsort merges the already sorted lists: ~2.5x quicksort
         docs = (packed >> 8).astype(np.int32)
         which = (packed & 255).astype(np.intp)
         del packed
@@ -352,7 +352,6 @@ class TitleMatcher:
         docs = docs[starts]
         read = set(chosen)
         k = self.n_candidates
-        texts_of: dict[int, tuple[bytes, bytes]] = {}  # doc -> (" title ", " author "), for unread words
         found = []
         for weights, total, fields in plans:
             w = np.array([weights.get(i, 0.0) for i in chosen], np.float32)
@@ -369,12 +368,7 @@ class TitleMatcher:
             unread = [(key_list[i] // v, f" {self._vocab[key_list[i] % v]} ".encode(), wt)
                       for i, wt in weights.items() if i not in read and wt >= 0.1 * total]
             if unread:
-                for j, d in enumerate(pool_docs.tolist()):
-                    if d not in texts_of:
-                        a = self._doc_author[d]
-                        texts_of[d] = (b" " + self._titles.data[self._titles.offsets[d]:self._titles.offsets[d + 1]] + b" ",
-                                       b" " + self._authors.data[self._authors.offsets[a]:self._authors.offsets[a + 1]] + b" ")
-                    matched[j] += sum(wt for field, word, wt in unread if word in texts_of[d][field])
+                matched = matched + self._unread_weight(pool_docs, unread)
             doc_total = self.doc_weight[fields[0], pool_docs] if len(fields) == 1 else \
                 self.doc_weight[TITLE, pool_docs] + self.doc_weight[AUTHOR, pool_docs]
             tie = 1e-3 * self.prior[pool_docs]
@@ -383,11 +377,54 @@ class TitleMatcher:
             found += [pool_docs[_top(dice, k)], pool_docs[_top(cover, k)]]
         return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int32)
 
+    def _unread_weight(self, docs: np.ndarray, unread: list[tuple[int, bytes, float]]) -> np.ndarray:
+        """Weight of the `unread` (field, b" word ", weight) found in each doc's title or author.
+
+        The docs' texts are joined into one bytes string per field, " \n " between them, and
+        each word is searched once in it: far cheaper than one search per doc.
+        """
+        extra = np.zeros(len(docs), np.float32)
+        for field in {f for f, _, _ in unread}:
+            if field == TITLE:
+                strings, rows = self._titles, docs
+            else:
+                strings, rows = self._authors, self._doc_author[docs]
+            lo, hi = strings.offsets[rows].tolist(), strings.offsets[rows + 1].tolist()
+            data = strings.data
+            parts = [data[a:b] for a, b in zip(lo, hi)]
+            joined = b" " + b" \n ".join(parts) + b" "
+            ends = np.cumsum([len(x) + 3 for x in parts])  # where each doc's " text \n" ends
+            for f, word, weight in unread:
+                if f != field:
+                    continue
+                at = [m.start() for m in re.finditer(re.escape(word), joined)]
+                if at:
+                    hit = np.unique(np.searchsorted(ends, at, side="right"))
+                    extra[hit] += weight
+        return extra
+
     def _pool(self, matched: np.ndarray, docs: np.ndarray, size: int) -> np.ndarray:
         """Indices of the `size` best-matched docs; ties at the cut go to the most liked."""
-        if len(matched) <= size:
-            return np.arange(len(matched))
-        cut = np.partition(matched, len(matched) - size)[len(matched) - size]
+        n = len(matched)
+        if n <= size:
+            return np.arange(n)
+        # Partitioning ~100k values costs more than the rest of this: a strided sample
+        # gives a threshold that about twice `size` values reach, and only those are
+        # partitioned. Exact: a threshold that too few reach falls back to all values.
+        step = n // (16 * size)
+        if step >= 2:
+            sample = matched[::step]
+            rank = min(2 * size // step + 1, len(sample) - 1)
+            threshold = np.partition(sample, len(sample) - 1 - rank)[len(sample) - 1 - rank]
+            keep = np.flatnonzero(matched >= threshold)
+            if len(keep) >= size:
+                return keep[self._cut(matched[keep], docs[keep], size)]
+        return self._cut(matched, docs, size)
+
+    def _cut(self, matched: np.ndarray, docs: np.ndarray, size: int) -> np.ndarray:
+        """`_pool` by partitioning all of `matched`."""
+        n = len(matched)
+        cut = np.partition(matched, n - size)[n - size]
         above = np.flatnonzero(matched > cut)
         at = np.flatnonzero(matched == cut)
         at = at[_top(self.prior[docs[at]], size - len(above))]
@@ -425,16 +462,17 @@ class TitleMatcher:
                     hypotheses.append((author, title))  # "herbert - dune" happens too
         readings = [[(TITLE, q)]]
         marked = len(hypotheses) > 1
+        exact = self.exact_title(q)
         if marked:
             readings += [[(TITLE, title), (AUTHOR, author)] for title, author in hypotheses[1:]]
-        else:
+        elif not len(exact):  # (a query that is a whole title needs no author readings)
             # "dune frank herbert": an author with no separator, read off the ends of the query.
             unmarked = self._author_at_ends(q.split())
             hypotheses += unmarked
             readings += [[(TITLE, title), (AUTHOR, author)] for title, author in unmarked]
             if not unmarked and " " in q:  # perhaps a misspelt author: every word either way
                 readings.append([(TITLE, q), (AUTHOR, q)])
-        candidates = [self._stage1(readings), self.exact_title(q)]
+        candidates = [self._stage1(readings), exact]
         candidates += [self.exact_title(title) for title, _ in hypotheses[1:]]
         ids = np.unique(np.concatenate(candidates)).astype(np.int64)
         if not len(ids):
@@ -552,11 +590,11 @@ def _likeness(query: str, choices: list[str]) -> np.ndarray:
         # Token sets forgive words the query leaves out, not words it adds that the
         # title lacks ("the book of night" is not "The Night").
         token_set = 0.9 * scores(fuzz.token_set_ratio)
-        words = set(query.split())
-        for i in np.flatnonzero(token_set > best).tolist():  # the few where the token set counts
-            title_words = set(choices[i].split())
-            if len(words - title_words) > len(title_words - words):
-                token_set[i] *= 0.7 / 0.9
+        # The query adds more words than it leaves out exactly when it has more distinct words.
+        n_words = len(set(query.split()))
+        counts = token_set > best
+        shorter = [i for i in np.flatnonzero(counts).tolist() if len(set(choices[i].split())) < n_words]
+        token_set[shorter] *= 0.7 / 0.9
         best = np.maximum(best, token_set)
     if len(query) >= 8:
         best = np.maximum(best, 0.85 * scores(fuzz.partial_ratio))
