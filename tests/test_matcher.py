@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.dataset import Dataset  # noqa: E402
-from engine.matcher import TitleMatcher, fast_fold, query_grams  # noqa: E402
+from engine.matcher import AUTHOR, TITLE, TitleMatcher, fast_fold, query_grams  # noqa: E402
 from engine.normalize import fold, normalize_author  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
@@ -223,3 +223,31 @@ def main(n: int = 2000) -> None:
 
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+
+
+def test_posting_lists_are_sorted_by_work(bookcrossing):
+    _, matcher = bookcrossing
+    starts, ends = matcher.indptr[:-1], matcher.indptr[1:]
+    step = np.diff(matcher.postings.astype(np.int64))
+    inside = np.ones(len(step), bool)  # steps between two lists may go down
+    inside[ends[(ends > 0) & (ends < len(matcher.postings))] - 1] = False
+    assert len(starts) == 2 * matcher.n_words and np.all(step[inside] > 0)
+
+
+def test_unread_words_are_found_in_the_right_works(bookcrossing):
+    """Words left unread in stage 1 (stored, and too common to store) count for exactly the works that hold them."""
+    dataset, matcher = bookcrossing
+    rng = np.random.default_rng(0)
+    docs = rng.choice(len(matcher), 400, replace=False).astype(np.int32)
+    words = [(fold(dataset.works.title[d]).split(), fold(dataset.works.author[d]).split()) for d in docs]
+    v = matcher.n_words
+    common = [int(k) for k in np.flatnonzero(matcher.df > matcher.max_df)]
+    stored = sorted({TITLE * v + matcher._word(w) for ws, _ in words[:20] for w in ws}
+                    | {AUTHOR * v + matcher._word(w) for _, ws in words[:20] for w in ws})
+    assert common and stored
+    for key in common + stored:
+        field, word = divmod(key, v)
+        want = np.array([matcher._vocab[word] in ws[field] for ws in words])
+        got = matcher._unread_weight(docs, [(key, 0.5)])
+        assert np.array_equal(got > 0, want), matcher._vocab[word]
+        assert np.all(got[want] == 0.5)
