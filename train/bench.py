@@ -273,7 +273,7 @@ def bench_hnsw(query: np.ndarray, target: np.ndarray, sample: int, threads: int,
 
     # The trade-off at a lighter search breadth than serving uses (serving fetches 500 candidates).
     light = {}
-    for at in (64, 128):
+    for at in (64, 128, 256):
         r, t = measure(at)
         light[at] = (r, 1e3 * float(np.median(t)))
     recall, times = measure(ef)
