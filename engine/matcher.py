@@ -469,6 +469,8 @@ class TitleMatcher:
         marked = len(hypotheses) > 1
         exact = self.exact_title(q)
         if marked:
+            if self._author_fits(hypotheses[1][1], self.exact_title(hypotheses[1][0])):
+                readings = []  # "dune by frank herbert" names a whole title and its author: no need to read it all as a title
             readings += [[(TITLE, title), (AUTHOR, author)] for title, author in hypotheses[1:]]
         elif not len(exact):  # (a query that is a whole title needs no author readings)
             # "dune frank herbert": an author with no separator, read off the ends of the query.
@@ -488,6 +490,11 @@ class TitleMatcher:
         final = 0.96 * text + self.PRIOR_POINTS * self.prior[ids]
         top = _top(final, limit)
         return [(int(ids[i]), round(float(final[i]), 2)) for i in top]
+
+    def _author_fits(self, author: str, ids: np.ndarray) -> bool:
+        """Whether `author` (folded) names the author of one of the works `ids`, give or take a slip."""
+        names = list(dict.fromkeys(self._authors[a] for a in self._doc_author[ids]))
+        return bool(names) and bool(np.any(_author_likeness(author, names) >= 90))
 
     def _is_author_word(self, word: str) -> bool:
         """Whether `word` is used in authors' names at least half as often as in titles."""
