@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,6 +221,47 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
             arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=handle.tell(), shape=shape,
                                      order="F" if fortran else "C")
     return arrays
+
+
+class FileRows:
+    """Rows of a memory-mapped array, read with `os.pread` so that no page of the file is mapped.
+
+    A page fault on a memory-mapped file maps the whole page-cache folio around it (hundreds
+    of kB on ext4), so a server that reads one 256-byte vector per book asked about ends up
+    with most of a 0.7 GB file resident. Reading the rows keeps them in the page cache,
+    which the kernel can reclaim, and out of the process's resident memory. Arrays that
+    are not memory-mapped (tests, older folders) are indexed directly.
+    """
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.shape, self.dtype = array.shape, array.dtype
+        filename = getattr(array, "filename", None)
+        self._fd = os.open(filename, os.O_RDONLY) if isinstance(array, np.memmap) and filename else None
+        self._row = int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
+        if self._fd is not None:
+            self._offset = int(array.offset)
+            weakref.finalize(self, os.close, self._fd)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, ids) -> np.ndarray:
+        """`array[ids]` for a sequence of row ids."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        if self._fd is None:
+            return np.asarray(self.array[ids])
+        if len(ids) and (ids.min() < 0 or ids.max() >= self.shape[0]):
+            raise IndexError("row out of range")
+        data = b"".join(os.pread(self._fd, self._row, self._offset + i * self._row) for i in ids.tolist())
+        return np.frombuffer(data, self.dtype).reshape(len(ids), *self.shape[1:]).copy()
+
+    def span(self, start: int, stop: int) -> np.ndarray:
+        """`array[start:stop]` of a 1-D array."""
+        if self._fd is None or stop <= start:
+            return np.asarray(self.array[start:stop])
+        data = os.pread(self._fd, (stop - start) * self._row, self._offset + start * self._row)
+        return np.frombuffer(data, self.dtype)
 
 
 def latest_model_folder(models_dir: str | Path) -> Path | None:

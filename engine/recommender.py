@@ -16,7 +16,7 @@ import numpy as np
 from . import rarity as rarities
 from .errors import AmbiguousTitle, BookNotFound, InvalidInput
 from .matcher import TitleMatcher, fast_fold, string_hash
-from .modelfolder import ModelFolder, load_model_folder
+from .modelfolder import FileRows, ModelFolder, load_model_folder
 from .normalize import normalize_author, work_key
 from .results import Recommendation, RecommendationList, TitleMatch, Work
 
@@ -64,6 +64,9 @@ class Engine:
         self.matcher = folder.matcher or TitleMatcher(self.works.title, self.works.author, self.likes)
         self._head = rarities.head_threshold(self.likes)
         self._popular = np.argsort(-self.bias, kind="stable")[:POPULAR_CANDIDATES]
+        self._popular_sorted = np.sort(self._popular)
+        self._query_rows = FileRows(folder.query)  # a few rows per request (see FileRows)
+        self._popular_target = FileRows(folder.target).rows(self._popular_sorted).astype(np.float32)
         self._isbn_lock = threading.Lock()
         self._isbn_hash: np.ndarray | None = None
         self._isbn_work: np.ndarray | None = None
@@ -182,13 +185,13 @@ class Engine:
 
     # --- recommendations --------------------------------------------------------------
 
-    def nearest(self, vector: np.ndarray, n: int) -> np.ndarray:
-        """Ids of the `n` works whose target vectors have the largest inner product with `vector` (HNSW)."""
+    def nearest(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, inner products) of the `n` works whose target vectors have the largest inner product with `vector` (HNSW)."""
         n = min(int(n), self.n_works)
         if n <= 0:
-            return np.zeros(0, np.int64)
-        labels, _ = self.index.knn_query(np.asarray(vector, np.float32).reshape(1, -1), k=n)
-        return labels[0].astype(np.int64)
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        labels, distances = self.index.knn_query(np.asarray(vector, np.float32).reshape(1, -1), k=n)
+        return labels[0].astype(np.int64), 1 - distances[0]  # hnswlib's "ip" distance is 1 - inner product
 
     def recommend(self, works: Sequence[Work | int], k: int = 10, rarity: str | None = None,
                   exclude: Iterable[int | str] = ()) -> RecommendationList:
@@ -209,11 +212,15 @@ class Engine:
             raise InvalidInput("Name at least one book you liked.")
         k = max(1, int(k))
         ids = np.array([w.id for w in liked], dtype=np.int64)
-        vector = self.query[ids].mean(axis=0)
-        candidates = self.nearest(vector, INDEX_CANDIDATES)
+        vector = self._query_rows.rows(ids).mean(axis=0)
+        # The index gives the candidates' inner products: the target vectors (0.7 GB at 2.8M
+        # works, memory-mapped) are read only for the few popular works `any` adds.
+        candidates, dots = self.nearest(vector, INDEX_CANDIDATES)
         if setting.name == "any":
-            candidates = np.union1d(candidates, self._popular)
-        scores = self.target[candidates] @ vector + self.bias[candidates]
+            extra = np.setdiff1d(self._popular, candidates)
+            candidates = np.concatenate([candidates, extra])
+            dots = np.concatenate([dots, self._popular_target[np.searchsorted(self._popular_sorted, extra)] @ vector])
+        scores = dots + self.bias[candidates]
         adjusted = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         banned_ids = set(ids.tolist()) | {int(x) for x in exclude if not isinstance(x, str)}
         banned_keys = {w.key for w in liked} | {x for x in exclude if isinstance(x, str)}
@@ -268,7 +275,7 @@ class Engine:
                 indptr = np.load(folder / "fans_indptr.npy", mmap_mode="r")
                 readers = np.load(folder / "fans_readers.npy", mmap_mode="r")
                 if len(indptr) == self.n_works + 1 and indptr[-1] == len(readers):
-                    return indptr, readers
+                    return np.array(indptr), FileRows(readers)
                 log.warning("ignoring fans_*.npy in %s: they do not fit the catalogue", folder)
             except (OSError, ValueError) as exc:
                 log.warning("ignoring fans_*.npy in %s: %s", folder, exc)
@@ -284,14 +291,14 @@ class Engine:
         order = np.lexsort((users, items))  # by work, then reader: each list sorted for intersect
         indptr = np.zeros(self.n_works + 1, np.int64)
         np.cumsum(np.bincount(items, minlength=self.n_works)[:self.n_works], out=indptr[1:])
-        return indptr, users[order]
+        return indptr, FileRows(users[order])
 
     def fans(self, work_id: int) -> np.ndarray:
         """Sorted ids of the training readers who liked `work_id` (empty without likes.npz)."""
         if self._fans is None:
             return np.zeros(0, np.int32)
         indptr, users = self._fans
-        return users[indptr[work_id]:indptr[work_id + 1]]
+        return users.span(int(indptr[work_id]), int(indptr[work_id + 1]))
 
     def _reason(self, pick: Work, liked: list[Work], vector: np.ndarray) -> str:
         """"loved by 12 readers who loved Dune", or without co-like data the closest query book."""
@@ -302,7 +309,9 @@ class Engine:
             if count:
                 return f"loved by {count} reader{'s' if count != 1 else ''} who loved {source.title}"
         # Which of the query's books points at this pick the most.
-        source = max(liked[:50], key=lambda w: float(self.query[w.id] @ self.target[pick.id]))
+        target = self.index.get_items([pick.id], return_type="numpy")[0]  # the index's copy: no page of target read
+        queries = self._query_rows.rows([w.id for w in liked[:50]]) @ target
+        source = liked[int(np.argmax(queries))]
         readers = f"{pick.likes} reader{'s' if pick.likes != 1 else ''}"
         return f"loved by readers of {source.title}; {readers} liked it"
 
