@@ -75,3 +75,14 @@ def test_bench_matcher_only(tmp_path, capsys):
                   "baseline: rapidfuzz", "load average"):
         assert label in printed, label
     assert "--matcher-only" in out.read_text()
+
+
+def test_bench_trainer_only(tmp_path, capsys):
+    out = tmp_path / "BENCHMARKS.md"
+    code = main(["bench", "--size", "tiny", "--trainer-only", "--cache", str(tmp_path / "cache"), "--output", str(out),
+                 "--train-steps", "2", "--train-shapes", "64x4,32x2"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "batch 64x4" in printed and "batch 32x2" in printed and "host peak RSS" in printed
+    assert "HNSW" not in printed and "matcher" not in printed  # the trainer alone
+    assert "--trainer-only" in out.read_text()

@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=-1, help="threads for the HNSW build (default: all cores)")
     parser.add_argument("--matcher-only", action="store_true",
                         help="measure the title matcher alone (build, save, load, latency, accuracy): no trainer, vectors or index")
+    parser.add_argument("--trainer-only", action="store_true",
+                        help="measure the trainer alone (data preparation, s/step and memory per shape): no index or serving")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "BENCHMARKS.md", help="file the run is appended to")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to --output")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -559,15 +561,34 @@ def bench_matcher_only(dataset: Dataset, n_queries: int, baseline_queries: int) 
     return result
 
 
+def _header(title: str, info: dict, data: dict, command: str) -> list[str]:
+    """A run's heading, machine and data lines, and the head of its table."""
+    gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
+    vectors = f" Vectors: {data['vectors']}." if data.get("vectors") else ""
+    return [f"### bench --size {title}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+            f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM{gpu}; torch {info['torch']}, "
+            f"Python {info['python']}, numpy {info['numpy']}; load average {info['load']} at the start "
+            f"(timings on a shared machine vary with it). Command: `{command}`.", "",
+            f"Data: {data['works']:,} works, {data['readers']:,} readers, {data['likes']:,} likes ({data['source']}).{vectors}", "",
+            "| figure | value | target (at 2.8M) |", "| --- | --- | --- |"]
+
+
+def trainer_rows(trainer: list[dict]) -> list[str]:
+    """Table rows for `bench_trainer`'s results."""
+    rows = []
+    for t in trainer:
+        peak = f", GPU peak {t['gpu_peak_gb']:.1f} GB" if t["gpu_peak_gb"] is not None else ""
+        rows.append(f"| trainer pairs/s ({t['device']}, batch {t['batch']}) "
+                    f"| {t['pairs_per_s']:,.0f} ({t['s_per_step']:.4f} s/step, {t['epoch_min']:.1f} min/epoch{peak}) |  |")
+    if trainer:
+        rows.append(f"| trainer data preparation ({trainer[0]['train_likes']:,} training likes); host peak RSS "
+                    f"| {trainer[0]['prepare_s']:.1f} s; {trainer[-1]['host_peak_gb']:.1f} GB |  |")
+    return rows
+
+
 def matcher_report(size: str, info: dict, data: dict, m: dict, command: str) -> str:
     """Markdown for a `--matcher-only` run."""
-    gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
-    lines = [f"### bench --size {size} --matcher-only: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
-             f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM{gpu}; torch {info['torch']}, "
-             f"Python {info['python']}, numpy {info['numpy']}; load average {info['load']} at the start "
-             f"(timings on a shared machine vary with it). Command: `{command}`.", "",
-             f"Data: {data['works']:,} works, {data['readers']:,} readers, {data['likes']:,} likes ({data['source']}).", "",
-             "| figure | value | target (at 2.8M) |", "| --- | --- | --- |",
+    lines = _header(f"{size} --matcher-only", info, data, command) + [
              f"| title matcher build | {m['build_s']:.1f} s |  |",
              f"| title matcher index in memory; matcher.npz | {m['index_mb']:.0f} MiB; {m['file_mb']:.0f} MiB |  |",
              f"| matcher.npz save / load | {m['save_s']:.1f} / {m['load_s']:.2f} s |  |",
@@ -615,25 +636,12 @@ def _met(name: str, value: float | None) -> str:
 
 def report(size: str, info: dict, data: dict, trainer: list[dict], hnsw: dict, serving: dict, command: str) -> str:
     """The run as Markdown: machine, then one table of figures."""
-    gpu = f", GPU {info['gpu']}" if info["gpu"] != "none" else ", no GPU"
-    lines = [f"### bench --size {size}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
-             f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM{gpu}; torch {info['torch']}, "
-             f"Python {info['python']}, numpy {info['numpy']}; load average {info['load']} at the start "
-             f"(timings on a shared machine vary with it). Command: `{command}`.", "",
-             f"Data: {data['works']:,} works, {data['readers']:,} readers, {data['likes']:,} likes ({data['source']}). "
-             f"Vectors: {data['vectors']}.", "",
-             "| figure | value | target (at 2.8M) |", "| --- | --- | --- |"]
+    lines = _header(size, info, data, command)
 
     def row(label: str, value: str, name: str = "", raw: float | None = None) -> None:
         lines.append(f"| {label} | {value} | {_met(name, raw)} |")
 
-    for t in trainer:
-        peak = f", GPU peak {t['gpu_peak_gb']:.1f} GB" if t["gpu_peak_gb"] is not None else ""
-        row(f"trainer pairs/s ({t['device']}, batch {t['batch']})",
-            f"{t['pairs_per_s']:,.0f} ({t['s_per_step']:.4f} s/step, {t['epoch_min']:.1f} min/epoch{peak})")
-    if trainer:
-        row(f"trainer data preparation ({trainer[0]['train_likes']:,} training likes); host peak RSS",
-            f"{trainer[0]['prepare_s']:.1f} s; {trainer[-1]['host_peak_gb']:.1f} GB")
+    lines += trainer_rows(trainer)
     row(f"HNSW build ({hnsw['threads']} threads, M={hnsw['M']}, ef_construction={hnsw['ef_construction']})",
         f"{hnsw['build_s']:.1f} s")
     row("HNSW index size", f"{hnsw['index_mb']:.0f} MiB")
@@ -704,6 +712,13 @@ def run(args: argparse.Namespace) -> int:
     if args.train_steps > 0:
         shapes = [tuple(int(x) for x in shape.split("x")) for shape in args.train_shapes.split(",")]
         trainer = bench_trainer(dataset, args.train_steps, shapes)
+    if args.trainer_only:
+        text = "\n".join(_header(f"{args.size} --trainer-only", info, data, command) + trainer_rows(trainer)) + "\n"
+        print(text)
+        if not args.no_append:
+            append_report(args.output, text)
+            print(f"appended to {args.output}")
+        return 0
 
     model = find_model(args, dataset)
     with tempfile.TemporaryDirectory(prefix="rarereads-bench-") as tmp:
