@@ -427,7 +427,6 @@ def _rss_mb() -> tuple[float, float]:
 def serve_child(folder: str, queries_path: str, baseline_queries: int) -> dict:
     """Load the engine as the bot does and time what a user waits for; runs in a fresh process."""
     from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
-    from engine.normalize import fold
     from engine.recommender import Engine
 
     queries = json.loads(Path(queries_path).read_text())
@@ -460,19 +459,9 @@ def serve_child(folder: str, queries_path: str, baseline_queries: int) -> dict:
         rec_ms.append(1e3 * (time.perf_counter() - t))
     rss, peak = _rss_mb()  # the serving figures end here; the baseline needs every title in a list
 
-    from rapidfuzz import fuzz, process
-
-    titles = [fold(t) for t in engine.works.title]
-    base_ms, base_hits = [], []
-    for q in queries[:baseline_queries]:
-        t = time.perf_counter()
-        best = process.extractOne(fold(q["text"]), titles, scorer=fuzz.WRatio)
-        base_ms.append(1e3 * (time.perf_counter() - t))
-        base_hits.append(correct(best[2] if best else None, q)[1])
     return {
         "load_s": load_s, "first_query_s": first_query_s, "rss_after_load_mb": rss_load, "rss_mb": rss, "peak_rss_mb": peak,
-        **figures, "baseline_p50_ms": float(np.median(base_ms)) if base_ms else None,
-        "baseline_top1": float(np.mean(base_hits)) if base_hits else None, "baseline_queries": len(base_ms),
+        **figures, **brute_force_baseline(engine.works.title, queries[:baseline_queries], correct),
         "recommend_p50_ms": float(np.median(rec_ms)), "recommend_p99_ms": float(np.percentile(rec_ms, 99)),
         "recommend_queries": len(rec_ms), "queries": len(queries),
     }
@@ -521,7 +510,6 @@ def _kind_rows(m: dict) -> list[tuple[str, str]]:
 def bench_matcher_only(dataset: Dataset, n_queries: int, baseline_queries: int) -> dict:
     """The title matcher alone at full size: build, save and load (matcher.npz), latency, accuracy."""
     from engine.matcher import TitleMatcher
-    from engine.normalize import fold
 
     works = dataset.works
     likes = np.bincount(dataset.likes()[1], minlength=len(works))
@@ -547,18 +535,25 @@ def bench_matcher_only(dataset: Dataset, n_queries: int, baseline_queries: int) 
 
         matcher.match("warm up the matcher", limit=5)
         result.update(time_matcher(lambda text: [i for i, _ in matcher.match(text, limit=5)], queries, correct))
+    result.update(brute_force_baseline(works.title, queries[:baseline_queries], correct))
+    return result
+
+
+def brute_force_baseline(titles, queries: list[dict], correct) -> dict:
+    """p50 and top-1 of rapidfuzz's WRatio over every title, one query at a time (what the matcher replaces)."""
     from rapidfuzz import fuzz, process
 
-    titles = [fold(t) for t in works.title]
+    from engine.normalize import fold
+
+    folded = [fold(t) for t in titles] if queries else []
     base_ms, base_hits = [], []
-    for q in queries[:baseline_queries]:
+    for q in queries:
         t = time.perf_counter()
-        best = process.extractOne(fold(q["text"]), titles, scorer=fuzz.WRatio)
+        best = process.extractOne(fold(q["text"]), folded, scorer=fuzz.WRatio)
         base_ms.append(1e3 * (time.perf_counter() - t))
         base_hits.append(correct(best[2] if best else None, q)[1])
-    result.update(baseline_p50_ms=float(np.median(base_ms)) if base_ms else None,
-                  baseline_top1=float(np.mean(base_hits)) if base_hits else None, baseline_queries=len(base_ms))
-    return result
+    return {"baseline_p50_ms": float(np.median(base_ms)) if base_ms else None,
+            "baseline_top1": float(np.mean(base_hits)) if base_hits else None, "baseline_queries": len(base_ms)}
 
 
 def _header(title: str, info: dict, data: dict, command: str) -> list[str]:
