@@ -55,8 +55,6 @@ class Engine:
         self.folder = folder
         self.works = folder.works
         self.likes = np.asarray(folder.likes, dtype=np.int64)
-        self.query = np.ascontiguousarray(folder.query, dtype=np.float32)
-        self.target = np.ascontiguousarray(folder.target, dtype=np.float32)
         self.bias = np.asarray(folder.bias, dtype=np.float32)
         self.index = folder.index
         self.index.set_ef(max(ef, INDEX_CANDIDATES))  # once: set_ef is not safe while others query
@@ -212,7 +210,8 @@ class Engine:
             raise InvalidInput("Name at least one book you liked.")
         k = max(1, int(k))
         ids = np.array([w.id for w in liked], dtype=np.int64)
-        vector = self._query_rows.rows(ids).mean(axis=0)
+        seed_rows = self._query_rows.rows(ids)
+        vector = seed_rows.mean(axis=0)
         # The index gives the candidates' inner products: the target vectors (0.7 GB at 2.8M
         # works, memory-mapped) are read only for the few popular works `any` adds.
         candidates, dots = self.nearest(vector, INDEX_CANDIDATES)
@@ -231,6 +230,9 @@ class Engine:
             words = frozenset(fast_fold(w.title).split()) - _ARTICLES
             if words:
                 query_words.setdefault(normalize_author(w.author), []).append(words)
+        # What the reasons compare each pick with, read once per request, not once per pick.
+        sources = liked[:50]
+        source_fans = [self.fans(w.id) for w in sources] if self._fans is not None else None
         picks: list[Recommendation] = []
         per_author: dict[str, int] = {}
         per_series: dict[str, int] = {}
@@ -255,7 +257,7 @@ class Engine:
             per_author[author] = per_author.get(author, 0) + 1
             if stem:
                 per_series[stem] = per_series.get(stem, 0) + 1
-            picks.append(Recommendation(work, round(float(scores[i]), 4), self._reason(work, liked, vector)))
+            picks.append(Recommendation(work, round(float(scores[i]), 4), self._reason(work, sources, source_fans, seed_rows[:50])))
         return RecommendationList(liked, picks, setting.name, self.version)
 
     @staticmethod
@@ -300,18 +302,22 @@ class Engine:
         indptr, users = self._fans
         return users.span(int(indptr[work_id]), int(indptr[work_id + 1]))
 
-    def _reason(self, pick: Work, liked: list[Work], vector: np.ndarray) -> str:
-        """"loved by 12 readers who loved Dune", or without co-like data the closest query book."""
-        if self._fans is not None:
+    def _reason(self, pick: Work, sources: list[Work], source_fans: list[np.ndarray] | None,
+                source_rows: np.ndarray) -> str:
+        """"loved by 12 readers who loved Dune", or without co-like data the closest query book.
+
+        `sources` are the query's books, with their fans and query vectors (`source_rows`).
+        """
+        if source_fans is not None:
             fans = self.fans(pick.id)
-            counts = [(np.intersect1d(fans, self.fans(w.id), assume_unique=True).size, w) for w in liked[:50]]
-            count, source = max(counts, key=lambda cw: cw[0])
-            if count:
-                return f"loved by {count} reader{'s' if count != 1 else ''} who loved {source.title}"
+            counts = [np.intersect1d(fans, theirs, assume_unique=True).size for theirs in source_fans]
+            best = int(np.argmax(counts))
+            if counts[best]:
+                count = counts[best]
+                return f"loved by {count} reader{'s' if count != 1 else ''} who loved {sources[best].title}"
         # Which of the query's books points at this pick the most.
         target = self.index.get_items([pick.id], return_type="numpy")[0]  # the index's copy: no page of target read
-        queries = self._query_rows.rows([w.id for w in liked[:50]]) @ target
-        source = liked[int(np.argmax(queries))]
+        source = sources[int(np.argmax(source_rows @ target))]
         readers = f"{pick.likes} reader{'s' if pick.likes != 1 else ''}"
         return f"loved by readers of {source.title}; {readers} liked it"
 
