@@ -243,9 +243,6 @@ class FileRows:
             self._offset = int(array.offset)
             weakref.finalize(self, os.close, self._fd)
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
     def rows(self, ids) -> np.ndarray:
         """`array[ids]` for a sequence of row ids."""
         ids = np.asarray(ids, np.int64).reshape(-1)
