@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def find_or_train_model(model: Path | None, models_dir: Path = DEFAULT_MODELS_DI
         return found
     print(f"No model in {models_dir} yet: training the default model first (a few minutes)...", flush=True)
     # A child process: torch stays out of this one, and its progress prints straight through.
-    code = subprocess.call([sys.executable, "-m", "bot.cli", "train", "--models-dir", str(models_dir)])
+    code = subprocess.call([sys.executable, "-m", "rarereads", "train", "--models-dir", str(models_dir)])
     if code != 0:
         print(f"Training failed (exit code {code}). Run `rarereads train` to see why.", file=sys.stderr)
         return None

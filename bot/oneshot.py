@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from bot.paths import DEFAULT_MODELS_DIR
+from rarereads.paths import DEFAULT_MODELS_DIR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

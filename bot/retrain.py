@@ -1,6 +1,6 @@
 """Admin retraining with a hot swap: train in a child process, compare, swap or keep.
 
-The trainer runs as `python -m bot.cli train --extra-likes <csv>` in a separate
+The trainer runs as `python -m rarereads train --extra-likes <csv>` in a separate
 process, so torch never loads into the bot and a crash there cannot take the bot
 down. When it finishes, the new model folder's evaluation figure (from its
 manifest) is compared with the serving model's; the new engine replaces the old
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from .paths import PROJECT_ROOT
+from rarereads.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ def write_extra_likes(likes, path: Path, lookup: Callable[[str], Any] | None = N
 
 
 def default_trainer_command(extra_likes: Path, models_dir: Path) -> list[str]:
-    """The real trainer: this Python, `bot.cli train --models-dir DIR --extra-likes CSV`."""
-    return [sys.executable, "-m", "bot.cli", "train", "--models-dir", str(models_dir), "--extra-likes", str(extra_likes)]
+    """The real trainer: this Python, `-m rarereads train --models-dir DIR --extra-likes CSV`."""
+    return [sys.executable, "-m", "rarereads", "train", "--models-dir", str(models_dir), "--extra-likes", str(extra_likes)]
 
 
 def _default_load_engine(path: Path):

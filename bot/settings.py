@@ -17,7 +17,7 @@ from typing import Mapping
 
 from engine.rarity import RARITIES
 
-from .paths import PROJECT_ROOT
+from rarereads.paths import PROJECT_ROOT
 
 TELEGRAM_MODES = ("polling", "webhook")
 PLATFORMS = ("discord", "telegram")

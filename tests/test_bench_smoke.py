@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from rarereads.cli import main
 from train.bench import QUERY_KINDS, append_report, make_queries
 
 ROOT = Path(__file__).resolve().parent.parent

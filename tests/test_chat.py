@@ -138,7 +138,7 @@ def test_help_lists_the_commands(service):
 
 def _cli(*args, stdin="", env_extra=None, timeout=120):
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "rarereads", *args], input=stdin, capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=timeout)
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def rarereads(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "rarereads", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -64,7 +64,7 @@ def test_unknown_title_suggests_and_fails(shipped_model):
 
 def test_chat_on_shipped_model(shipped_model, tmp_path):
     lines = "/recommend Neuromancer k=3\n/shelf add the hobbit\n/shelf\n" + "x" * 10_000 + "\n/recommend\n"
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "chat", "--model", str(shipped_model),
+    done = subprocess.run([sys.executable, "-m", "rarereads", "chat", "--model", str(shipped_model),
                            "--db", str(tmp_path / "s.sqlite")], cwd=ROOT, input=lines, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

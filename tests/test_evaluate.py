@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bot.cli import main
+from rarereads.cli import main
 from engine.dataset import Dataset, Works
 from engine.modelfolder import verify_model_folder, write_model_folder
 from engine.rarity import RARITIES

@@ -294,7 +294,7 @@ def test_serve_reports_a_rejected_token_in_one_line(tmp_path, capsys):
 
 
 def test_serve_without_any_token_says_how_to_set_one(tmp_path, capsys, monkeypatch):
-    from bot.cli import main
+    from rarereads.cli import main
 
     for name in ("RAREREADS_DISCORD_TOKEN", "RAREREADS_TELEGRAM_TOKEN"):
         monkeypatch.delenv(name, raising=False)

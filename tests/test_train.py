@@ -18,7 +18,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bot import cli  # noqa: E402
+from rarereads import cli  # noqa: E402
 from engine.dataset import Dataset, Works  # noqa: E402
 from engine.errors import ModelFolderError  # noqa: E402
 from engine.modelfolder import latest_model_folder, load_model_folder  # noqa: E402
@@ -252,7 +252,7 @@ def test_bad_settings_are_refused():
 
 
 def test_train_command_does_not_import_torch():
-    code = "import sys, train.cli; from bot.cli import build_parser; build_parser('train'); print('torch' in sys.modules)"
+    code = "import sys, train.cli; from rarereads.cli import build_parser; build_parser('train'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "False"
@@ -263,7 +263,7 @@ def test_two_ranks_average_gradients_and_rank_zero_exports(dataset, tmp_path):
     dataset.save(tmp_path / "data")
     root = Path(__file__).resolve().parent.parent
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-               "-m", "bot.cli", "train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "model"),
+               "-m", "rarereads", "train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "model"),
                "--max-steps", "6", "--dim", "8", "--batch-size", "32", "--device", "cpu", "--threads", "1",
                "--no-progress"]
     subprocess.run(command, cwd=root, check=True, capture_output=True, timeout=120)

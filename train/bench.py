@@ -150,7 +150,7 @@ def find_model(args: argparse.Namespace, dataset: Dataset) -> Path | None:
     """`--model`, else the newest model folder trained on exactly this dataset."""
     if args.model:
         return args.model
-    from bot.paths import DEFAULT_MODELS_DIR
+    from rarereads.paths import DEFAULT_MODELS_DIR
 
     if not DEFAULT_MODELS_DIR.is_dir():
         return None

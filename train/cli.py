@@ -12,7 +12,7 @@ import typing
 from dataclasses import fields
 from pathlib import Path
 
-from bot.paths import DEFAULT_DATASET, DEFAULT_MODELS_DIR
+from rarereads.paths import DEFAULT_DATASET, DEFAULT_MODELS_DIR
 
 from .config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
 

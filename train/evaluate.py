@@ -471,7 +471,7 @@ def _parse_key_values(items: list[str], what: str) -> dict[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bot.paths import DEFAULT_DATASET
+    from rarereads.paths import DEFAULT_DATASET
 
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="dataset folder (default: %(default)s)")
     parser.add_argument("--model", type=Path, help="model folder: train with its config and save eval.md/eval.json into it")

@@ -1,7 +1,7 @@
 """The trainer, top to bottom: data, device, model, loop, evaluation, export.
 
 Run it through `rarereads train` (train/cli.py). For several GPUs start the same command with
-`torchrun --nproc_per_node N -m bot.cli train ...`: every rank draws its own batches (seed + rank)
+`torchrun --nproc_per_node N -m rarereads train ...`: every rank draws its own batches (seed + rank)
 and the gradients are averaged before each optimiser step.
 
 Multi-GPU choice: the tables stay sparse (nn.Embedding(sparse=True) with SparseAdam or Adagrad)

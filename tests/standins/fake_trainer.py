@@ -1,4 +1,4 @@
-"""Stands in for `python -m bot.cli train --extra-likes CSV` in retrain tests (no torch, ~0.2 s).
+"""Stands in for `python -m rarereads train --extra-likes CSV` in retrain tests (no torch, ~0.2 s).
 
 Usage: fake_trainer.py --models-dir DIR --extra-likes CSV --mode ok|fail|worse|nothing [--flavour a|b] [--sleep S]
 Writes a tiny model folder into $RAREREADS_MODELS_DIR and prints progress like a trainer.

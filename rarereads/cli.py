@@ -3,6 +3,8 @@
 A command module exposes `add_arguments(parser)` and `run(args) -> int`. Command modules
 import only the standard library and `engine` at module level; heavy libraries (torch,
 discord, telegram) are imported inside `run`, so `rarereads chat` never loads torch.
+This dispatcher names the modules by string and imports only the one a command needs:
+it belongs to no layer, and no layer imports it.
 """
 from __future__ import annotations
 

@@ -1,0 +1,6 @@
+"""The `rarereads` command line and the project's default paths.
+
+This package sits outside the layers it starts: `engine/` imports nothing from it,
+`train/` and `bot/` import only `rarereads.paths`, and `rarereads.cli` names each
+command's module by string, so running one command imports only that layer.
+"""
