@@ -14,16 +14,13 @@ import discord
 from discord import app_commands
 from discord.utils import escape_markdown
 
+from .conversation import Answer, Conversation
 from .formatting import clean_input, clip
-from .ratelimit import slow_down_text
-from .retrain import RetrainBusy
-from .runtime import Answer, BotRuntime, Conversation, TextReply
+from .runtime import BotRuntime
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-FAST_REPLY_SECONDS = 2.0  # answer directly if the service is this quick, else defer first (Discord allows 3 s)
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 RARITY_CHOICES = [app_commands.Choice(name=n, value=n) for n in ("any", "balanced", "rare", "deep")]
 STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary,
           "danger": discord.ButtonStyle.danger}
@@ -78,8 +75,8 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rr:(?P<
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """A press: run the action for the presser and reply."""
-        conversation = interaction.client.conversation
-        await respond(interaction, lambda reader: conversation.press(reader, self.token))
+        runtime = interaction.client.runtime
+        await runtime.command(DiscordChannel(interaction), lambda reader: runtime.conversation.press(reader, self.token))
 
 
 def view_for(answer: Answer) -> discord.ui.View | None:
@@ -93,39 +90,61 @@ def view_for(answer: Answer) -> discord.ui.View | None:
     return view
 
 
-# --- the one path every command takes --------------------------------------------------------
+# --- where a command came from ---------------------------------------------------------------
 
-async def respond(interaction: discord.Interaction, work: Callable[[str], Answer], *, limited: bool = True) -> None:
-    """Rate-limit, run `work(reader)` in a thread, and send its answer (deferring if it is slow)."""
-    client: RarereadsDiscord = interaction.client
-    reader = f"{PLATFORM}:{interaction.user.id}"
-    async with client.runtime.inflight.track():
-        wait = client.runtime.limiter.hit(reader) if limited else 0
-        if wait:
-            await interaction.response.send_message(slow_down_text(wait), ephemeral=True)
-            return
-        task = asyncio.ensure_future(asyncio.to_thread(work, reader))
-        done, _ = await asyncio.wait({task}, timeout=FAST_REPLY_SECONDS)
-        if not done:
-            await interaction.response.defer(thinking=True)
-        answer = await task
-        await send(interaction, answer)
+class DiscordStatus:
+    """The interaction's original response, edited as a retrain goes on."""
+
+    def __init__(self, interaction: discord.Interaction):
+        self.interaction = interaction
+
+    async def edit(self, text: str) -> None:
+        await self.interaction.edit_original_response(content=clip(_md(text), 2000))
 
 
-async def send(interaction: discord.Interaction, answer: Answer) -> None:
-    """Send `answer` as the interaction's response, or as a followup once it was deferred."""
-    kwargs = {"content": content_for(answer), "embeds": embeds_for(answer)}
-    view = view_for(answer)
-    if view is not None:
-        kwargs["view"] = view
-    if interaction.response.is_done():
-        await interaction.followup.send(**kwargs, ephemeral=answer.ephemeral)
-    else:
-        await interaction.response.send_message(**kwargs, ephemeral=answer.ephemeral)
+class DiscordChannel:
+    """One interaction; see `bot.runtime.Channel`. It answers once, deferring first when asked to."""
+
+    platform = PLATFORM
+
+    def __init__(self, interaction: discord.Interaction):
+        self.interaction = interaction
+        self.user_id = interaction.user.id
+        self.scope = f"{PLATFORM}:{interaction.guild_id}" if interaction.guild_id else None
+
+    async def _send(self, ephemeral: bool = False, **kwargs) -> None:
+        if self.interaction.response.is_done():
+            await self.interaction.followup.send(**kwargs, ephemeral=ephemeral)
+        else:
+            await self.interaction.response.send_message(**kwargs, ephemeral=ephemeral)
+
+    async def answer(self, answer: Answer) -> None:
+        kwargs = {"content": content_for(answer), "embeds": embeds_for(answer)}
+        view = view_for(answer)
+        if view is not None:
+            kwargs["view"] = view
+        await self._send(answer.private, **kwargs)
+
+    async def notice(self, text: str) -> None:
+        await self._send(True, content=clip(_md(text), 2000))
+
+    async def busy(self) -> None:
+        if not self.interaction.response.is_done():
+            await self.interaction.response.defer(thinking=True)
+
+    async def status(self, text: str) -> DiscordStatus:
+        await self._send(content=clip(_md(text), 2000))
+        return DiscordStatus(self.interaction)
 
 
 def _title(text: str | None) -> str:
     return clean_input(text)
+
+
+def _command(interaction: discord.Interaction, work: Callable[[Conversation, str], Answer]) -> Awaitable[None]:
+    """Run a slash command's `work(conversation, reader)` through the shared flow."""
+    runtime: BotRuntime = interaction.client.runtime
+    return runtime.command(DiscordChannel(interaction), lambda reader: work(runtime.conversation, reader))
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -138,18 +157,13 @@ async def recommend_command(interaction: discord.Interaction, title: str | None 
                             count: app_commands.Range[int, 1, 10] | None = None,
                             rarity: app_commands.Choice[str] | None = None) -> None:
     """/recommend [title] [count] [rarity]."""
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.recommend(reader, _title(title), count,
-                                                                     rarity.value if rarity else None))
+    await _command(interaction, lambda c, reader: c.recommend(reader, _title(title), count,
+                                                              rarity.value if rarity else None))
 
 
 @recommend_command.autocomplete("title")
 async def title_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Up to 25 catalogue titles matching what the user has typed."""
-    return await _title_choices(interaction, current)
-
-
-async def _title_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     text = clean_input(current)
     if not text:
         return []
@@ -169,8 +183,7 @@ async def _title_choices(interaction: discord.Interaction, current: str) -> list
 @app_commands.describe(title="The book's title (and author, if you like)")
 async def book_command(interaction: discord.Interaction, title: str) -> None:
     """/book <title>."""
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.book(reader, _title(title)))
+    await _command(interaction, lambda c, reader: c.book(reader, _title(title)))
 
 
 book_command.autocomplete("title")(title_autocomplete)
@@ -182,16 +195,14 @@ shelf_group = app_commands.Group(name="shelf", description="Your shelf of favour
 @app_commands.describe(page="Page number (10 books a page)")
 async def shelf_show(interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
     """/shelf show [page]."""
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.shelf(reader, page - 1))
+    await _command(interaction, lambda c, reader: c.shelf(reader, page - 1))
 
 
 @shelf_group.command(name="add", description="Add a book you loved to your shelf")
 @app_commands.describe(title="The book's title (and author, if you like)")
 async def shelf_add(interaction: discord.Interaction, title: str) -> None:
     """/shelf add <title>."""
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.shelf_add(reader, _title(title)))
+    await _command(interaction, lambda c, reader: c.shelf_add(reader, _title(title)))
 
 
 shelf_add.autocomplete("title")(title_autocomplete)
@@ -201,89 +212,46 @@ shelf_add.autocomplete("title")(title_autocomplete)
 @app_commands.describe(title="The book's title as on your shelf")
 async def shelf_remove(interaction: discord.Interaction, title: str) -> None:
     """/shelf remove <title>."""
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.shelf_remove(reader, _title(title)))
+    await _command(interaction, lambda c, reader: c.shelf_remove(reader, _title(title)))
 
 
 @shelf_group.command(name="clear", description="Empty your shelf (asks first)")
 @app_commands.describe(yes="Skip the question: yes, empty it now")
 async def shelf_clear(interaction: discord.Interaction, yes: bool = False) -> None:
     """/shelf clear [yes]."""
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.shelf_clear(reader, confirm=yes))
+    await _command(interaction, lambda c, reader: c.shelf_clear(reader, confirm=yes))
 
 
 @shelf_group.command(name="import", description="Import your Goodreads library export (CSV)")
 @app_commands.describe(file="goodreads_library_export.csv from Goodreads: My Books → Import and export")
 async def shelf_import(interaction: discord.Interaction, file: discord.Attachment) -> None:
     """/shelf import <file>."""
-    if file.size > MAX_IMPORT_BYTES:
-        await interaction.response.send_message("That file is too big to be a Goodreads export (over 20 MB).",
-                                                ephemeral=True)
-        return
-    await interaction.response.defer(thinking=True)  # the download alone may take a moment
-    data = await file.read()
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.import_goodreads(reader, data))
+    await interaction.client.runtime.import_command(DiscordChannel(interaction), file.size, file.read)
 
 
 @app_commands.command(name="forget", description="Delete your shelf and everything rarereads knows about you (asks first)")
 @app_commands.describe(yes="Skip the question: yes, forget me now")
 async def forget_command(interaction: discord.Interaction, yes: bool = False) -> None:
     """/forget [yes]."""
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.forget(reader, confirm=yes))
+    await _command(interaction, lambda c, reader: c.forget(reader, confirm=yes))
 
 
 @app_commands.command(name="help", description="How to use rarereads")
 async def help_command(interaction: discord.Interaction) -> None:
     """/help."""
-    conversation = interaction.client.conversation
-    await respond(interaction, lambda reader: conversation.help())
-
-
-async def _refuse_non_admin(interaction: discord.Interaction, what: str) -> bool:
-    client: RarereadsDiscord = interaction.client
-    if client.runtime.is_admin(PLATFORM, interaction.user.id):
-        return False
-    log.warning("discord user %s asked for /%s but is not an admin", interaction.user.id, what)
-    await interaction.response.send_message(f"Sorry, only the bot's admins can use /{what}.", ephemeral=True)
-    return True
+    await _command(interaction, lambda c, reader: c.help())
 
 
 @app_commands.command(name="retrain", description="Admins: train a new model and swap it in if it is as good")
 async def retrain_command(interaction: discord.Interaction) -> None:
     """/retrain (admins only)."""
-    if await _refuse_non_admin(interaction, "retrain"):
-        return
-    runtime = interaction.client.runtime
-    if runtime.retrain.running:
-        await interaction.response.send_message("A retrain is already running; its message shows the progress.")
-        return
-    await interaction.response.send_message("Retraining: starting…")
-
-    async def progress(text: str) -> None:
-        await interaction.edit_original_response(content=clip(f"Retraining: {_md(text)}", 2000))
-
-    async def retrain() -> None:
-        try:
-            result = await runtime.retrain.retrain(progress, requested_by=f"discord:{interaction.user.id}")
-        except RetrainBusy:
-            await interaction.edit_original_response(content="A retrain is already running.")
-            return
-        await interaction.edit_original_response(content=clip(_md(result.message), 2000))
-
-    runtime.spawn(retrain())
+    await interaction.client.runtime.retrain_command(DiscordChannel(interaction))
 
 
 @app_commands.command(name="status", description="Admins: model version and age, evaluation, catalogue, shelves, uptime")
 async def status_command(interaction: discord.Interaction) -> None:
     """/status (admins only)."""
-    if await _refuse_non_admin(interaction, "status"):
-        return
-    runtime = interaction.client.runtime
-    await respond(interaction, lambda reader: Answer(TextReply("\n".join(runtime.status_lines())), ephemeral=True),
-                  limited=False)
+    await interaction.client.runtime.status_command(DiscordChannel(interaction))
 
 
 COMMANDS = [recommend_command, book_command, shelf_group, forget_command, help_command, retrain_command, status_command]
@@ -297,7 +265,6 @@ class RarereadsDiscord(discord.Client):
     def __init__(self, runtime: BotRuntime, *, test_guild_id: int | None = None, sync: bool = True):
         super().__init__(intents=discord.Intents.none())
         self.runtime = runtime
-        self.conversation = Conversation(runtime)
         self.test_guild_id = test_guild_id
         self.sync_on_start = sync
         self.tree = app_commands.CommandTree(self)
@@ -342,6 +309,7 @@ class DiscordRunner:
     """Starts and stops the Discord side of `rarereads serve`."""
 
     name = "Discord"
+    platform = PLATFORM
 
     def __init__(self, runtime: BotRuntime, settings):
         self.runtime = runtime
@@ -372,7 +340,7 @@ class DiscordRunner:
 
     async def notify_admins(self, text: str) -> None:
         """Send `text` to every Discord admin by direct message."""
-        for admin in self.settings.discord_admins:
+        for admin in self.settings.admins.get(PLATFORM, ()):
             try:
                 user = await self.client.fetch_user(admin)
                 await user.send(clip(_md(text), 2000))

@@ -1,52 +1,91 @@
-"""What both platform adapters share in one `serve` process: the service, limits, buttons, status.
+"""What every platform shares in one `serve` process: the contract, the state, the async flows.
 
-Nothing here knows Discord or Telegram; the adapters take a `BotRuntime` and stay thin.
+A platform adapter (`bot/discord_bot.py`, `bot/telegram_bot.py`) provides two small things:
+
+- a `Runner` (start, pause, stop, notify admins) that `bot/serve.py` drives;
+- a `Channel` per command: where that command came from and how to answer it there.
+
+The flows every command goes through (in flight tracking, the per-reader rate limit, work
+off the event loop, admin refusal, retrain progress, the import limits) live once here in
+`BotRuntime`, written against `Channel`; nothing here knows Discord or Telegram.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import logging
 import time
-from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable, Protocol
 
-from .ratelimit import NoLimit, RateLimiter
-from .retrain import RetrainManager, model_metric
+from .conversation import Answer, Conversation, TextReply
+from .ratelimit import NoLimit, RateLimiter, slow_down_text
+from .retrain import RetrainBusy, RetrainManager, model_metric
 
 log = logging.getLogger(__name__)
 
+SLOW_SECONDS = 2.0  # work still running after this long gets a "working on it" sign (Discord allows 3 s)
+MAX_IMPORT_BYTES = 20 * 1024 * 1024  # the Telegram Bot API's download limit; Discord's attachments are smaller
 
-class ActionStore:
-    """Button payloads behind short tokens (Telegram allows 64 bytes of callback data).
 
-    Tokens are content hashes, so the same button always gets the same token. The store
-    keeps the most recent `capacity` payloads; an older button is answered with a friendly
-    "run the command again" instead of failing.
+class Runner(Protocol):
+    """One platform in `rarereads serve`.
+
+    Attributes:
+        name: The platform's name for people ("Discord").
+        platform: Its key in settings and reader ids ("discord").
     """
 
-    def __init__(self, capacity: int = 50_000):
-        self.capacity = capacity
-        self._payloads: OrderedDict[str, dict] = OrderedDict()
+    name: str
+    platform: str
 
-    def put(self, payload: dict) -> str:
-        """Store `payload` and return its token (12 URL-safe characters)."""
-        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-        token = base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:9]).decode()
-        self._payloads[token] = payload
-        self._payloads.move_to_end(token)
-        while len(self._payloads) > self.capacity:
-            self._payloads.popitem(last=False)
-        return token
+    async def start(self) -> None:
+        """Log in and begin taking updates; raise with a one-line message if that is impossible."""
 
-    def get(self, token: str) -> dict | None:
-        """The payload behind `token`, or None if unknown or forgotten."""
-        return self._payloads.get(token)
+    async def pause(self) -> None:
+        """Take no new updates; replies under way go on."""
+
+    async def stop(self) -> None:
+        """Close every connection (after `pause` and once replies under way have finished)."""
+
+    async def notify_admins(self, text: str) -> None:
+        """Tell this platform's admins `text` by direct message."""
+
+
+class Status(Protocol):
+    """A message that can be edited later (retrain progress)."""
+
+    async def edit(self, text: str) -> None:
+        """Replace the message's text."""
+
+
+class Channel(Protocol):
+    """Where one command came from, and how to answer it there.
+
+    Attributes:
+        platform: "discord" or "telegram".
+        user_id: The platform's id of the person who sent the command.
+        scope: The group (server, group chat) the command came from, as "<platform>:<id>",
+            or None in a private chat: shelves shared with `/shelf share` are per scope.
+    """
+
+    platform: str
+    user_id: int
+    scope: str | None
+
+    async def answer(self, answer: Answer) -> None:
+        """Send the command's answer."""
+
+    async def notice(self, text: str) -> None:
+        """A short note only the sender sees where the platform allows it (rate limit, refusal)."""
+
+    async def busy(self) -> None:
+        """The answer takes a while: show that (Discord must hear within 3 s)."""
+
+    async def status(self, text: str) -> Status:
+        """Post a message to edit later; it outlives the command (a retrain runs for minutes)."""
 
 
 class InFlight:
@@ -81,9 +120,14 @@ class InFlight:
             return False
 
 
+def reader_of(channel: Channel) -> str:
+    """The shelf store's reader id for the person behind `channel`."""
+    return f"{channel.platform}:{channel.user_id}"
+
+
 @dataclass
 class BotRuntime:
-    """Shared state of one `rarereads serve` process.
+    """Shared state of one `rarereads serve` process, and the flows every command takes.
 
     Attributes:
         service: The platform-neutral `bot.service.Service`.
@@ -96,10 +140,30 @@ class BotRuntime:
     retrain: RetrainManager
     settings: Any
     limiter: RateLimiter | NoLimit = field(default_factory=NoLimit)
-    actions: ActionStore = field(default_factory=ActionStore)
     inflight: InFlight = field(default_factory=InFlight)
     started_at: float = field(default_factory=time.monotonic)
     background: set = field(default_factory=set)
+    conversation: Conversation = field(init=False)
+    # Imports parse and match thousands of rows: they queue on their own thread, so that the
+    # shared pool stays free for everyone else's commands.
+    import_pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.conversation = Conversation(self.service)
+        self.import_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rarereads-import")
+
+    @property
+    def holder(self):
+        return self.service.holder
+
+    @property
+    def shelves(self):
+        return self.service.shelves
+
+    def is_admin(self, platform: str, user_id: int | str) -> bool:
+        return self.settings.is_admin(platform, user_id)
+
+    # --- background work ---------------------------------------------------------------
 
     def spawn(self, coro) -> asyncio.Task:
         """Run `coro` in the background (a retrain); shutdown cancels what is still running."""
@@ -113,16 +177,88 @@ class BotRuntime:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
 
-    @property
-    def holder(self):
-        return self.service.holder
+    async def close(self) -> None:
+        """Cancel background work and let the import thread finish what it holds."""
+        await self.cancel_background()
+        await asyncio.to_thread(self.import_pool.shutdown, wait=True)
 
-    @property
-    def shelves(self):
-        return self.service.shelves
+    # --- the flows every command takes ---------------------------------------------------
 
-    def is_admin(self, platform: str, user_id: int | str) -> bool:
-        return self.settings.is_admin(platform, user_id)
+    async def command(self, channel: Channel, work: Callable[[str], Answer], *, limited: bool = True,
+                      pool: ThreadPoolExecutor | None = None) -> None:
+        """Rate-limit, run `work(reader)` off the event loop (signalling when slow), answer."""
+        async with self.inflight.track():
+            reader = reader_of(channel)
+            if limited and await self._too_fast(channel, reader):
+                return
+            await channel.answer(await self._run(channel, lambda: work(reader), pool))
+
+    async def _too_fast(self, channel: Channel, reader: str) -> bool:
+        wait = self.limiter.hit(reader)
+        if wait:
+            await channel.notice(slow_down_text(wait))
+        return bool(wait)
+
+    async def _run(self, channel: Channel, call: Callable[[], Answer], pool: ThreadPoolExecutor | None) -> Answer:
+        future = asyncio.get_running_loop().run_in_executor(pool, call)
+        done, _ = await asyncio.wait({future}, timeout=SLOW_SECONDS)
+        if not done:
+            await channel.busy()
+        return await future
+
+    async def refuse_non_admin(self, channel: Channel, command: str) -> bool:
+        """True (after telling them) when the sender may not run the admin `command`."""
+        if self.is_admin(channel.platform, channel.user_id):
+            return False
+        log.warning("%s user %s asked for /%s but is not an admin", channel.platform, channel.user_id, command)
+        await channel.notice(f"Sorry, only the bot's admins can use /{command}.")
+        return True
+
+    async def status_command(self, channel: Channel) -> None:
+        """/status for admins."""
+        if await self.refuse_non_admin(channel, "status"):
+            return
+        await self.command(channel, lambda reader: Answer(TextReply("\n".join(self.status_lines())), private=True),
+                           limited=False)
+
+    async def retrain_command(self, channel: Channel) -> None:
+        """/retrain for admins: progress in one edited message, the outcome posted where it was asked."""
+        if await self.refuse_non_admin(channel, "retrain"):
+            return
+        if self.retrain.running:
+            await channel.notice("A retrain is already running; its message shows the progress.")
+            return
+        status = await channel.status("Retraining: starting…")
+
+        async def progress(text: str) -> None:
+            await status.edit(f"Retraining: {text}")
+
+        async def retrain() -> None:
+            try:
+                result = await self.retrain.retrain(progress, requested_by=reader_of(channel))
+            except RetrainBusy:
+                await status.edit("A retrain is already running.")
+                return
+            await status.edit(result.message)
+
+        self.spawn(retrain())  # runs for minutes: not a handler in flight that shutdown should wait for
+
+    async def import_command(self, channel: Channel, size: int | None, download: Callable[[], Awaitable[bytes]]) -> None:
+        """A shelf import: size limit before the download, then parsing and matching on the import thread."""
+        async with self.inflight.track():
+            reader = reader_of(channel)
+            if await self._too_fast(channel, reader):
+                return
+            if size is not None and size > MAX_IMPORT_BYTES:
+                await channel.answer(Answer(TextReply(f"That file is over {MAX_IMPORT_BYTES // 2**20} MB: too big "
+                                                      "to be a library export."), private=True))
+                return
+            await channel.busy()  # the download alone may take a moment
+            data = await download()
+            answer = await self._run(channel, lambda: self.conversation.import_file(reader, data), self.import_pool)
+            await channel.answer(answer)
+
+    # --- /status --------------------------------------------------------------------------
 
     def status_lines(self) -> list[str]:
         """The admin /status report, one fact per line (blocking: counts shelves in SQLite)."""
@@ -165,161 +301,3 @@ def _age(created_at: str) -> str:
     except (TypeError, ValueError):
         return "unknown age"
     return _duration((dt.datetime.now(dt.timezone.utc) - created).total_seconds())
-
-
-# --- platform-neutral answers: a service Reply plus the buttons under it ----------------------
-
-@dataclass(frozen=True)
-class Button:
-    """One button; `token` finds its action in the `ActionStore`."""
-
-    label: str
-    token: str
-    style: str = "secondary"  # primary | secondary | danger
-
-
-@dataclass
-class Answer:
-    """What an adapter renders: the service's reply and rows of buttons."""
-
-    reply: Any
-    rows: list[list[Button]] = field(default_factory=list)
-    ephemeral: bool = False
-
-    @property
-    def text(self) -> str:
-        return getattr(self.reply, "text", "") or ""
-
-
-@dataclass
-class TextReply:
-    """A reply made here (rate limits, refusals) rather than by the service."""
-
-    text: str
-    kind: str = "info"
-
-
-_COMMAND_ACTIONS = (("/book", "book"), ("/shelf add", "add"))  # anything else that names a title recommends
-
-
-class Conversation:
-    """Turns each platform's commands and button presses into `Service` calls and `Answer`s.
-
-    Every method blocks (matching, index queries, SQLite): adapters call them through
-    `asyncio.to_thread`. Choices, "add to shelf", "more like this", paging and confirmations
-    become buttons whose payloads wait in the `ActionStore`.
-    """
-
-    def __init__(self, runtime: BotRuntime):
-        self.rt = runtime
-
-    @property
-    def service(self):
-        return self.rt.service
-
-    def _button(self, label: str, payload: dict, style: str = "secondary") -> Button:
-        return Button(label[:80], self.rt.actions.put(payload), style)
-
-    def _answer(self, reader: str, reply, action: dict | None = None) -> Answer:
-        """`reply` with the buttons its kind calls for."""
-        kind = getattr(reply, "kind", "info")
-        rows: list[list[Button]] = []
-        if getattr(reply, "choices", None):  # ambiguous or unknown title: one button per candidate
-            action = action or {"do": "recommend"}
-            rows = [[self._button(f"{n}. {work.label}", {**action, "key": work.key})]
-                    for n, work in enumerate(reply.choices[:9], 1)]
-        elif kind == "recommendations":
-            rows = [[self._button(f"➕ {n}. Add to shelf", {"do": "add", "key": p.work.key}, "primary"),
-                     self._button(f"🔎 {n}. More like this", {"do": "recommend", "key": p.work.key})]
-                    for n, p in enumerate(reply.recommendations.picks, 1)]
-        elif kind == "book" and reply.work is not None:
-            rows = [[self._button("➕ Add to shelf", {"do": "add", "key": reply.work.key}, "primary"),
-                     self._button("🔎 More like this", {"do": "recommend", "key": reply.work.key})]]
-        elif kind == "shelf" and getattr(reply, "pages", 0) > 1:
-            nav = []
-            if reply.page > 0:
-                nav.append(self._button("◀ Previous", {"do": "page", "page": reply.page - 1}))
-            if reply.page + 1 < reply.pages:
-                nav.append(self._button("Next ▶", {"do": "page", "page": reply.page + 1}))
-            rows = [nav]
-        elif kind == "confirm" and action is not None:
-            rows = [[self._button("Yes, go ahead", {**action, "reader": reader}, "danger"),
-                     self._button("Cancel", {"do": "cancel", "reader": reader})]]
-        return Answer(reply, rows)
-
-    # --- typed commands (Discord) ------------------------------------------------------------
-
-    def recommend(self, reader: str, title: str = "", count: int | None = None, rarity: str | None = None) -> Answer:
-        reply = self.service.recommend(reader, title or None, k=count or 10, rarity=rarity)
-        return self._answer(reader, reply, {"do": "recommend", "k": count or 10, "rarity": rarity})
-
-    def book(self, reader: str, title: str) -> Answer:
-        return self._answer(reader, self.service.book(reader, title), {"do": "book"})
-
-    def shelf(self, reader: str, page: int = 0) -> Answer:
-        return self._answer(reader, self.service.shelf(reader, page=page))
-
-    def shelf_add(self, reader: str, title: str) -> Answer:
-        return self._answer(reader, self.service.shelf_add(reader, title), {"do": "add"})
-
-    def shelf_remove(self, reader: str, title: str) -> Answer:
-        return self._answer(reader, self.service.shelf_remove(reader, title))
-
-    def shelf_clear(self, reader: str, confirm: bool = False) -> Answer:
-        return self._answer(reader, self.service.shelf_clear(reader, confirm=confirm), {"do": "clear"})
-
-    def forget(self, reader: str, confirm: bool = False) -> Answer:
-        return self._answer(reader, self.service.forget(reader, confirm=confirm), {"do": "forget"})
-
-    def import_goodreads(self, reader: str, data: bytes) -> Answer:
-        return Answer(self.service.shelf_import(reader, data))
-
-    def help(self) -> Answer:
-        return Answer(self.service.help())
-
-    # --- chat lines (Telegram) ---------------------------------------------------------------
-
-    def text(self, reader: str, line: str) -> Answer:
-        """A chat line as the service parses it (commands, numbers picking a choice, bare titles)."""
-        reply = self.service.handle_text(reader, line)
-        lowered = " ".join(line.lower().split())
-        action = next(({"do": do} for prefix, do in _COMMAND_ACTIONS if lowered.startswith(prefix)), {"do": "recommend"})
-        if lowered.startswith("/shelf clear"):
-            action = {"do": "clear"}
-        elif lowered.startswith("/forget"):
-            action = {"do": "forget"}
-        return self._answer(reader, reply, action)
-
-    # --- buttons -----------------------------------------------------------------------------
-
-    def press(self, reader: str, token: str) -> Answer:
-        """Run the action behind a pressed button for `reader`."""
-        payload = self.rt.actions.get(token)
-        if payload is None:
-            return Answer(TextReply("That button has expired; please run the command again."), ephemeral=True)
-        owner = payload.get("reader")
-        if owner is not None and owner != reader:
-            return Answer(TextReply("That button is for someone else."), ephemeral=True)
-        do = payload["do"]
-        if do == "cancel":
-            return Answer(TextReply("Cancelled; nothing changed."))
-        if do == "clear":
-            return self.shelf_clear(reader, confirm=True)
-        if do == "forget":
-            return self.forget(reader, confirm=True)
-        if do == "page":
-            return self.shelf(reader, payload["page"])
-        engine = self.rt.holder.current  # one engine for the whole action
-        work = engine.work_by_key(payload["key"])
-        if work is None:
-            return Answer(TextReply("That book is no longer in my catalogue; please ask again."), ephemeral=True)
-        return self._answer(reader, self._work_reply(engine, reader, do, work, payload), {"do": do})
-
-    def _work_reply(self, engine, reader: str, do: str, work, payload: dict):
-        """The service's answer for an already identified work (a pressed pick or choice)."""
-        service = self.service
-        if do == "add":
-            return service.shelf_add_work(reader, work)
-        if do == "book":
-            return service.book_work(work)
-        return service.recommend_work(reader, work, payload.get("k") or 10, payload.get("rarity"), engine=engine)

@@ -80,28 +80,29 @@ async def serve(settings, platforms: list[str] | None = None, stop: asyncio.Even
             settings=settings,
             limiter=RateLimiter(limit.count, limit.seconds) if limit else NoLimit(),
         )
-        return await _run_platforms(runtime, settings, platforms, stop or asyncio.Event())
+        try:
+            return await _run_platforms(runtime, settings, platforms, stop or asyncio.Event())
+        finally:
+            await runtime.close()
     finally:
         await asyncio.to_thread(shelves.close)
         log.info("shelves closed; bye")
 
 
 def _runners(runtime, settings, platforms: list[str]) -> list:
+    """A `Runner` for each platform asked for whose library is installed."""
+    from .platforms import PLATFORMS
+
     runners = []
-    if "discord" in platforms:
+    for key in platforms:
+        platform = PLATFORMS[key]
         try:
-            from .discord_bot import DiscordRunner
-        except ImportError:
-            print("rarereads serve: Discord needs discord.py: pip install -e '.[discord]'", file=sys.stderr)
-        else:
-            runners.append(DiscordRunner(runtime, settings))
-    if "telegram" in platforms:
-        try:
-            from .telegram_bot import TelegramRunner
-        except ImportError:
-            print("rarereads serve: Telegram needs python-telegram-bot: pip install -e '.[telegram]'", file=sys.stderr)
-        else:
-            runners.append(TelegramRunner(runtime, settings))
+            runner_class = platform.runner_class()
+        except ImportError as exc:
+            print(f"rarereads serve: {platform.name} needs {exc.name or 'its library'}: "
+                  f"pip install -e '.[{platform.extra}]'", file=sys.stderr)
+            continue
+        runners.append(runner_class(runtime, settings))
     return runners
 
 

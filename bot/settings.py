@@ -19,8 +19,9 @@ from engine.rarity import RARITIES
 
 from rarereads.paths import PROJECT_ROOT
 
+from .platforms import PLATFORMS
+
 TELEGRAM_MODES = ("polling", "webhook")
-PLATFORMS = ("discord", "telegram")
 
 
 class SettingsError(ValueError):
@@ -90,9 +91,8 @@ class Settings:
 
     discord_token: Secret | None = None
     discord_test_guild_id: int | None = None
-    discord_admins: frozenset[int] = frozenset()
     telegram_token: Secret | None = None
-    telegram_admins: frozenset[int] = frozenset()
+    admins: Mapping[str, frozenset[int]] = field(default_factory=dict)  # platform -> user ids (RAREREADS_<P>_ADMINS)
     telegram_base_url: str | None = None  # self-hosted Bot API server root, e.g. http://127.0.0.1:8081
     telegram_mode: str = "polling"
     telegram_webhook_url: str | None = None  # public HTTPS URL Telegram posts updates to
@@ -112,13 +112,16 @@ class Settings:
     @property
     def platforms(self) -> list[str]:
         """Platforms that have a token configured, in start-up order."""
-        return [p for p, token in (("discord", self.discord_token), ("telegram", self.telegram_token)) if token]
+        return [p for p in PLATFORMS if self.token(p)]
+
+    def token(self, platform: str) -> Secret | None:
+        """The platform's bot token, if configured."""
+        return getattr(self, f"{platform}_token", None)
 
     def is_admin(self, platform: str, user_id: int | str) -> bool:
         """Whether `user_id` on `platform` may retrain and see /status."""
-        admins = self.discord_admins if platform == "discord" else self.telegram_admins
         try:
-            return int(user_id) in admins
+            return int(user_id) in self.admins.get(platform, ())
         except (TypeError, ValueError):
             return False
 
@@ -250,9 +253,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     return Settings(
         discord_token=_secret(get("DISCORD_TOKEN")),
         discord_test_guild_id=_int("RAREREADS_DISCORD_TEST_GUILD_ID", get("DISCORD_TEST_GUILD_ID"), None),
-        discord_admins=_ids("RAREREADS_DISCORD_ADMINS", get("DISCORD_ADMINS")),
         telegram_token=_secret(get("TELEGRAM_TOKEN")),
-        telegram_admins=_ids("RAREREADS_TELEGRAM_ADMINS", get("TELEGRAM_ADMINS")),
+        admins={p: _ids(f"RAREREADS_{p.upper()}_ADMINS", get(f"{p.upper()}_ADMINS")) for p in PLATFORMS},
         telegram_base_url=get("TELEGRAM_BASE_URL") or None,
         telegram_mode=mode,
         telegram_webhook_url=webhook_url,

@@ -6,28 +6,26 @@ Replies use HTML parse mode; every piece of user or catalogue text goes through
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import html
 import logging
 from urllib.parse import urlparse
 
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
                       InputTextMessageContent, Update)
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
                           MessageHandler, filters)
 
+from .conversation import Answer, TextReply
 from .formatting import clean_input, clip
-from .ratelimit import slow_down_text
-from .retrain import RetrainBusy
-from .runtime import Answer, BotRuntime, Conversation, TextReply
+from .runtime import BotRuntime
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 MAX_MESSAGE = 4000  # Telegram's limit is 4096 characters after entity parsing
-MAX_IMPORT_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
 COMMANDS = [
     ("recommend", "rare books for a title, or for your shelf"),
     ("book", "look a book up"),
@@ -68,147 +66,133 @@ def render(answer: Answer) -> tuple[str, InlineKeyboardMarkup | None]:
     return clip(text, MAX_MESSAGE), keyboard
 
 
-# --- plumbing shared by every handler ---------------------------------------------------------
+# --- where a command came from ---------------------------------------------------------------
+
+class TelegramStatus:
+    """A sent message, edited as a retrain goes on."""
+
+    def __init__(self, message):
+        self.message = message
+
+    async def edit(self, text: str) -> None:
+        await self.message.edit_text(html.escape(text), parse_mode=ParseMode.HTML)
+
+
+class TelegramChannel:
+    """The chat (and the button press, if any) one update came from; see `bot.runtime.Channel`."""
+
+    platform = PLATFORM
+
+    def __init__(self, update: Update, bot):
+        self.update, self.bot = update, bot
+        self.user_id = update.effective_user.id
+        chat = update.effective_chat
+        self.chat_id = chat.id if chat is not None else update.effective_user.id  # inline-message buttons
+        self.scope = f"{PLATFORM}:{chat.id}" if chat is not None and chat.type != "private" else None
+        self._query_answered = False
+
+    async def _answer_query(self, text: str | None = None, alert: bool = False) -> bool:
+        """Answer the pressed button's callback once (Telegram shows a spinner until then)."""
+        query = self.update.callback_query
+        if query is None or self._query_answered:
+            return False
+        self._query_answered = True
+        await query.answer(clip(text, 190) if text else None, show_alert=alert)
+        return True
+
+    async def answer(self, answer: Answer) -> None:
+        if answer.private and await self._answer_query(answer.text, alert=True):
+            return
+        await self._answer_query()
+        text, keyboard = render(answer)
+        await self.bot.send_message(self.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                                    disable_web_page_preview=True)
+
+    async def notice(self, text: str) -> None:
+        if await self._answer_query(text):
+            return
+        if self.update.inline_query is not None:
+            await self.update.inline_query.answer([], cache_time=0, is_personal=True)
+            return
+        await self.bot.send_message(self.chat_id, html.escape(text), parse_mode=ParseMode.HTML)
+
+    async def busy(self) -> None:
+        await self._answer_query()
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
+
+    async def status(self, text: str) -> TelegramStatus:
+        return TelegramStatus(await self.bot.send_message(self.chat_id, html.escape(text), parse_mode=ParseMode.HTML))
+
 
 def _runtime(context: ContextTypes.DEFAULT_TYPE) -> BotRuntime:
     return context.application.bot_data["runtime"]
 
 
-def _conversation(context: ContextTypes.DEFAULT_TYPE) -> Conversation:
-    return context.application.bot_data["conversation"]
-
-
-def _reader(update: Update) -> str:
-    return f"{PLATFORM}:{update.effective_user.id}"
-
-
-async def _send(update: Update, answer: Answer) -> None:
-    text, keyboard = render(answer)
-    chat_id = update.effective_chat.id if update.effective_chat else update.effective_user.id  # inline-message buttons
-    await update.get_bot().send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                                        disable_web_page_preview=True)
-
-
-def command(limited: bool = True):
-    """Wrap a handler: count it in flight and apply the per-reader rate limit."""
-    def wrap(handler):
-        @functools.wraps(handler)
-        async def wrapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            runtime = _runtime(context)
-            if update.effective_user is None:
-                return
-            async with runtime.inflight.track():
-                wait = runtime.limiter.hit(_reader(update)) if limited else 0
-                if wait:
-                    if update.callback_query is not None:
-                        await update.callback_query.answer(slow_down_text(wait), show_alert=False)
-                    elif update.inline_query is not None:
-                        await update.inline_query.answer([], cache_time=0, is_personal=True)
-                    elif update.effective_chat is not None:
-                        await update.effective_chat.send_message(html.escape(slow_down_text(wait)),
-                                                                 parse_mode=ParseMode.HTML)
-                    return
-                await handler(update, context)
-        return wrapped
-    return wrap
+def _channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> TelegramChannel:
+    return TelegramChannel(update, context.bot)
 
 
 # --- handlers ---------------------------------------------------------------------------------
 
-@command()
 async def chat_line(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any text: /recommend, /book, /shelf ..., /forget, /help, a number picking a choice, or a bare title."""
-    line = update.effective_message.text or ""
-    await _send(update, await asyncio.to_thread(_conversation(context).text, _reader(update), line))
+    runtime, line = _runtime(context), update.effective_message.text or ""
+    await runtime.command(_channel(update, context), lambda reader: runtime.conversation.text(reader, line))
 
 
-@command()
 async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/import: explain how to send a Goodreads export."""
-    await _send(update, Answer(TextReply("Send me your Goodreads library export as a file: on goodreads.com, My Books → "
-                                         "Import and export → Export Library, then attach "
-                                         "goodreads_library_export.csv here.")))
+    await _runtime(context).command(_channel(update, context), lambda reader: Answer(TextReply(
+        "Send me your Goodreads library export as a file: on goodreads.com, My Books → "
+        "Import and export → Export Library, then attach goodreads_library_export.csv here.")))
 
 
-@command()
 async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A document: import it as a Goodreads library export."""
     document = update.effective_message.document
-    if document.file_size and document.file_size > MAX_IMPORT_BYTES:
-        await _send(update, Answer(TextReply("That file is too big to be a Goodreads export (over 20 MB).")))
-        return
-    file = await document.get_file()
-    data = bytes(await file.download_as_bytearray())
-    await _send(update, await asyncio.to_thread(_conversation(context).import_goodreads, _reader(update), data))
+
+    async def download() -> bytes:
+        return bytes(await (await document.get_file()).download_as_bytearray())
+
+    await _runtime(context).import_command(_channel(update, context), document.file_size, download)
 
 
-@command()
 async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An inline button under one of our messages."""
-    query = update.callback_query
-    token = (query.data or "").removeprefix("rr:")
-    answer = await asyncio.to_thread(_conversation(context).press, _reader(update), token)
-    if answer.ephemeral:
-        await query.answer(clip(answer.text, 190), show_alert=True)
-        return
-    await query.answer()
-    await _send(update, answer)
+    runtime, token = _runtime(context), (update.callback_query.data or "").removeprefix("rr:")
+    await runtime.command(_channel(update, context), lambda reader: runtime.conversation.press(reader, token))
 
 
-@command()
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """@botname <title> in any chat: matching books to share."""
-    text = clean_input(update.inline_query.query)
-    matches = await asyncio.to_thread(_runtime(context).holder.current.match_title, text, 10) if text else []
-    results = []
-    for match in matches:
-        work = match.work
-        year = f" ({work.year})" if work.year else ""
-        message = f"📚 <b>{html.escape(work.title)}</b>" + (f" — {html.escape(work.author)}" if work.author else "") + year
-        results.append(InlineQueryResultArticle(
-            id=str(work.id), title=clip(work.title, 100), description=clip(f"{work.author}{year}", 100),
-            input_message_content=InputTextMessageContent(message, parse_mode=ParseMode.HTML),
-            thumbnail_url=work.cover_url if work.cover_url.startswith("https://") else None))
-    await update.inline_query.answer(results, cache_time=30, is_personal=False)
+    runtime = _runtime(context)
+    async with runtime.inflight.track():
+        if runtime.limiter.hit(f"{PLATFORM}:{update.effective_user.id}"):
+            await update.inline_query.answer([], cache_time=0, is_personal=True)
+            return
+        text = clean_input(update.inline_query.query)
+        matches = await asyncio.to_thread(runtime.holder.current.match_title, text, 10) if text else []
+        results = []
+        for match in matches:
+            work = match.work
+            year = f" ({work.year})" if work.year else ""
+            message = f"📚 <b>{html.escape(work.title)}</b>" + (f" — {html.escape(work.author)}" if work.author else "") + year
+            results.append(InlineQueryResultArticle(
+                id=str(work.id), title=clip(work.title, 100), description=clip(f"{work.author}{year}", 100),
+                input_message_content=InputTextMessageContent(message, parse_mode=ParseMode.HTML),
+                thumbnail_url=work.cover_url if work.cover_url.startswith("https://") else None))
+        await update.inline_query.answer(results, cache_time=30, is_personal=False)
 
 
-@command(limited=False)
 async def retrain_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/retrain (admins): train a new model and swap it in if it is as good."""
-    runtime, user = _runtime(context), update.effective_user
-    if not runtime.is_admin(PLATFORM, user.id):
-        log.warning("telegram user %s asked for /retrain but is not an admin", user.id)
-        await _send(update, Answer(TextReply("Sorry, only the bot's admins can retrain the model.")))
-        return
-    if runtime.retrain.running:
-        await _send(update, Answer(TextReply("A retrain is already running; I'll report here when it ends.")))
-        return
-    status = await update.effective_chat.send_message("Retraining: starting…")
-
-    async def progress(text: str) -> None:
-        await status.edit_text(html.escape(f"Retraining: {text}"), parse_mode=ParseMode.HTML)
-
-    async def retrain() -> None:
-        try:
-            result = await runtime.retrain.retrain(progress, requested_by=f"telegram:{user.id}")
-        except RetrainBusy:
-            await status.edit_text("A retrain is already running.")
-            return
-        await status.edit_text(html.escape(result.message), parse_mode=ParseMode.HTML)
-
-    runtime.spawn(retrain())  # runs for minutes: not a handler in flight that shutdown should wait for
+    await _runtime(context).retrain_command(_channel(update, context))
 
 
-@command(limited=False)
 async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/status (admins): model, evaluation, catalogue, shelves and uptime."""
-    runtime, user = _runtime(context), update.effective_user
-    if not runtime.is_admin(PLATFORM, user.id):
-        log.warning("telegram user %s asked for /status but is not an admin", user.id)
-        await _send(update, Answer(TextReply("Sorry, /status is for the bot's admins.")))
-        return
-    lines = await asyncio.to_thread(runtime.status_lines)
-    await _send(update, Answer(TextReply("\n".join(lines))))
+    await _runtime(context).status_command(_channel(update, context))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -231,7 +215,6 @@ def build_application(runtime: BotRuntime, token: str, *, base_url: str | None =
         builder = builder.base_url(base_url).base_file_url(base_file_url or base_url.replace("/bot", "/file/bot"))
     application = builder.post_init(_post_init).build()
     application.bot_data["runtime"] = runtime
-    application.bot_data["conversation"] = Conversation(runtime)
     application.add_handler(CommandHandler("retrain", retrain_command))
     application.add_handler(CommandHandler("status", status_command))
     application.add_handler(CommandHandler("import", import_command))
@@ -251,6 +234,7 @@ class TelegramRunner:
     """Starts and stops the Telegram side of `rarereads serve`."""
 
     name = "Telegram"
+    platform = PLATFORM
 
     def __init__(self, runtime: BotRuntime, settings):
         self.runtime = runtime
@@ -289,7 +273,7 @@ class TelegramRunner:
 
     async def notify_admins(self, text: str) -> None:
         """Send `text` to every Telegram admin (scheduled retrain outcomes)."""
-        for admin in self.settings.telegram_admins:
+        for admin in self.settings.admins.get(PLATFORM, ()):
             try:
                 await self.application.bot.send_message(admin, text)
             except TelegramError as exc:

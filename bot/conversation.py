@@ -1,0 +1,196 @@
+"""Commands and button presses in, `Answer`s out: the service's replies plus the buttons under them.
+
+Nothing here knows Discord or Telegram: an `Answer` holds a `Reply` from `bot.service` and
+rows of `Button`s whose actions wait in the `ActionStore`; each adapter renders them its
+own way.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ActionStore:
+    """Button payloads behind short tokens (Telegram allows 64 bytes of callback data).
+
+    Tokens are content hashes, so the same button always gets the same token. The store
+    keeps the most recent `capacity` payloads; an older button is answered with a friendly
+    "run the command again" instead of failing.
+    """
+
+    def __init__(self, capacity: int = 50_000):
+        self.capacity = capacity
+        self._payloads: OrderedDict[str, dict] = OrderedDict()
+
+    def put(self, payload: dict) -> str:
+        """Store `payload` and return its token (12 URL-safe characters)."""
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        token = base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:9]).decode()
+        self._payloads[token] = payload
+        self._payloads.move_to_end(token)
+        while len(self._payloads) > self.capacity:
+            self._payloads.popitem(last=False)
+        return token
+
+    def get(self, token: str) -> dict | None:
+        """The payload behind `token`, or None if unknown or forgotten."""
+        return self._payloads.get(token)
+
+
+
+
+@dataclass(frozen=True)
+class Button:
+    """One button; `token` finds its action in the `ActionStore`."""
+
+    label: str
+    token: str
+    style: str = "secondary"  # primary | secondary | danger
+
+
+@dataclass
+class Answer:
+    """What an adapter renders: the service's reply and rows of buttons."""
+
+    reply: Any
+    rows: list[list[Button]] = field(default_factory=list)
+    private: bool = False  # seen only by the reader where the platform allows it
+
+    @property
+    def text(self) -> str:
+        return getattr(self.reply, "text", "") or ""
+
+
+@dataclass
+class TextReply:
+    """A reply made here (rate limits, refusals) rather than by the service."""
+
+    text: str
+    kind: str = "info"
+
+
+_COMMAND_ACTIONS = (("/book", "book"), ("/shelf add", "add"))  # anything else that names a title recommends
+
+
+class Conversation:
+    """Turns each platform's commands and button presses into `Service` calls and `Answer`s.
+
+    Every method blocks (matching, index queries, SQLite): adapters call them through
+    `asyncio.to_thread`. Choices, "add to shelf", "more like this", paging and confirmations
+    become buttons whose payloads wait in the `ActionStore`.
+    """
+
+    def __init__(self, service, actions: ActionStore | None = None):
+        self.service = service
+        self.actions = actions or ActionStore()
+
+    def _button(self, label: str, payload: dict, style: str = "secondary") -> Button:
+        return Button(label[:80], self.actions.put(payload), style)
+
+    def _answer(self, reader: str, reply, action: dict | None = None) -> Answer:
+        """`reply` with the buttons its kind calls for."""
+        kind = getattr(reply, "kind", "info")
+        rows: list[list[Button]] = []
+        if getattr(reply, "choices", None):  # ambiguous or unknown title: one button per candidate
+            action = action or {"do": "recommend"}
+            rows = [[self._button(f"{n}. {work.label}", {**action, "key": work.key})]
+                    for n, work in enumerate(reply.choices[:9], 1)]
+        elif kind == "recommendations":
+            rows = [[self._button(f"➕ {n}. Add to shelf", {"do": "add", "key": p.work.key}, "primary"),
+                     self._button(f"🔎 {n}. More like this", {"do": "recommend", "key": p.work.key})]
+                    for n, p in enumerate(reply.recommendations.picks, 1)]
+        elif kind == "book" and reply.work is not None:
+            rows = [[self._button("➕ Add to shelf", {"do": "add", "key": reply.work.key}, "primary"),
+                     self._button("🔎 More like this", {"do": "recommend", "key": reply.work.key})]]
+        elif kind == "shelf" and getattr(reply, "pages", 0) > 1:
+            nav = []
+            if reply.page > 0:
+                nav.append(self._button("◀ Previous", {"do": "page", "page": reply.page - 1}))
+            if reply.page + 1 < reply.pages:
+                nav.append(self._button("Next ▶", {"do": "page", "page": reply.page + 1}))
+            rows = [nav]
+        elif kind == "confirm" and action is not None:
+            rows = [[self._button("Yes, go ahead", {**action, "reader": reader}, "danger"),
+                     self._button("Cancel", {"do": "cancel", "reader": reader})]]
+        return Answer(reply, rows)
+
+    # --- typed commands (Discord) ------------------------------------------------------------
+
+    def recommend(self, reader: str, title: str = "", count: int | None = None, rarity: str | None = None) -> Answer:
+        reply = self.service.recommend(reader, title or None, k=count or 10, rarity=rarity)
+        return self._answer(reader, reply, {"do": "recommend", "k": count or 10, "rarity": rarity})
+
+    def book(self, reader: str, title: str) -> Answer:
+        return self._answer(reader, self.service.book(reader, title), {"do": "book"})
+
+    def shelf(self, reader: str, page: int = 0) -> Answer:
+        return self._answer(reader, self.service.shelf(reader, page=page))
+
+    def shelf_add(self, reader: str, title: str) -> Answer:
+        return self._answer(reader, self.service.shelf_add(reader, title), {"do": "add"})
+
+    def shelf_remove(self, reader: str, title: str) -> Answer:
+        return self._answer(reader, self.service.shelf_remove(reader, title))
+
+    def shelf_clear(self, reader: str, confirm: bool = False) -> Answer:
+        return self._answer(reader, self.service.shelf_clear(reader, confirm=confirm), {"do": "clear"})
+
+    def forget(self, reader: str, confirm: bool = False) -> Answer:
+        return self._answer(reader, self.service.forget(reader, confirm=confirm), {"do": "forget"})
+
+    def import_file(self, reader: str, data: bytes) -> Answer:
+        return Answer(self.service.shelf_import(reader, data))
+
+    def help(self) -> Answer:
+        return Answer(self.service.help())
+
+    # --- chat lines (Telegram) ---------------------------------------------------------------
+
+    def text(self, reader: str, line: str) -> Answer:
+        """A chat line as the service parses it (commands, numbers picking a choice, bare titles)."""
+        reply = self.service.handle_text(reader, line)
+        lowered = " ".join(line.lower().split())
+        action = next(({"do": do} for prefix, do in _COMMAND_ACTIONS if lowered.startswith(prefix)), {"do": "recommend"})
+        if lowered.startswith("/shelf clear"):
+            action = {"do": "clear"}
+        elif lowered.startswith("/forget"):
+            action = {"do": "forget"}
+        return self._answer(reader, reply, action)
+
+    # --- buttons -----------------------------------------------------------------------------
+
+    def press(self, reader: str, token: str) -> Answer:
+        """Run the action behind a pressed button for `reader`."""
+        payload = self.actions.get(token)
+        if payload is None:
+            return Answer(TextReply("That button has expired; please run the command again."), private=True)
+        owner = payload.get("reader")
+        if owner is not None and owner != reader:
+            return Answer(TextReply("That button is for someone else."), private=True)
+        do = payload["do"]
+        if do == "cancel":
+            return Answer(TextReply("Cancelled; nothing changed."))
+        if do == "clear":
+            return self.shelf_clear(reader, confirm=True)
+        if do == "forget":
+            return self.forget(reader, confirm=True)
+        if do == "page":
+            return self.shelf(reader, payload["page"])
+        engine = self.service.holder.current  # one engine for the whole action
+        work = engine.work_by_key(payload["key"])
+        if work is None:
+            return Answer(TextReply("That book is no longer in my catalogue; please ask again."), private=True)
+        return self._answer(reader, self._work_reply(engine, reader, do, work, payload), {"do": do})
+
+    def _work_reply(self, engine, reader: str, do: str, work, payload: dict):
+        """The service's answer for an already identified work (a pressed pick or choice)."""
+        service = self.service
+        if do == "add":
+            return service.shelf_add_work(reader, work)
+        if do == "book":
+            return service.book_work(work)
+        return service.recommend_work(reader, work, payload.get("k") or 10, payload.get("rarity"), engine=engine)

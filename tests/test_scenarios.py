@@ -1,0 +1,162 @@
+"""One scenario suite, run on both platforms: the real bots against their stand-ins on 127.0.0.1.
+
+Each scenario is written once against `drivers.Driver` (commands with options, button
+presses, uploads) and runs on Telegram and on Discord; platform-only behaviour is tested
+in test_telegram.py and test_discord.py.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("telegram")
+pytest.importorskip("discord")
+sys.path.insert(0, str(Path(__file__).parent / "standins"))
+
+from botkit import NASTY_INPUTS  # noqa: E402
+from drivers import ADMIN, PLATFORMS, READER, Driver, run_scenario  # noqa: E402
+from models import goodreads_export  # noqa: E402
+
+pytestmark = pytest.mark.parametrize("platform", PLATFORMS)
+
+
+def test_recommend_with_buttons_add_to_shelf_and_more_like_this(platform, tmp_path):
+    async def scenario(bot: Driver):
+        picks = await bot.command(READER, "recommend", "Solaris", count=3, rarity="any")
+        assert "Dune" in picks.text
+        assert sum("Add" in label for label in picks.labels) == 3
+        added = await bot.press(READER, picks, "1. Add")
+        assert bot.shelves.count(bot.reader(READER)) == 1, added.text
+        more = await bot.press(READER, picks, "2. More")
+        assert more.controls and "Readers who loved" in more.text
+        shelf_picks = await bot.command(READER, "recommend")  # no title: the whole shelf
+        assert "on your shelf" in shelf_picks.text or "Readers who loved" in shelf_picks.text
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_shelf_add_show_remove(platform, tmp_path):
+    async def scenario(bot: Driver):
+        for title in ("Solaris", "Roadside Picnic", "Pavane"):
+            await bot.command(READER, "shelf add", title)
+        shelf = await bot.command(READER, "shelf show")
+        assert "Solaris" in shelf.text and "Roadside Picnic" in shelf.text and "Pavane" in shelf.text
+        await bot.command(READER, "shelf remove", "Pavane")
+        assert bot.shelves.count(bot.reader(READER)) == 2
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_ambiguous_title_offers_choices_that_work(platform, tmp_path):
+    async def scenario(bot: Driver):
+        ask = await bot.command(READER, "shelf add", "The Road")  # McCarthy's and London's
+        assert any("London" in label for label in ask.labels) and len(ask.controls) >= 2
+        await bot.press(READER, ask, "London")
+        assert [e.work_key for e in bot.shelves.entries(bot.reader(READER))] == ["the road|jack london"]
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_unknown_title_is_not_a_dead_end(platform, tmp_path):
+    async def scenario(bot: Driver):
+        said = await bot.command(READER, "recommend", "Solarsi")  # a typo
+        assert said.text.strip()
+        assert said.controls or "Solaris" in said.text
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_clear_and_forget_ask_first_and_only_the_asker_confirms(platform, tmp_path):
+    async def scenario(bot: Driver):
+        reader = bot.reader(READER)
+        await bot.command(READER, "shelf add", "Solaris")
+        ask = await bot.command(READER, "shelf clear")
+        assert bot.shelves.count(reader) == 1
+        await bot.press(READER, ask, "Cancel")
+        assert bot.shelves.count(reader) == 1
+        refused = await bot.press(ADMIN, ask, "Yes")  # not the asker's button
+        assert "someone else" in refused.text and bot.shelves.count(reader) == 1
+        await bot.press(READER, ask, "Yes")
+        assert bot.shelves.count(reader) == 0
+        await bot.command(READER, "shelf add", "Solaris")
+        ask = await bot.command(READER, "forget")
+        assert bot.shelves.count(reader) == 1
+        await bot.press(READER, ask, "Yes")
+        assert bot.shelves.count(reader) == 0
+        await bot.command(READER, "shelf add", "Solaris")
+        await bot.command(READER, "forget", yes=True)
+        assert bot.shelves.count(reader) == 0
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_goodreads_import_reports_matched_and_unmatched(platform, tmp_path):
+    export = goodreads_export([("Dune (Dune Chronicles, #1)", "Frank Herbert", "0441172660", 5),
+                               ("Solaris", "Stanislaw Lem", "", 4),
+                               ("A Book Nobody Has Heard Of", "Nobody", "", 3)])
+
+    async def scenario(bot: Driver):
+        said = await bot.upload(READER, "goodreads_library_export.csv", export)
+        assert bot.shelves.count(bot.reader(READER)) == 2, said.text
+        assert "Nobody" in said.text  # says which did not match
+        bad = await bot.upload(READER, "photo.csv", b"\x89PNG not a csv at all")
+        assert bad.text.strip() and "went wrong" not in bad.text
+        assert bot.shelves.count(bot.reader(READER)) == 2
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_admin_commands_and_retrain_with_hot_swap(platform, tmp_path):
+    async def scenario(bot: Driver):
+        for command in ("retrain", "status"):
+            refused = await bot.command(READER, command)
+            assert "admins" in refused.text
+        status = await bot.command(ADMIN, "status")
+        assert "20250101-000000-a" in status.text and "26 works" in status.text and "Uptime" in status.text
+        started = await bot.command(ADMIN, "retrain")
+        assert "Retraining" in started.text
+        again = await bot.command(ADMIN, "retrain")
+        assert "already running" in again.text
+        for _ in range(200):
+            if not bot.runtime.retrain.running:
+                break
+            await asyncio.sleep(0.05)
+        assert bot.runtime.holder.current.version.endswith("-b"), bot.runtime.retrain.last
+        assert "Now serving" in bot.runtime.retrain.last.message
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_rate_limit_says_slow_down_to_that_reader_only(platform, tmp_path):
+    async def scenario(bot: Driver):
+        await bot.command(READER, "help")
+        await bot.command(READER, "help")
+        fast = await bot.command(READER, "help")
+        assert "slow down" in fast.text.lower()
+        other = await bot.command(ADMIN, "help")
+        assert "slow down" not in other.text.lower()
+
+    run_scenario(platform, tmp_path, scenario, rate=(2, 60.0))
+
+
+def test_nasty_input_is_escaped_and_answered(platform, tmp_path):
+    async def scenario(bot: Driver):
+        for text in NASTY_INPUTS:
+            if not text.strip():
+                continue
+            for name in ("recommend", "book", "shelf add", "shelf remove"):
+                said = await bot.command(READER, name, text)
+                assert said.text.strip() and "went wrong" not in said.text, (name, text[:40])
+                for call in said.calls:
+                    body = call.params["text"] if platform == "telegram" else (call.data.get("content") or "")
+                    if platform == "telegram":
+                        assert len(body) <= 4096
+                        assert "<script>" not in body and "<b>bold</b>" not in body  # HTML is escaped
+                    else:
+                        assert len(body) <= 2000
+                        assert "**bold**" not in body and "`code`" not in body  # markdown is escaped
+
+    run_scenario(platform, tmp_path, scenario)
