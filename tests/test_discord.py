@@ -17,7 +17,8 @@ discord = pytest.importorskip("discord")
 pytest.importorskip("bot.service")
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
-from discord_api import AUTOCOMPLETE_RESULT, GUILD_ID, DiscordStandIn  # noqa: E402
+from discord_api import AUTOCOMPLETE_RESULT, DEFERRED_CHANNEL_MESSAGE, GUILD_ID, DiscordStandIn  # noqa: E402
+from models import goodreads_export  # noqa: E402
 from drivers import DISCORD_TOKEN as TOKEN, READER, DiscordDriver, run_scenario  # noqa: E402
 
 
@@ -103,3 +104,40 @@ def test_rejected_discord_token_does_not_stop_telegram(tmp_path, capsys):
     assert asyncio.run(main()) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Discord rejected RAREREADS_DISCORD_TOKEN" in err[0]
+
+
+def _slow(method, seconds: float):
+    def slow(*args, **kwargs):
+        import time
+
+        time.sleep(seconds)
+        return method(*args, **kwargs)
+    return slow
+
+
+def test_a_slow_import_is_deferred_once_and_answered(tmp_path, monkeypatch):
+    """An import past the quick-answer time used to be deferred twice and answer "something went wrong"."""
+    monkeypatch.setattr("bot.runtime.SLOW_SECONDS", 0.05)
+    export = goodreads_export([("Solaris", "Stanislaw Lem", "", 4), ("Pavane", "Keith Roberts", "", 5)])
+
+    async def scenario(bot: DiscordDriver):
+        monkeypatch.setattr(bot.runtime.service, "shelf_import", _slow(bot.runtime.service.shelf_import, 0.3))
+        said = await bot.upload(READER, "goodreads_library_export.csv", export)
+        assert "Imported 2 books" in said.text and "went wrong" not in said.text
+        defers = [c for c in bot.api.calls if c.path.endswith("/callback") and c.callback_type == DEFERRED_CHANNEL_MESSAGE]
+        assert len(defers) == 1
+        assert bot.shelves.count(bot.reader(READER)) == 2
+
+    run_bot(tmp_path, scenario)
+
+
+def test_a_rate_limited_import_says_slow_down(tmp_path):
+    export = goodreads_export([("Solaris", "Stanislaw Lem", "", 4)])
+
+    async def scenario(bot: DiscordDriver):
+        await bot.command(READER, "help")
+        said = await bot.upload(READER, "goodreads_library_export.csv", export)
+        assert "slow down" in said.text.lower() and "went wrong" not in said.text
+        assert bot.shelves.count(bot.reader(READER)) == 0
+
+    run_bot(tmp_path, scenario, rate=(1, 60.0))
