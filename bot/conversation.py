@@ -1,8 +1,8 @@
 """Commands and button presses in, `Answer`s out: the service's replies plus the buttons under them.
 
 Nothing here knows Discord or Telegram: an `Answer` holds a `Reply` from `bot.service` and
-rows of `Button`s whose actions wait in the `ActionStore`; each adapter renders them its
-own way.
+the `Button`s under it (per pick, per candidate, one navigation row), whose actions wait in
+the `ActionStore`; each adapter lays them out its own way.
 """
 from __future__ import annotations
 
@@ -45,24 +45,45 @@ class ActionStore:
 
 @dataclass(frozen=True)
 class Button:
-    """One button; `token` finds its action in the `ActionStore`."""
+    """One button; `token` finds its action in the `ActionStore`.
+
+    A button under one pick of a list also says which `action` it is ("➕ Add to shelf", the
+    same for every pick) and for which `item` ("3. Solaris"), so that an adapter without room
+    for a button per pick (Discord: 5 rows of 5) can offer one menu per action instead.
+    """
 
     label: str
     token: str
     style: str = "secondary"  # primary | secondary | danger
+    action: str = ""
+    item: str = ""
 
 
 @dataclass
 class Answer:
-    """What an adapter renders: the service's reply and rows of buttons."""
+    """What an adapter renders: the service's reply and the buttons under it.
+
+    Attributes:
+        reply: The service's `Reply` (or a `TextReply`).
+        picks: For a list of books: each book's buttons, in the list's order.
+        choices: One button per candidate when a title was ambiguous or unknown.
+        nav: One row under everything: paging, or Yes / Cancel.
+        private: Seen only by the reader where the platform allows it.
+    """
 
     reply: Any
-    rows: list[list[Button]] = field(default_factory=list)
-    private: bool = False  # seen only by the reader where the platform allows it
+    picks: list[list[Button]] = field(default_factory=list)
+    choices: list[Button] = field(default_factory=list)
+    nav: list[Button] = field(default_factory=list)
+    private: bool = False
 
     @property
     def text(self) -> str:
         return getattr(self.reply, "text", "") or ""
+
+    @property
+    def buttons(self) -> list[Button]:
+        return [b for row in self.picks for b in row] + self.choices + self.nav
 
 
 @dataclass
@@ -88,35 +109,38 @@ class Conversation:
         self.service = service
         self.actions = actions or ActionStore()
 
-    def _button(self, label: str, payload: dict, style: str = "secondary") -> Button:
-        return Button(label[:80], self.actions.put(payload), style)
+    def _button(self, label: str, payload: dict, style: str = "secondary", action: str = "", item: str = "") -> Button:
+        return Button(label[:80], self.actions.put(payload), style, action, item)
+
+    def _pick_buttons(self, n: int | None, work) -> list[Button]:
+        """The buttons under one book (`n` is its place in a list, None for a single book)."""
+        item = f"{n}. {work.label}" if n else work.label
+        number = f"{n}. " if n else ""
+        return [self._button(f"➕ {number}Add to shelf", {"do": "add", "key": work.key}, "primary", "➕ Add to shelf", item),
+                self._button(f"🔎 {number}More like this", {"do": "recommend", "key": work.key}, "secondary",
+                             "🔎 More like this", item)]
 
     def _answer(self, reader: str, reply, action: dict | None = None) -> Answer:
         """`reply` with the buttons its kind calls for."""
         kind = getattr(reply, "kind", "info")
-        rows: list[list[Button]] = []
+        answer = Answer(reply)
         if getattr(reply, "choices", None):  # ambiguous or unknown title: one button per candidate
             action = action or {"do": "recommend"}
-            rows = [[self._button(f"{n}. {work.label}", {**action, "key": work.key})]
-                    for n, work in enumerate(reply.choices[:9], 1)]
+            answer.choices = [self._button(f"{n}. {work.label}", {**action, "key": work.key}, item=f"{n}. {work.label}")
+                              for n, work in enumerate(reply.choices[:9], 1)]
         elif kind == "recommendations":
-            rows = [[self._button(f"➕ {n}. Add to shelf", {"do": "add", "key": p.work.key}, "primary"),
-                     self._button(f"🔎 {n}. More like this", {"do": "recommend", "key": p.work.key})]
-                    for n, p in enumerate(reply.recommendations.picks, 1)]
+            answer.picks = [self._pick_buttons(n, p.work) for n, p in enumerate(reply.recommendations.picks, 1)]
         elif kind == "book" and reply.work is not None:
-            rows = [[self._button("➕ Add to shelf", {"do": "add", "key": reply.work.key}, "primary"),
-                     self._button("🔎 More like this", {"do": "recommend", "key": reply.work.key})]]
+            answer.picks = [self._pick_buttons(None, reply.work)]
         elif kind == "shelf" and getattr(reply, "pages", 0) > 1:
-            nav = []
             if reply.page > 0:
-                nav.append(self._button("◀ Previous", {"do": "page", "page": reply.page - 1}))
+                answer.nav.append(self._button("◀ Previous", {"do": "page", "page": reply.page - 1}))
             if reply.page + 1 < reply.pages:
-                nav.append(self._button("Next ▶", {"do": "page", "page": reply.page + 1}))
-            rows = [nav]
+                answer.nav.append(self._button("Next ▶", {"do": "page", "page": reply.page + 1}))
         elif kind == "confirm" and action is not None:
-            rows = [[self._button("Yes, go ahead", {**action, "reader": reader}, "danger"),
-                     self._button("Cancel", {"do": "cancel", "reader": reader})]]
-        return Answer(reply, rows)
+            answer.nav = [self._button("Yes, go ahead", {**action, "reader": reader}, "danger"),
+                          self._button("Cancel", {"do": "cancel", "reader": reader})]
+        return answer
 
     # --- typed commands (Discord) ------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.utils import escape_markdown
 
-from .conversation import Answer, Conversation
+from .conversation import Answer, Button, Conversation
 from .formatting import clean_input, clip
 from .runtime import BotRuntime
 
@@ -65,8 +65,9 @@ def content_for(answer: Answer) -> str:
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rr:(?P<token>[A-Za-z0-9_-]{1,40})"):
     """A button whose action waits in the ActionStore under `token`."""
 
-    def __init__(self, token: str, label: str = "…", style: discord.ButtonStyle = discord.ButtonStyle.secondary):
-        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"rr:{token}"))
+    def __init__(self, token: str, label: str = "…", style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+                 row: int | None = None):
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"rr:{token}", row=row))
         self.token = token
 
     @classmethod
@@ -79,14 +80,52 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rr:(?P<
         await runtime.command(DiscordChannel(interaction), lambda reader: runtime.conversation.press(reader, self.token))
 
 
+class ActionMenu(discord.ui.DynamicItem[discord.ui.Select], template=r"rs:(?P<n>[0-9])"):
+    """A menu of buttons that do not fit a message (one per pick, one per candidate): each
+    option's value is its button's token."""
+
+    def __init__(self, n: int, placeholder: str = "…", buttons: list[Button] = ()):
+        options = [discord.SelectOption(label=clip(b.item or b.label, 100), value=b.token) for b in buttons]
+        super().__init__(discord.ui.Select(custom_id=f"rs:{n}", placeholder=clip(placeholder, 150),
+                                           options=options or [discord.SelectOption(label="…")], row=n))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select, match) -> "ActionMenu":
+        menu = cls(int(match["n"]))
+        menu.item = item  # carries the chosen values
+        return menu
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """An option chosen: run its button's action for the chooser and reply."""
+        token = (self.item.values or [""])[0]
+        runtime = interaction.client.runtime
+        await runtime.command(DiscordChannel(interaction), lambda reader: runtime.conversation.press(reader, token))
+
+
 def view_for(answer: Answer) -> discord.ui.View | None:
-    if not answer.rows:
+    """Buttons in rows set at construction; per-pick actions and choices as menus when they do not fit.
+
+    A message holds 5 rows of 5 buttons. One book's buttons fit a row; for a list, each
+    action becomes a menu of the picks, and the candidates of an ambiguous title one menu.
+    """
+    if not answer.buttons:
         return None
     view = discord.ui.View(timeout=None)
-    for row_number, row in enumerate(answer.rows[:5]):
-        for button in row[:5]:
-            view.add_item(ActionButton(button.token, clip(button.label, 80), STYLES.get(button.style)))
-            view.children[-1].item.row = row_number
+    row = 0
+    if len(answer.picks) == 1:
+        for button in answer.picks[0][:5]:
+            view.add_item(ActionButton(button.token, clip(button.label, 80), STYLES.get(button.style), row=row))
+        row += 1
+    elif answer.picks:
+        for column in range(len(answer.picks[0])):
+            buttons = [pick[column] for pick in answer.picks if column < len(pick)][:25]
+            view.add_item(ActionMenu(row, f"{buttons[0].action}…", buttons))
+            row += 1
+    if answer.choices:
+        view.add_item(ActionMenu(row, "Which one do you mean?", answer.choices[:25]))
+        row += 1
+    for button in answer.nav[:5]:
+        view.add_item(ActionButton(button.token, clip(button.label, 80), STYLES.get(button.style), row=min(row, 4)))
     return view
 
 
@@ -273,7 +312,7 @@ class RarereadsDiscord(discord.Client):
             self.tree.add_command(command)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(ActionButton)
+        self.add_dynamic_items(ActionButton, ActionMenu)
         if not self.sync_on_start:
             return
         if self.test_guild_id:

@@ -60,9 +60,10 @@ def render(answer: Answer) -> tuple[str, InlineKeyboardMarkup | None]:
     else:
         text = html.escape(answer.text) or "…"
     keyboard = None
-    if answer.rows:
+    rows = answer.picks + [[b] for b in answer.choices] + [answer.nav]
+    if any(rows):
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=f"rr:{b.token}") for b in row]
-                                         for row in answer.rows if row])
+                                         for row in rows if row])
     return clip(text, MAX_MESSAGE), keyboard
 
 

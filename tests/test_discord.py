@@ -18,7 +18,7 @@ pytest.importorskip("bot.service")
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from discord_api import AUTOCOMPLETE_RESULT, DEFERRED_CHANNEL_MESSAGE, GUILD_ID, DiscordStandIn  # noqa: E402
-from models import goodreads_export  # noqa: E402
+from models import BOOKS, SILENCES, goodreads_export  # noqa: E402
 from drivers import DISCORD_TOKEN as TOKEN, READER, DiscordDriver, run_scenario  # noqa: E402
 
 
@@ -141,3 +141,32 @@ def test_a_rate_limited_import_says_slow_down(tmp_path):
         assert bot.shelves.count(bot.reader(READER)) == 0
 
     run_bot(tmp_path, scenario, rate=(1, 60.0))
+
+
+def test_every_one_of_ten_picks_has_its_actions(tmp_path):
+    """Rows were set after add_item: ten picks rendered five rows of mixed buttons, picks 6-10 none."""
+    async def scenario(bot: DiscordDriver):
+        picks = await bot.command(READER, "recommend", "Solaris", count=10, rarity="any")
+        assert not bot.api.refused, bot.api.refused
+        titles = [e["title"].split(". ", 1)[1] for e in picks.calls[-1].data["embeds"]]
+        assert len(titles) == 10
+        for n in range(1, 11):
+            picks.control(f"{n}.", "Add")
+            picks.control(f"{n}.", "More")
+        await bot.press(READER, picks, "7.", "Add")
+        assert [e.title for e in bot.shelves.entries(bot.reader(READER))] == [titles[6]]
+
+    run_bot(tmp_path, scenario)
+
+
+def test_a_title_with_seven_candidates_can_be_chosen(tmp_path):
+    """Discord has no "type a number": every candidate must be choosable from the message."""
+    async def scenario(bot: DiscordDriver):
+        ask = await bot.command(READER, "shelf add", "Silence")
+        assert not bot.api.refused, bot.api.refused
+        for book in SILENCES:
+            ask.control(book[1])
+        await bot.press(READER, ask, "John Cage")
+        assert [(e.title, e.author) for e in bot.shelves.entries(bot.reader(READER))] == [("Silence", "John Cage")]
+
+    run_bot(tmp_path, scenario, books=BOOKS + SILENCES)

@@ -28,9 +28,9 @@ def test_recommend_with_buttons_add_to_shelf_and_more_like_this(platform, tmp_pa
         picks = await bot.command(READER, "recommend", "Solaris", count=3, rarity="any")
         assert "Dune" in picks.text
         assert sum("Add" in label for label in picks.labels) == 3
-        added = await bot.press(READER, picks, "1. Add")
+        added = await bot.press(READER, picks, "1.", "Add")
         assert bot.shelves.count(bot.reader(READER)) == 1, added.text
-        more = await bot.press(READER, picks, "2. More")
+        more = await bot.press(READER, picks, "2.", "More")
         assert more.controls and "Readers who loved" in more.text
         shelf_picks = await bot.command(READER, "recommend")  # no title: the whole shelf
         assert "on your shelf" in shelf_picks.text or "Readers who loved" in shelf_picks.text

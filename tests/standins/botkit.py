@@ -20,12 +20,13 @@ NASTY_INPUTS = ["", " ", "x" * 10_000, "📚🔥✨🐉", "<b>bold</b> &amp; <sc
                 "'; DROP TABLE entries; --", "\x00\x1b[31m", "dune" * 2500]
 
 
-def make_runtime(tmp_path: Path, env: dict, *, trainer_mode: str = "ok", rate: tuple[int, float] = (1000, 1.0)):
+def make_runtime(tmp_path: Path, env: dict, *, trainer_mode: str = "ok", rate: tuple[int, float] = (1000, 1.0),
+                 books=None):
     """(runtime, shelves): model "a" serving, shelves in tmp_path, the fake trainer for retrains."""
     from bot.service import Service
 
     models = tmp_path / "models"
-    folder = make_model(models, "20250101-000000-a", "a", metric=0.30)
+    folder = make_model(models, "20250101-000000-a", "a", metric=0.30, **({"books": books} if books else {}))
     holder = EngineHolder(Engine.from_folder(folder))
     shelves = ShelfStore(tmp_path / "shelves.sqlite")
     settings = load_settings(env)

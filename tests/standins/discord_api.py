@@ -72,6 +72,44 @@ class Call:
         return [c for row in rows for c in row.get("components", []) if c.get("type") == 2]
 
 
+def message_problems(data: dict) -> list[str]:
+    """What Discord would refuse in a message body (as "Invalid Form Body"): its documented limits."""
+    problems = []
+    if len(data.get("content") or "") > 2000:
+        problems.append("content over 2000 characters")
+    if len(data.get("embeds") or []) > 10:
+        problems.append("more than 10 embeds")
+    rows = data.get("components") or []
+    if len(rows) > 5:
+        problems.append(f"{len(rows)} action rows (at most 5)")
+    ids = []
+    for row in rows:
+        items = row.get("components", [])
+        buttons = [c for c in items if c.get("type") == 2]
+        selects = [c for c in items if c.get("type") == 3]
+        if len(buttons) > 5:
+            problems.append(f"{len(buttons)} buttons in one row (at most 5)")
+        if selects and len(items) > 1:
+            problems.append("a select menu shares its row")
+        for item in items:
+            ids.append(item.get("custom_id"))
+            if len(item.get("custom_id") or "") > 100:
+                problems.append("custom_id over 100 characters")
+            if item.get("type") == 2 and len(item.get("label") or "") > 80:
+                problems.append("button label over 80 characters")
+            if item.get("type") == 3:
+                options = item.get("options") or []
+                if not 1 <= len(options) <= 25:
+                    problems.append(f"select with {len(options)} options (1 to 25)")
+                if any(len(o.get("label", "")) > 100 or len(o.get("value", "")) > 100 for o in options):
+                    problems.append("select option label or value over 100 characters")
+                if len(item.get("placeholder") or "") > 150:
+                    problems.append("select placeholder over 150 characters")
+    if len(ids) != len(set(ids)):
+        problems.append("custom_id used twice in one message")
+    return problems
+
+
 def _json(data, status: int = 200) -> web.Response:
     # discord.py parses a body only when Content-Type is exactly "application/json", as Discord sends it
     return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
@@ -89,6 +127,7 @@ class DiscordStandIn(LoopbackServer):
         self.calls: list[Call] = []
         self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> synced commands
         self.attachments: dict[str, bytes] = {}
+        self.refused: list[tuple[Call, list[str]]] = []  # messages refused as Discord would, with why
         self._ids = _snowflakes()
         self._new_call = asyncio.Event()
 
@@ -241,8 +280,13 @@ class DiscordStandIn(LoopbackServer):
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         if path in ("/users/@me", "/oauth2/applications/@me") and request.headers.get("Authorization") != f"Bot {self.token}":
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
-        self.calls.append(Call(request.method, path, body, files))
+        call = Call(request.method, path, body, files)
+        self.calls.append(call)
         self._new_call.set()
+        problems = message_problems(call.data) if request.method in ("POST", "PATCH") else []
+        if problems:
+            self.refused.append((call, problems))
+            return _json({"message": "Invalid Form Body", "code": 50035, "errors": problems}, status=400)
         if path == "/users/@me":
             return _json({**self.user(BOT_USER_ID, "rarereads"), "bot": True, "verified": True,
                                        "mfa_enabled": False, "flags": 0})

@@ -49,9 +49,10 @@ class Said:
     def labels(self) -> list[str]:
         return [c.label for c in self.controls]
 
-    def control(self, label_part: str) -> Control:
-        found = [c for c in self.controls if label_part in c.label]
-        assert found, f"no control with {label_part!r} among {self.labels}"
+    def control(self, *label_parts: str) -> Control:
+        """The first control whose label holds every one of `label_parts`."""
+        found = [c for c in self.controls if all(part in c.label for part in label_parts)]
+        assert found, f"no control with {label_parts!r} among {self.labels}"
         return found[0]
 
 
@@ -115,10 +116,10 @@ class TelegramDriver(Driver):
         self.api.send_text(user, text)
         return await self._collect(user, mark)
 
-    async def press(self, user: int, said: Said, label_part: str) -> Said:
+    async def press(self, user: int, said: Said, *label_parts: str) -> Said:
         mark = len(self.api.calls)
         message = {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "picks"}
-        self.api.press(user, said.control(label_part).handle, message)
+        self.api.press(user, said.control(*label_parts).handle, message)
         return await self._collect(user, mark, first="answerCallbackQuery")
 
     async def upload(self, user: int, filename: str, content: bytes) -> Said:
@@ -156,8 +157,8 @@ class DiscordDriver(Driver):
     async def say(self, user: int, text: str) -> Said:
         raise NotImplementedError("Discord has no free text: slash commands only")
 
-    async def press(self, user: int, said: Said, label_part: str) -> Said:
-        custom_id, value = said.control(label_part).handle
+    async def press(self, user: int, said: Said, *label_parts: str) -> Said:
+        custom_id, value = said.control(*label_parts).handle
         payload = self.api.press(user, custom_id, said.calls[-1])
         if value is not None:
             payload["data"].update({"component_type": 3, "values": [value]})

@@ -45,28 +45,38 @@ N = len(BOOKS)
 GROUP_A = frozenset(range(0, N // 2))
 GROUP_B = frozenset(range(N // 2, N))
 TITLES = [b[0] for b in BOOKS]
+# Seven real novels called "Silence": one title more than Discord fits in a row of buttons.
+SILENCES = [("Silence", author, year, isbn) for author, year, isbn in (
+    ("Shusaku Endo", 1966, "0800871863"), ("Becca Fitzpatrick", 2011, "1442426659"),
+    ("Natasha Preston", 2012, "1492618117"), ("Thomas Perry", 2007, "0151012938"),
+    ("Erling Kagge", 2016, "1524733237"), ("Michelle Sagara", 2012, "0756407613"),
+    ("John Cage", 1961, "0819560286"))]
 
 
-def works() -> Works:
-    return Works([b[0] for b in BOOKS], [b[1] for b in BOOKS], np.array([b[2] for b in BOOKS], np.int32),
-                 [f"https://covers.example.org/{b[3]}.jpg" for b in BOOKS], [b[3] for b in BOOKS])
+def works(books=BOOKS) -> Works:
+    return Works([b[0] for b in books], [b[1] for b in books], np.array([b[2] for b in books], np.int32),
+                 [f"https://covers.example.org/{b[3]}.jpg" for b in books], [b[3] for b in books])
 
 
-def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: float | None = 0.30) -> Path:
-    """Write model folder `models_dir/name` of `flavour` ("a" or "b") with `metrics["recall@20"] = metric`."""
-    dim = 8
-    query = np.zeros((N, dim), np.float32)
+def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: float | None = 0.30,
+               books=BOOKS) -> Path:
+    """Write model folder `models_dir/name` of `flavour` ("a" or "b") with `metrics["recall@20"] = metric`.
+
+    Flavour "a" answers with the first half of `books`, "b" with the second half.
+    """
+    n, dim = len(books), 8
+    query = np.zeros((n, dim), np.float32)
     query[:, 0] = 1.0  # every reader looks the same way...
-    target = np.zeros((N, dim), np.float32)
-    favoured = GROUP_A if flavour == "a" else GROUP_B
-    for i in range(N):  # ...and the flavour decides which half answers, in a fixed order
-        target[i, 0] = (2.0 - i / N) if i in favoured else -(1.0 + i / N)
+    target = np.zeros((n, dim), np.float32)
+    favoured = range(0, n // 2) if flavour == "a" else range(n // 2, n)
+    for i in range(n):  # ...and the flavour decides which half answers, in a fixed order
+        target[i, 0] = (2.0 - i / n) if i in favoured else -(1.0 + i / n)
         target[i, 1 + i % (dim - 1)] = 0.01
-    likes = np.array([3 + (i % 4) for i in range(N)], np.int64)
+    likes = np.array([3 + (i % 4) for i in range(n)], np.int64)
     likes[0] = 40  # Dune is the one bestseller: the head that `rare` leaves out
     metrics = {} if metric is None else {"recall@20": metric}
-    return write_model_folder(Path(models_dir) / name, works=works(), likes=likes, query=query, target=target,
-                              bias=np.zeros(N, np.float32), config={"model": f"tiny-{flavour}"}, metrics=metrics,
+    return write_model_folder(Path(models_dir) / name, works=works(books), likes=likes, query=query, target=target,
+                              bias=np.zeros(n, np.float32), config={"model": f"tiny-{flavour}"}, metrics=metrics,
                               data_fingerprint=f"tiny-{flavour}")
 
 
