@@ -154,8 +154,8 @@ class Conversation:
     def shelf(self, reader: str, page: int = 0) -> Answer:
         return self._answer(reader, self.service.shelf(reader, page=page))
 
-    def shelf_add(self, reader: str, title: str) -> Answer:
-        return self._answer(reader, self.service.shelf_add(reader, title), {"do": "add"})
+    def shelf_add(self, reader: str, title: str, rating: int | None = None) -> Answer:
+        return self._answer(reader, self.service.shelf_add(reader, title, rating), {"do": "add"})
 
     def shelf_remove(self, reader: str, title: str) -> Answer:
         return self._answer(reader, self.service.shelf_remove(reader, title))
@@ -169,8 +169,8 @@ class Conversation:
     def import_file(self, reader: str, data: bytes) -> Answer:
         return Answer(self.service.shelf_import(reader, data))
 
-    def help(self) -> Answer:
-        return Answer(self.service.help())
+    def help(self, reader: str) -> Answer:
+        return Answer(self.service.help(reader))
 
     # --- chat lines (Telegram) ---------------------------------------------------------------
 

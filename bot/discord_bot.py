@@ -238,10 +238,11 @@ async def shelf_show(interaction: discord.Interaction, page: app_commands.Range[
 
 
 @shelf_group.command(name="add", description="Add a book you loved to your shelf")
-@app_commands.describe(title="The book's title (and author, if you like)")
-async def shelf_add(interaction: discord.Interaction, title: str) -> None:
-    """/shelf add <title>."""
-    await _command(interaction, lambda c, reader: c.shelf_add(reader, _title(title)))
+@app_commands.describe(title="The book's title (and author, if you like)", rating="Your stars for it, 1 to 5")
+async def shelf_add(interaction: discord.Interaction, title: str,
+                    rating: app_commands.Range[int, 1, 5] | None = None) -> None:
+    """/shelf add <title> [rating]."""
+    await _command(interaction, lambda c, reader: c.shelf_add(reader, _title(title), rating))
 
 
 shelf_add.autocomplete("title")(title_autocomplete)
@@ -278,7 +279,7 @@ async def forget_command(interaction: discord.Interaction, yes: bool = False) ->
 @app_commands.command(name="help", description="How to use rarereads")
 async def help_command(interaction: discord.Interaction) -> None:
     """/help."""
-    await _command(interaction, lambda c, reader: c.help())
+    await _command(interaction, lambda c, reader: c.help(reader))
 
 
 @app_commands.command(name="retrain", description="Admins: train a new model and swap it in if it is as good")

@@ -30,6 +30,8 @@ from engine.recommender import EngineHolder
 from engine.results import Recommendation, RecommendationList, Work
 from engine.shelf import ShelfEntry, ShelfStore
 
+from .dialects import dialect_of
+
 log = logging.getLogger(__name__)
 
 KINDS = ("recommendations", "choices", "shelf", "book", "info", "error", "confirm", "help")
@@ -139,13 +141,13 @@ class Service:
             found = self._resolve(reader, title, "recommend", {"k": k, "rarity": rarity})
             if isinstance(found, Reply):
                 return found
-            return self._recommend_works(engine, [found], shelf, k, rarity)
+            return self._recommend_works(engine, reader, [found], shelf, k, rarity)
         works = [w for w in (engine.work_by_key(e.work_key) for e in shelf) if w is not None]
         if not works:
             hint = "Your shelf is empty. Tell me a book you loved: /recommend Dune, or /shelf add Dune."
             return Reply("info", hint if not shelf else
                          "None of the books on your shelf are in the current catalogue. Try /recommend <title>.")
-        return self._recommend_works(engine, works, shelf, k, rarity)
+        return self._recommend_works(engine, reader, works, shelf, k, rarity)
 
     @_safe
     def recommend_work(self, reader: str, work: Work, k: int = 10, rarity: str | None = None, engine=None) -> Reply:
@@ -154,14 +156,16 @@ class Service:
         if rarity not in RARITIES:
             return Reply("error", f"I know these rarities: {', '.join(RARITIES)}.")
         k = max(1, min(int(k or 10), self.max_k))
-        return self._recommend_works(engine or self.holder.current, [work], self.shelves.entries(reader), k, rarity)
+        return self._recommend_works(engine or self.holder.current, reader, [work], self.shelves.entries(reader), k, rarity)
 
-    def _recommend_works(self, engine, works: list[Work], shelf: list[ShelfEntry], k: int, rarity: str) -> Reply:
+    def _recommend_works(self, engine, reader: str, works: list[Work], shelf: list[ShelfEntry], k: int,
+                         rarity: str) -> Reply:
         result = engine.recommend(works, k=k, rarity=rarity, exclude=[e.work_key for e in shelf])
         about = works[0].title if len(works) == 1 else f"the {_plural(len(works), 'book')} on your shelf"
         if not result.picks:
-            return Reply("info", f"I found nothing {rarity} enough for {about}. Try rarity=balanced or rarity=any.",
-                         recommendations=result)
+            say = dialect_of(reader)
+            return Reply("info", f"I found nothing {rarity} enough for {about}. Try {say.option('rarity', 'balanced')} "
+                                 f"or {say.option('rarity', 'any')}.", recommendations=result)
         lines = [f"Readers who loved {about} also loved ({rarity}):"]
         for i, pick in enumerate(result.picks, 1):
             lines.append(f"{i}. {pick.work.label} · {pick.reason}")
@@ -206,7 +210,7 @@ class Service:
             stars = f" ({e.rating}/5)" if e.rating else ""
             lines.append(f"{i}. {e.title} — {e.author}{stars}" if e.author else f"{i}. {e.title}{stars}")
         if page + 1 < pages:
-            lines.append(f"More: /shelf {page + 2}")
+            lines.append(dialect_of(reader).next_page.format(page=page + 2))
         return Reply("shelf", "\n".join(lines), entries=entries, page=page, pages=pages)
 
     @_safe
@@ -268,7 +272,7 @@ class Service:
             return Reply("info", "Your shelf is already empty.")
         if not confirm:
             return Reply("confirm", f"This removes all {_plural(count, 'book')} from your shelf. "
-                                    "Send /shelf clear yes to go ahead.")
+                                    + dialect_of(reader).confirm.format(command="shelf clear"))
         self.shelves.clear(reader)
         return Reply("info", f"Done: removed {_plural(count, 'book')}.")
 
@@ -312,26 +316,15 @@ class Service:
         """Delete everything stored about the reader; without `confirm` it only asks."""
         if not confirm:
             return Reply("confirm", "This deletes your shelf and everything I keep about you. "
-                                    "Send /forget yes to go ahead.")
+                                    + dialect_of(reader).confirm.format(command="forget"))
         count = self.shelves.forget(reader)
         with self._lock:
             self._pending.pop(reader, None)
         return Reply("info", f"Forgotten: {_plural(count, 'book')} and your pending choices are gone.")
 
-    def help(self) -> Reply:
-        """What the bot understands."""
-        rarities = ", ".join(f"{name} ({r.description})" for name, r in RARITIES.items())
-        text = "\n".join([
-            "I recommend rare books that readers of your favourites loved.",
-            "/recommend Dune — rare books for one title (or just type a title)",
-            "/recommend — for your whole shelf",
-            "  options: k=5 (how many, up to %d), rarity=deep" % self.max_k,
-            "/book Dune — about one book",
-            "/shelf — your shelf; /shelf add Dune [rating=5]; /shelf remove Dune; /shelf clear",
-            "/forget — delete everything I keep about you",
-            f"Rarities: {rarities}. Default: {self.default_rarity}.",
-        ])
-        return Reply("help", text)
+    def help(self, reader: str = "local:") -> Reply:
+        """What the bot understands, in the reader's platform's words."""
+        return Reply("help", dialect_of(reader).help(self.default_rarity, self.max_k))
 
     # --- text commands ----------------------------------------------------------------
 
@@ -359,7 +352,7 @@ class Service:
         command = command.split("@")[0].lower()  # Telegram: /recommend@RareReadsBot
         rest, options = self._options(rest.strip())
         if command in ("start", "help", "h"):
-            return self.help()
+            return self.help(reader)
         if command in ("recommend", "rec", "r"):
             return self.recommend(reader, rest or None, k=options.get("k", options.get("n", 10)),
                                   rarity=options.get("rarity"))
@@ -412,7 +405,7 @@ class Service:
             choices = exc.candidates[:9]
             with self._lock:
                 self._pending[reader] = _Pending(action, choices, options, time.monotonic())
-            lines = [f"Which {_short(title)} do you mean? Answer with a number:"]
+            lines = [f"Which {_short(title)} do you mean? {dialect_of(reader).choose}"]
             lines += [f"{i}. {w.label}" for i, w in enumerate(choices, 1)]
             return Reply("choices", "\n".join(lines), choices=choices)
 
@@ -442,7 +435,7 @@ class Service:
         work = engine.work_by_key(work.key)
         if pending.action == "recommend":
             shelf = self.shelves.entries(reader)
-            return self._recommend_works(engine, [work], shelf, pending.options["k"], pending.options["rarity"])
+            return self._recommend_works(engine, reader, [work], shelf, pending.options["k"], pending.options["rarity"])
         if pending.action == "book":
             return self._book(work)
         if pending.action == "shelf_add":

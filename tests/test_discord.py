@@ -170,3 +170,24 @@ def test_a_title_with_seven_candidates_can_be_chosen(tmp_path):
         assert [(e.title, e.author) for e in bot.shelves.entries(bot.reader(READER))] == [("Silence", "John Cage")]
 
     run_bot(tmp_path, scenario, books=BOOKS + SILENCES)
+
+
+TELEGRAM_ONLY = ("just type a title", "rating=", "k=", "Answer with a number", "Send /shelf clear yes",
+                 "Send /forget yes", "/shelf 2", "(or just type")
+
+
+def test_help_and_prompts_say_what_works_on_discord(tmp_path):
+    async def scenario(bot: DiscordDriver):
+        said = [await bot.command(READER, "help")]
+        assert "/shelf show" in said[0].text and "title:" in said[0].text
+        said.append(await bot.command(READER, "shelf add", "The Road"))  # a choice
+        for title in ("Solaris", "Pavane"):
+            await bot.command(READER, "shelf add", title)
+        said.append(await bot.command(READER, "shelf clear"))  # a question
+        said.append(await bot.command(READER, "forget"))
+        said.append(await bot.command(READER, "recommend", "Dune", rarity="deep"))  # nothing deep enough
+        for reply in said:
+            for phrase in TELEGRAM_ONLY:
+                assert phrase not in reply.text, (phrase, reply.text)
+
+    run_bot(tmp_path, scenario)
