@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Awaitable, Callable
 
 import discord
@@ -132,13 +133,44 @@ def view_for(answer: Answer) -> discord.ui.View | None:
 # --- where a command came from ---------------------------------------------------------------
 
 class DiscordStatus:
-    """The interaction's original response, edited as a retrain goes on."""
+    """Retrain progress: the interaction's response while its token lasts, then a channel message.
+
+    Interaction tokens expire after 15 minutes, and a retrain may take hours: the outcome is
+    always posted as a message of its own in the channel (or, failing that, a DM to the asker).
+    """
+
+    token_seconds = 14 * 60.0  # Discord's interaction tokens last 15 minutes
 
     def __init__(self, interaction: discord.Interaction):
         self.interaction = interaction
+        self.born = time.monotonic()
+        self.message: discord.Message | None = None
 
     async def edit(self, text: str) -> None:
-        await self.interaction.edit_original_response(content=clip(_md(text), 2000))
+        content = clip(_md(text), 2000)
+        if self.message is None and time.monotonic() - self.born < self.token_seconds:
+            try:
+                await self.interaction.edit_original_response(content=content)
+                return
+            except discord.HTTPException as exc:  # expired or deleted: go on in a message of our own
+                log.info("retrain progress moves to a channel message (%s)", exc.status)
+        if self.message is not None:
+            try:
+                await self.message.edit(content=content)
+                return
+            except discord.HTTPException:
+                self.message = None
+        self.message = await self._post(content)
+
+    async def finish(self, text: str) -> None:
+        await self._post(clip(_md(text), 2000))
+
+    async def _post(self, content: str) -> discord.Message:
+        client = self.interaction.client
+        try:
+            return await client.get_partial_messageable(self.interaction.channel_id).send(content)
+        except discord.HTTPException:  # no right to post there: tell the asker directly
+            return await self.interaction.user.send(content)
 
 
 class DiscordChannel:

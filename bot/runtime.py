@@ -55,10 +55,13 @@ class Runner(Protocol):
 
 
 class Status(Protocol):
-    """A message that can be edited later (retrain progress)."""
+    """A message that can be edited later (retrain progress), and the outcome at the end."""
 
     async def edit(self, text: str) -> None:
         """Replace the message's text."""
+
+    async def finish(self, text: str) -> None:
+        """Report the outcome where the asker sees it, however long it took."""
 
 
 class Channel(Protocol):
@@ -237,9 +240,9 @@ class BotRuntime:
             try:
                 result = await self.retrain.retrain(progress, requested_by=reader_of(channel))
             except RetrainBusy:
-                await status.edit("A retrain is already running.")
+                await status.finish("A retrain is already running.")
                 return
-            await status.edit(result.message)
+            await status.finish(result.message)
 
         self.spawn(retrain())  # runs for minutes: not a handler in flight that shutdown should wait for
 

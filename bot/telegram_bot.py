@@ -78,6 +78,8 @@ class TelegramStatus:
     async def edit(self, text: str) -> None:
         await self.message.edit_text(html.escape(text), parse_mode=ParseMode.HTML)
 
+    finish = edit  # a bot's own messages stay editable
+
 
 class TelegramChannel:
     """The chat (and the button press, if any) one update came from; see `bot.runtime.Channel`."""

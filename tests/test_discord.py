@@ -17,9 +17,10 @@ discord = pytest.importorskip("discord")
 pytest.importorskip("bot.service")
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
-from discord_api import AUTOCOMPLETE_RESULT, DEFERRED_CHANNEL_MESSAGE, GUILD_ID, DiscordStandIn  # noqa: E402
+from discord_api import (AUTOCOMPLETE_RESULT, CHANNEL_ID, DEFERRED_CHANNEL_MESSAGE, DM_CHANNEL_BASE, GUILD_ID,  # noqa: E402
+                         DiscordStandIn)
 from models import BOOKS, SILENCES, goodreads_export  # noqa: E402
-from drivers import DISCORD_TOKEN as TOKEN, READER, DiscordDriver, run_scenario  # noqa: E402
+from drivers import ADMIN, DISCORD_TOKEN as TOKEN, READER, DiscordDriver, run_scenario  # noqa: E402
 
 
 def run_bot(tmp_path, scenario, **options):
@@ -191,3 +192,26 @@ def test_help_and_prompts_say_what_works_on_discord(tmp_path):
                 assert phrase not in reply.text, (phrase, reply.text)
 
     run_bot(tmp_path, scenario)
+
+
+def test_a_retrain_outlasting_the_interaction_token_still_reports_its_outcome(tmp_path):
+    """Interaction tokens expire after 15 minutes; the outcome of a longer retrain was lost."""
+    async def scenario(bot: DiscordDriver):
+        started = await bot.command(ADMIN, "retrain")
+        assert "Retraining" in started.text
+        outcome = await bot.api.wait_for(lambda c: c.method in ("POST", "PATCH") and "Now serving" in c.text
+                                         and c.path.startswith("/channels/"), timeout=20)
+        assert bot.runtime.holder.current.version.endswith("-b"), outcome.text
+
+    run_bot(tmp_path, scenario, trainer_sleep=1.0, stand_in={"token_lifetime": 0.3})
+
+
+def test_a_retrain_outcome_goes_by_dm_where_the_bot_may_not_post(tmp_path):
+    async def scenario(bot: DiscordDriver):
+        await bot.command(ADMIN, "retrain")
+        outcome = await bot.api.wait_for(lambda c: "Now serving" in c.text and c.path.startswith("/channels/")
+                                         and not c.path.startswith(f"/channels/{CHANNEL_ID}/"), timeout=20)
+        assert outcome.path == f"/channels/{DM_CHANNEL_BASE + ADMIN}/messages"  # the admin's DM channel
+        assert any(c.path == "/users/@me/channels" for c in bot.api.calls)
+
+    run_bot(tmp_path, scenario, stand_in={"forbidden_channels": (CHANNEL_ID,)})

@@ -21,7 +21,7 @@ NASTY_INPUTS = ["", " ", "x" * 10_000, "📚🔥✨🐉", "<b>bold</b> &amp; <sc
 
 
 def make_runtime(tmp_path: Path, env: dict, *, trainer_mode: str = "ok", rate: tuple[int, float] = (1000, 1.0),
-                 books=None):
+                 books=None, trainer_sleep: float = 0.0):
     """(runtime, shelves): model "a" serving, shelves in tmp_path, the fake trainer for retrains."""
     from bot.service import Service
 
@@ -33,7 +33,7 @@ def make_runtime(tmp_path: Path, env: dict, *, trainer_mode: str = "ok", rate: t
 
     def trainer(extra_likes: Path, models_dir: Path) -> list[str]:
         return [sys.executable, str(FAKE_TRAINER), "--models-dir", str(models_dir), "--extra-likes", str(extra_likes),
-                "--mode", trainer_mode, "--flavour", "b"]
+                "--mode", trainer_mode, "--flavour", "b", "--sleep", str(trainer_sleep)]
 
     runtime = BotRuntime(service=Service(holder, shelves, default_rarity="rare"),
                          retrain=RetrainManager(holder, shelves, models, trainer_command=trainer, progress_interval=0),

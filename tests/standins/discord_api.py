@@ -26,6 +26,7 @@ APP_ID = 900000000000000001
 BOT_USER_ID = 900000000000000002
 GUILD_ID = 900000000000000003
 CHANNEL_ID = 900000000000000004
+DM_CHANNEL_BASE = 900000000001000000
 
 # Interaction types and callback types, as Discord numbers them.
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4
@@ -122,8 +123,11 @@ def _snowflakes():
 class DiscordStandIn(LoopbackServer):
     """Answers the bot's HTTP requests like Discord would and records them."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, token_lifetime: float = 15 * 60, forbidden_channels: tuple[int, ...] = ()):
         self.token = token
+        self.forbidden_channels = {str(c) for c in forbidden_channels}  # the bot may not post there
+        self.token_lifetime = token_lifetime  # interaction tokens stop working after this (15 min at Discord)
+        self._born: dict[str, float] = {}
         self.calls: list[Call] = []
         self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> synced commands
         self.attachments: dict[str, bytes] = {}
@@ -149,7 +153,7 @@ class DiscordStandIn(LoopbackServer):
     def _interaction(self, type_: int, user_id: int, data: dict, guild: bool = True, **extra) -> dict:
         payload = {
             "id": str(next(self._ids)), "application_id": str(APP_ID), "type": type_,
-            "token": f"interaction-token-{next(self._ids)}", "version": 1, "data": data,
+            "token": self._new_token(), "version": 1, "data": data,
             "channel_id": str(CHANNEL_ID), "locale": "en-US", "app_permissions": "2248473465835073",
             "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)} if guild else {"1": str(user_id)},
             "context": 0 if guild else 1, "attachment_size_limit": 10 * 1024 * 1024,
@@ -215,6 +219,16 @@ class DiscordStandIn(LoopbackServer):
                 "mention_everyone": False, "tts": False, "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
                 "edited_timestamp": None, "flags": 0, "components": components,
                 "application_id": str(APP_ID)}
+
+    def _new_token(self) -> str:
+        token = f"interaction-token-{next(self._ids)}"
+        self._born[token] = time.monotonic()
+        return token
+
+    def _expired(self, path: str) -> bool:
+        parts = path.split("/")  # /webhooks/{app id}/{token}/...
+        born = self._born.get(parts[3]) if len(parts) > 3 else None
+        return born is not None and time.monotonic() - born > self.token_lifetime
 
     @staticmethod
     def _option(name: str, value: Any) -> dict:
@@ -316,8 +330,25 @@ class DiscordStandIn(LoopbackServer):
                                                       "response_message_ephemeral": False},
                                       "resource": {"type": kind, "message": message}})
         if path.startswith("/webhooks/"):
+            if self._expired(path):
+                return _json({"message": "Invalid Webhook Token", "code": 50027}, status=401)
             body = body or {}
             message_id = int(path.rsplit("/", 1)[-1]) if path.rsplit("/", 1)[-1].isdigit() else None
             return _json(self.message_payload(body.get("content") or "", body.get("components") or [],
                                                           body.get("embeds"), message_id))
+        if path.startswith("/users/") and path.removeprefix("/users/").isdigit():
+            return _json(self.user(int(path.removeprefix("/users/"))))
+        if path == "/users/@me/channels" and request.method == "POST":  # open a DM
+            recipient = str((body or {}).get("recipient_id"))
+            return _json({"id": str(DM_CHANNEL_BASE + int(recipient)), "type": 1,
+                          "recipients": [self.user(int(recipient))], "last_message_id": None})
+        if path.startswith("/channels/") and "/messages" in path and request.method in ("POST", "PATCH"):
+            body = body or {}
+            channel_id, _, rest = path.removeprefix("/channels/").partition("/messages")
+            if channel_id in self.forbidden_channels:
+                return _json({"message": "Missing Permissions", "code": 50013}, status=403)
+            message_id = int(rest.strip("/")) if rest.strip("/").isdigit() else None
+            message = self.message_payload(body.get("content") or "", body.get("components") or [],
+                                           body.get("embeds"), message_id)
+            return _json({**message, "channel_id": channel_id})
         return _json({})

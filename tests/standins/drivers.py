@@ -169,14 +169,15 @@ class DiscordDriver(Driver):
 
 
 @contextlib.asynccontextmanager
-async def open_driver(platform: str, tmp_path: Path, *, rate=(1000, 1.0), env: dict | None = None, **runtime_options):
-    """A running bot on `platform` against its stand-in; ADMIN is its admin."""
+async def open_driver(platform: str, tmp_path: Path, *, rate=(1000, 1.0), env: dict | None = None,
+                      stand_in: dict | None = None, **runtime_options):
+    """A running bot on `platform` against its stand-in (made with `stand_in` options); ADMIN is its admin."""
     if platform == "telegram":
         from bot.telegram_bot import build_application
 
         settings_env = {"RAREREADS_TELEGRAM_TOKEN": TELEGRAM_TOKEN, "RAREREADS_TELEGRAM_ADMINS": str(ADMIN), **(env or {})}
         runtime, shelves = make_runtime(tmp_path, settings_env, rate=rate, **runtime_options)
-        api = await TelegramStandIn(TELEGRAM_TOKEN).start()
+        api = await TelegramStandIn(TELEGRAM_TOKEN, **(stand_in or {})).start()
         app = build_application(runtime, TELEGRAM_TOKEN, base_url=api.base_url, base_file_url=api.base_file_url)
         await app.initialize()
         await app.start()
@@ -196,7 +197,7 @@ async def open_driver(platform: str, tmp_path: Path, *, rate=(1000, 1.0), env: d
     settings_env = {"RAREREADS_DISCORD_TOKEN": DISCORD_TOKEN, "RAREREADS_DISCORD_ADMINS": str(ADMIN),
                     "RAREREADS_DISCORD_TEST_GUILD_ID": str(GUILD_ID), **(env or {})}
     runtime, shelves = make_runtime(tmp_path, settings_env, rate=rate, **runtime_options)
-    api = await DiscordStandIn(DISCORD_TOKEN).start()
+    api = await DiscordStandIn(DISCORD_TOKEN, **(stand_in or {})).start()
     old_base = discord.http.Route.BASE
     discord.http.Route.BASE = api.base
     client = RarereadsDiscord(runtime, test_guild_id=GUILD_ID)
