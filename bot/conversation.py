@@ -68,7 +68,9 @@ class Answer:
         picks: For a list of books: each book's buttons, in the list's order.
         choices: One button per candidate when a title was ambiguous or unknown.
         nav: One row under everything: paging, or Yes / Cancel.
-        private: Seen only by the reader where the platform allows it.
+        private: About the reader's own shelf: seen only by them where the platform allows it
+            (Discord servers).
+        toast: A short note on a pressed button (expired, not yours): a popup, not a message.
     """
 
     reply: Any
@@ -76,6 +78,7 @@ class Answer:
     choices: list[Button] = field(default_factory=list)
     nav: list[Button] = field(default_factory=list)
     private: bool = False
+    toast: bool = False
 
     @property
     def text(self) -> str:
@@ -120,10 +123,10 @@ class Conversation:
                 self._button(f"🔎 {number}More like this", {"do": "recommend", "key": work.key}, "secondary",
                              "🔎 More like this", item)]
 
-    def _answer(self, reader: str, reply, action: dict | None = None) -> Answer:
+    def _answer(self, reader: str, reply, action: dict | None = None, private: bool = False) -> Answer:
         """`reply` with the buttons its kind calls for."""
         kind = getattr(reply, "kind", "info")
-        answer = Answer(reply)
+        answer = Answer(reply, private=private)
         if getattr(reply, "choices", None):  # ambiguous or unknown title: one button per candidate
             action = action or {"do": "recommend"}
             answer.choices = [self._button(f"{n}. {work.label}", {**action, "key": work.key}, item=f"{n}. {work.label}")
@@ -152,22 +155,22 @@ class Conversation:
         return self._answer(reader, self.service.book(reader, title), {"do": "book"})
 
     def shelf(self, reader: str, page: int = 0) -> Answer:
-        return self._answer(reader, self.service.shelf(reader, page=page))
+        return self._answer(reader, self.service.shelf(reader, page=page), private=True)
 
     def shelf_add(self, reader: str, title: str, rating: int | None = None) -> Answer:
-        return self._answer(reader, self.service.shelf_add(reader, title, rating), {"do": "add"})
+        return self._answer(reader, self.service.shelf_add(reader, title, rating), {"do": "add"}, private=True)
 
     def shelf_remove(self, reader: str, title: str) -> Answer:
-        return self._answer(reader, self.service.shelf_remove(reader, title))
+        return self._answer(reader, self.service.shelf_remove(reader, title), private=True)
 
     def shelf_clear(self, reader: str, confirm: bool = False) -> Answer:
-        return self._answer(reader, self.service.shelf_clear(reader, confirm=confirm), {"do": "clear"})
+        return self._answer(reader, self.service.shelf_clear(reader, confirm=confirm), {"do": "clear"}, private=True)
 
     def forget(self, reader: str, confirm: bool = False) -> Answer:
-        return self._answer(reader, self.service.forget(reader, confirm=confirm), {"do": "forget"})
+        return self._answer(reader, self.service.forget(reader, confirm=confirm), {"do": "forget"}, private=True)
 
     def import_file(self, reader: str, data: bytes) -> Answer:
-        return Answer(self.service.shelf_import(reader, data))
+        return Answer(self.service.shelf_import(reader, data), private=True)
 
     def help(self, reader: str) -> Answer:
         return Answer(self.service.help(reader))
@@ -191,13 +194,13 @@ class Conversation:
         """Run the action behind a pressed button for `reader`."""
         payload = self.actions.get(token)
         if payload is None:
-            return Answer(TextReply("That button has expired; please run the command again."), private=True)
+            return Answer(TextReply("That button has expired; please run the command again."), toast=True)
         owner = payload.get("reader")
         if owner is not None and owner != reader:
-            return Answer(TextReply("That button is for someone else."), private=True)
+            return Answer(TextReply("That button is for someone else."), toast=True)
         do = payload["do"]
         if do == "cancel":
-            return Answer(TextReply("Cancelled; nothing changed."))
+            return Answer(TextReply("Cancelled; nothing changed."), private=True)
         if do == "clear":
             return self.shelf_clear(reader, confirm=True)
         if do == "forget":
@@ -207,8 +210,8 @@ class Conversation:
         engine = self.service.holder.current  # one engine for the whole action
         work = engine.work_by_key(payload["key"])
         if work is None:
-            return Answer(TextReply("That book is no longer in my catalogue; please ask again."), private=True)
-        return self._answer(reader, self._work_reply(engine, reader, do, work, payload), {"do": do})
+            return Answer(TextReply("That book is no longer in my catalogue; please ask again."), toast=True)
+        return self._answer(reader, self._work_reply(engine, reader, do, work, payload), {"do": do}, private=do == "add")
 
     def _work_reply(self, engine, reader: str, do: str, work, payload: dict):
         """The service's answer for an already identified work (a pressed pick or choice)."""

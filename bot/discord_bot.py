@@ -7,6 +7,8 @@ custom id carries a token from `bot.runtime.ActionStore`, so they work on any me
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from typing import Awaitable, Callable
@@ -174,14 +176,25 @@ class DiscordStatus:
 
 
 class DiscordChannel:
-    """One interaction; see `bot.runtime.Channel`. It answers once, deferring first when asked to."""
+    """One interaction; see `bot.runtime.Channel`. It answers once, deferring first when asked to.
+
+    Args:
+        interaction: The interaction.
+        private: The answer is about the reader's own shelf: in a server only they see it
+            (decided before a defer, whose "thinking…" message is public or not).
+    """
 
     platform = PLATFORM
 
-    def __init__(self, interaction: discord.Interaction):
+    def __init__(self, interaction: discord.Interaction, private: bool = False):
         self.interaction = interaction
         self.user_id = interaction.user.id
         self.scope = f"{PLATFORM}:{interaction.guild_id}" if interaction.guild_id else None
+        self.private = private
+
+    def _ephemeral(self, answer: Answer | None = None) -> bool:
+        in_server = self.interaction.guild_id is not None
+        return bool(answer and answer.toast) or (in_server and (self.private or bool(answer and answer.private)))
 
     async def _send(self, ephemeral: bool = False, **kwargs) -> None:
         if self.interaction.response.is_done():
@@ -194,14 +207,14 @@ class DiscordChannel:
         view = view_for(answer)
         if view is not None:
             kwargs["view"] = view
-        await self._send(answer.private, **kwargs)
+        await self._send(self._ephemeral(answer), **kwargs)
 
     async def notice(self, text: str) -> None:
         await self._send(True, content=clip(_md(text), 2000))
 
     async def busy(self) -> None:
         if not self.interaction.response.is_done():
-            await self.interaction.response.defer(thinking=True)
+            await self.interaction.response.defer(thinking=True, ephemeral=self._ephemeral())
 
     async def status(self, text: str) -> DiscordStatus:
         await self._send(content=clip(_md(text), 2000))
@@ -212,10 +225,11 @@ def _title(text: str | None) -> str:
     return clean_input(text)
 
 
-def _command(interaction: discord.Interaction, work: Callable[[Conversation, str], Answer]) -> Awaitable[None]:
+def _command(interaction: discord.Interaction, work: Callable[[Conversation, str], Answer], *,
+             private: bool = False) -> Awaitable[None]:
     """Run a slash command's `work(conversation, reader)` through the shared flow."""
     runtime: BotRuntime = interaction.client.runtime
-    return runtime.command(DiscordChannel(interaction), lambda reader: work(runtime.conversation, reader))
+    return runtime.command(DiscordChannel(interaction, private), lambda reader: work(runtime.conversation, reader))
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -266,7 +280,7 @@ shelf_group = app_commands.Group(name="shelf", description="Your shelf of favour
 @app_commands.describe(page="Page number (10 books a page)")
 async def shelf_show(interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
     """/shelf show [page]."""
-    await _command(interaction, lambda c, reader: c.shelf(reader, page - 1))
+    await _command(interaction, lambda c, reader: c.shelf(reader, page - 1), private=True)
 
 
 @shelf_group.command(name="add", description="Add a book you loved to your shelf")
@@ -274,7 +288,7 @@ async def shelf_show(interaction: discord.Interaction, page: app_commands.Range[
 async def shelf_add(interaction: discord.Interaction, title: str,
                     rating: app_commands.Range[int, 1, 5] | None = None) -> None:
     """/shelf add <title> [rating]."""
-    await _command(interaction, lambda c, reader: c.shelf_add(reader, _title(title), rating))
+    await _command(interaction, lambda c, reader: c.shelf_add(reader, _title(title), rating), private=True)
 
 
 shelf_add.autocomplete("title")(title_autocomplete)
@@ -284,28 +298,28 @@ shelf_add.autocomplete("title")(title_autocomplete)
 @app_commands.describe(title="The book's title as on your shelf")
 async def shelf_remove(interaction: discord.Interaction, title: str) -> None:
     """/shelf remove <title>."""
-    await _command(interaction, lambda c, reader: c.shelf_remove(reader, _title(title)))
+    await _command(interaction, lambda c, reader: c.shelf_remove(reader, _title(title)), private=True)
 
 
 @shelf_group.command(name="clear", description="Empty your shelf (asks first)")
 @app_commands.describe(yes="Skip the question: yes, empty it now")
 async def shelf_clear(interaction: discord.Interaction, yes: bool = False) -> None:
     """/shelf clear [yes]."""
-    await _command(interaction, lambda c, reader: c.shelf_clear(reader, confirm=yes))
+    await _command(interaction, lambda c, reader: c.shelf_clear(reader, confirm=yes), private=True)
 
 
 @shelf_group.command(name="import", description="Import your Goodreads library export (CSV)")
 @app_commands.describe(file="goodreads_library_export.csv from Goodreads: My Books → Import and export")
 async def shelf_import(interaction: discord.Interaction, file: discord.Attachment) -> None:
     """/shelf import <file>."""
-    await interaction.client.runtime.import_command(DiscordChannel(interaction), file.size, file.read)
+    await interaction.client.runtime.import_command(DiscordChannel(interaction, private=True), file.size, file.read)
 
 
 @app_commands.command(name="forget", description="Delete your shelf and everything rarereads knows about you (asks first)")
 @app_commands.describe(yes="Skip the question: yes, forget me now")
 async def forget_command(interaction: discord.Interaction, yes: bool = False) -> None:
     """/forget [yes]."""
-    await _command(interaction, lambda c, reader: c.forget(reader, confirm=yes))
+    await _command(interaction, lambda c, reader: c.forget(reader, confirm=yes), private=True)
 
 
 @app_commands.command(name="help", description="How to use rarereads")
@@ -315,12 +329,14 @@ async def help_command(interaction: discord.Interaction) -> None:
 
 
 @app_commands.command(name="retrain", description="Admins: train a new model and swap it in if it is as good")
+@app_commands.default_permissions(manage_guild=True)  # hidden from members; the bot's own admin list still decides
 async def retrain_command(interaction: discord.Interaction) -> None:
     """/retrain (admins only)."""
     await interaction.client.runtime.retrain_command(DiscordChannel(interaction))
 
 
 @app_commands.command(name="status", description="Admins: model version and age, evaluation, catalogue, shelves, uptime")
+@app_commands.default_permissions(manage_guild=True)
 async def status_command(interaction: discord.Interaction) -> None:
     """/status (admins only)."""
     await interaction.client.runtime.status_command(DiscordChannel(interaction))
@@ -331,14 +347,23 @@ COMMANDS = [recommend_command, book_command, shelf_group, forget_command, help_c
 
 # --- client -----------------------------------------------------------------------------------
 
-class RarereadsDiscord(discord.Client):
-    """A discord.py client with rarereads' command tree; slash commands need no privileged intents."""
+class RarereadsDiscord(discord.AutoShardedClient):
+    """A discord.py client with rarereads' command tree; slash commands need no privileged intents.
 
-    def __init__(self, runtime: BotRuntime, *, test_guild_id: int | None = None, sync: bool = True):
+    Auto-sharded: Discord requires shards past 2,500 servers, and one process runs them all.
+
+    Args:
+        runtime: The shared runtime.
+        test_guild_id: Sync the commands to this server only (they show at once).
+        sync: "auto" syncs the command list when it differs from the one last synced (kept in
+            the shelf store), "always" syncs at every start, "never" does not.
+    """
+
+    def __init__(self, runtime: BotRuntime, *, test_guild_id: int | None = None, sync: str = "auto"):
         super().__init__(intents=discord.Intents.none())
         self.runtime = runtime
         self.test_guild_id = test_guild_id
-        self.sync_on_start = sync
+        self.sync = sync
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_command_error
         for command in COMMANDS:
@@ -346,16 +371,23 @@ class RarereadsDiscord(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ActionButton, ActionMenu)
-        if not self.sync_on_start:
-            return
-        if self.test_guild_id:
-            guild = discord.Object(id=self.test_guild_id)
+        guild = discord.Object(id=self.test_guild_id) if self.test_guild_id else None
+        if guild is not None:
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("Discord: synced %d commands to test guild %s", len(synced), self.test_guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("Discord: synced %d global commands (they may take a while to appear)", len(synced))
+        if self.sync == "never":
+            return
+        # Discord rate-limits syncing hard; the list changes only when rarereads does.
+        payload = json.dumps([c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)], sort_keys=True)
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        key = f"discord.synced.{self.application_id}.{guild.id if guild else 'global'}"
+        shelves = self.runtime.shelves
+        if self.sync == "auto" and await asyncio.to_thread(shelves.meta, key) == digest:
+            log.info("Discord: the command list is as last synced; not syncing (serve --sync-commands forces it)")
+            return
+        synced = await self.tree.sync(guild=guild)
+        await asyncio.to_thread(shelves.set_meta, key, digest)
+        where = f"test guild {self.test_guild_id}" if guild else "all servers (they may take a while to appear)"
+        log.info("Discord: synced %d commands to %s", len(synced), where)
 
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s", self.user)
@@ -386,7 +418,7 @@ class DiscordRunner:
     def __init__(self, runtime: BotRuntime, settings):
         self.runtime = runtime
         self.settings = settings
-        self.client = RarereadsDiscord(runtime, test_guild_id=settings.discord_test_guild_id)
+        self.client = RarereadsDiscord(runtime, test_guild_id=settings.discord_test_guild_id, sync=settings.discord_sync)
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:

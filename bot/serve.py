@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
+
+from .platforms import PLATFORMS
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,9 @@ NO_TOKEN = ("rarereads serve: no bot token configured. Set RAREREADS_DISCORD_TOK
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-file", default=".env", help="settings file read before the environment (default: .env)")
-    parser.add_argument("--only", choices=("discord", "telegram"), help="start only this platform")
+    parser.add_argument("--only", choices=list(PLATFORMS), help="start only this platform")
+    parser.add_argument("--sync-commands", action="store_true",
+                        help="sync Discord's slash commands now (by default only when they changed)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"rarereads serve: {exc}", file=sys.stderr)
         return 2
+    if args.sync_commands:
+        settings = dataclasses.replace(settings, discord_sync="always")
     redact_secrets_in_logs(settings.secrets())
     if not getattr(args, "verbose", False):
         logging.getLogger().setLevel(settings.log_level)
@@ -91,8 +98,6 @@ async def serve(settings, platforms: list[str] | None = None, stop: asyncio.Even
 
 def _runners(runtime, settings, platforms: list[str]) -> list:
     """A `Runner` for each platform asked for whose library is installed."""
-    from .platforms import PLATFORMS
-
     runners = []
     for key in platforms:
         platform = PLATFORMS[key]

@@ -22,6 +22,7 @@ from rarereads.paths import PROJECT_ROOT
 from .platforms import PLATFORMS
 
 TELEGRAM_MODES = ("polling", "webhook")
+DISCORD_SYNC = ("auto", "always", "never")
 
 
 class SettingsError(ValueError):
@@ -91,6 +92,7 @@ class Settings:
 
     discord_token: Secret | None = None
     discord_test_guild_id: int | None = None
+    discord_sync: str = "auto"  # sync slash commands: auto (when changed), always, never
     telegram_token: Secret | None = None
     admins: Mapping[str, frozenset[int]] = field(default_factory=dict)  # platform -> user ids (RAREREADS_<P>_ADMINS)
     telegram_base_url: str | None = None  # self-hosted Bot API server root, e.g. http://127.0.0.1:8081
@@ -229,6 +231,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     mode = get("TELEGRAM_MODE", "polling").lower()
     if mode not in TELEGRAM_MODES:
         raise SettingsError(f"RAREREADS_TELEGRAM_MODE={mode!r}: choose polling or webhook")
+    sync = get("DISCORD_SYNC", "auto").lower()
+    if sync not in DISCORD_SYNC:
+        raise SettingsError(f"RAREREADS_DISCORD_SYNC={sync!r}: choose auto, always or never")
     webhook_url = get("TELEGRAM_WEBHOOK_URL") or None
     if mode == "webhook" and not webhook_url:
         raise SettingsError("RAREREADS_TELEGRAM_MODE=webhook needs RAREREADS_TELEGRAM_WEBHOOK_URL (the public https URL)")
@@ -253,6 +258,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     return Settings(
         discord_token=_secret(get("DISCORD_TOKEN")),
         discord_test_guild_id=_int("RAREREADS_DISCORD_TEST_GUILD_ID", get("DISCORD_TEST_GUILD_ID"), None),
+        discord_sync=sync,
         telegram_token=_secret(get("TELEGRAM_TOKEN")),
         admins={p: _ids(f"RAREREADS_{p.upper()}_ADMINS", get(f"{p.upper()}_ADMINS")) for p in PLATFORMS},
         telegram_base_url=get("TELEGRAM_BASE_URL") or None,

@@ -104,7 +104,7 @@ class TelegramChannel:
         return True
 
     async def answer(self, answer: Answer) -> None:
-        if answer.private and await self._answer_query(answer.text, alert=True):
+        if answer.toast and await self._answer_query(answer.text, alert=True):
             return
         await self._answer_query()
         text, keyboard = render(answer)

@@ -36,6 +36,8 @@ MIGRATIONS: list[str] = [
     """,
     # 2: list a shelf in the order books were added without a sort
     "CREATE INDEX entries_by_added ON entries (reader, added_at);",
+    # 3: small facts the bot keeps between runs (e.g. which command list Discord has)
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -163,6 +165,17 @@ class ShelfStore:
         with self._lock:
             return [tuple(r) for r in self._conn.execute(
                 "SELECT reader, work_key, rating FROM entries ORDER BY reader, added_at")]
+
+    def meta(self, key: str) -> str | None:
+        """A fact the bot kept between runs, or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     def n_readers(self) -> int:
         with self._lock:

@@ -215,3 +215,64 @@ def test_a_retrain_outcome_goes_by_dm_where_the_bot_may_not_post(tmp_path):
         assert any(c.path == "/users/@me/channels" for c in bot.api.calls)
 
     run_bot(tmp_path, scenario, stand_in={"forbidden_channels": (CHANNEL_ID,)})
+
+
+def test_shelf_forget_and_import_replies_are_private_in_servers(tmp_path):
+    export = goodreads_export([("Solaris", "Stanislaw Lem", "", 4)])
+
+    async def scenario(bot: DiscordDriver):
+        private = [await bot.command(READER, "shelf add", "Pavane"), await bot.command(READER, "shelf show"),
+                   await bot.command(READER, "shelf remove", "Pavane"),
+                   await bot.upload(READER, "goodreads_library_export.csv", export),
+                   await bot.command(READER, "shelf clear"), await bot.command(READER, "forget")]
+        assert all(said.private for said in private), [s.text[:40] for s in private if not s.private]
+        cleared = await bot.press(READER, private[-2], "Yes")  # the answer to a private question stays private
+        assert cleared.private and bot.shelves.count(bot.reader(READER)) == 0
+        public = await bot.command(READER, "recommend", "Solaris")
+        assert not public.private
+        in_dm = await bot._send(bot.api.command(READER, "shelf", sub="show", guild=False))
+        assert not in_dm.private  # nobody else is in a DM
+
+    run_bot(tmp_path, scenario)
+
+
+def test_admin_commands_are_hidden_from_members_by_default(tmp_path):
+    async def scenario(bot: DiscordDriver):
+        synced = {c["name"]: c for c in bot.api.commands[str(GUILD_ID)]}
+        manage_guild = str(discord.Permissions(manage_guild=True).value)
+        assert str(synced["retrain"]["default_member_permissions"]) == manage_guild
+        assert str(synced["status"]["default_member_permissions"]) == manage_guild
+        assert all(synced[name]["default_member_permissions"] is None for name in ("recommend", "book", "shelf", "help"))
+
+    run_bot(tmp_path, scenario)
+
+
+def test_commands_are_synced_when_they_change_not_at_every_start(tmp_path):
+    async def start_twice():
+        from bot.discord_bot import RarereadsDiscord
+        from botkit import make_runtime
+
+        runtime, shelves = make_runtime(tmp_path, {"RAREREADS_DISCORD_TOKEN": TOKEN})
+        api = await DiscordStandIn(TOKEN).start()
+        old_base, discord.http.Route.BASE = discord.http.Route.BASE, api.base
+        puts = []
+        try:
+            for sync in ("auto", "auto", "always"):
+                client = RarereadsDiscord(runtime, test_guild_id=GUILD_ID, sync=sync)
+                await client.login(TOKEN)
+                await client.close()
+                puts.append(sum(c.method == "PUT" for c in api.calls))
+        finally:
+            discord.http.Route.BASE = old_base
+            await runtime.close()
+            await api.stop()
+            shelves.close()
+        return puts
+
+    assert asyncio.run(start_twice()) == [1, 1, 2]  # first start, restart (nothing changed), asked for
+
+
+def test_one_process_can_serve_past_2500_servers():
+    from bot.discord_bot import RarereadsDiscord
+
+    assert issubclass(RarereadsDiscord, discord.AutoShardedClient)
