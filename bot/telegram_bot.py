@@ -18,14 +18,14 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
                           MessageHandler, filters)
 
-from .conversation import Answer, TextReply
+from .conversation import Answer, Button, TextReply
 from .formatting import clean_input, clip
 from .runtime import BotRuntime
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-MAX_MESSAGE = 4000  # Telegram's limit is 4096 characters after entity parsing
+MAX_MESSAGE = 4096  # Telegram's limit counts the text after entity parsing; the HTML is never shorter
 COMMANDS = [
     ("recommend", "rare books for a title, or for your shelf"),
     ("book", "look a book up"),
@@ -42,29 +42,57 @@ class TelegramStartError(RuntimeError):
 
 # --- formatting ----------------------------------------------------------------------------
 
-def render(answer: Answer) -> tuple[str, InlineKeyboardMarkup | None]:
-    """HTML text and keyboard for an answer; all user and catalogue text is escaped."""
-    reply = answer.reply
-    recs = getattr(reply, "recommendations", None)
-    picks = getattr(recs, "picks", None) or []
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _pick_block(n: int, pick) -> str:
+    """One pick as valid HTML on its own: title, author, year, and its reason."""
+    work = pick.work
+    line = (f"{n}. <b>{_esc(clip(work.title, 300))}</b>" + (f" — {_esc(clip(work.author, 120))}" if work.author else "")
+            + (f" ({work.year})" if work.year else ""))
+    return line + (f"\n    <i>{_esc(clip(pick.reason, 300))}</i>" if pick.reason else "")
+
+
+def _plain_blocks(text: str) -> list[str]:
+    """Plain text as escaped blocks that each fit a message (a line too long for one is cut)."""
+    blocks = []
+    for line in (text or "…").splitlines() or ["…"]:
+        blocks += [_esc(line[i:i + 600]) for i in range(0, max(len(line), 1), 600)]
+    return blocks
+
+
+def _keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    rows = [row for row in rows if row]
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=f"rr:{b.token}") for b in row]
+                                 for row in rows])
+
+
+def render(answer: Answer) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """The answer as Telegram messages: (HTML, keyboard) each, every one valid HTML within the limit.
+
+    HTML is built per pick (or per line) and blocks are packed into messages, never cut
+    after the markup is made; each message carries the buttons of its own picks, and the
+    last one the choices and the navigation row. All user and catalogue text is escaped.
+    """
+    picks = getattr(getattr(answer.reply, "recommendations", None), "picks", None) or []
     if picks:
-        header = (answer.text.strip().splitlines() or [""])[0]
-        lines = [f"<b>{html.escape(header)}</b>", ""]
-        for n, pick in enumerate(picks, 1):
-            lines.append(f"{n}. <b>{html.escape(pick.work.title)}</b>" +
-                         (f" — {html.escape(pick.work.author)}" if pick.work.author else "") +
-                         (f" ({pick.work.year})" if pick.work.year else ""))
-            if pick.reason:
-                lines.append(f"    <i>{html.escape(pick.reason)}</i>")
-        text = "\n".join(lines)
+        header = f"<b>{_esc(clip((answer.text.strip().splitlines() or [''])[0], 600))}</b>\n"
+        blocks = [(header, [])] + [(_pick_block(n, pick), answer.picks[n - 1:n]) for n, pick in enumerate(picks, 1)]
     else:
-        text = html.escape(answer.text) or "…"
-    keyboard = None
-    rows = answer.picks + [[b] for b in answer.choices] + [answer.nav]
-    if any(rows):
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=f"rr:{b.token}") for b in row]
-                                         for row in rows if row])
-    return clip(text, MAX_MESSAGE), keyboard
+        blocks = [(block, []) for block in _plain_blocks(answer.text)]
+    messages: list[tuple[list[str], list]] = [([], [])]
+    for block, rows in blocks:
+        texts, message_rows = messages[-1]
+        if texts and len("\n".join(texts + [block])) > MAX_MESSAGE:
+            messages.append(([], []))
+            texts, message_rows = messages[-1]
+        texts.append(block)
+        message_rows.extend(rows)
+    messages[-1][1].extend([[b] for b in answer.choices] + [answer.nav])
+    return [("\n".join(texts), _keyboard(rows)) for texts, rows in messages]
 
 
 # --- where a command came from ---------------------------------------------------------------
@@ -107,9 +135,9 @@ class TelegramChannel:
         if answer.toast and await self._answer_query(answer.text, alert=True):
             return
         await self._answer_query()
-        text, keyboard = render(answer)
-        await self.bot.send_message(self.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                                    disable_web_page_preview=True)
+        for text, keyboard in render(answer):
+            await self.bot.send_message(self.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                                        disable_web_page_preview=True)
 
     async def notice(self, text: str) -> None:
         if await self._answer_query(text):

@@ -17,7 +17,8 @@ pytest.importorskip("telegram")
 pytest.importorskip("bot.service")
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
-from drivers import READER, TELEGRAM_TOKEN as TOKEN, TelegramDriver, run_scenario  # noqa: E402
+from drivers import ADMIN, READER, TELEGRAM_TOKEN as TOKEN, TelegramDriver, run_scenario  # noqa: E402
+from models import BOOKS  # noqa: E402
 from telegram_api import TelegramStandIn  # noqa: E402
 
 
@@ -110,3 +111,23 @@ def test_serve_without_any_token_says_how_to_set_one(tmp_path, capsys, monkeypat
     assert main(["serve", "--env-file", str(tmp_path / "missing.env")]) == 2
     err = capsys.readouterr().err
     assert "RAREREADS_TELEGRAM_TOKEN" in err and ".env" in err and "Traceback" not in err
+
+
+LONG_BOOKS = [(f"{title}: Being a Very Long Subtitle, with <Angle Brackets> & Ampersands, for {author}", author, year,
+               isbn) for title, author, year, isbn in BOOKS]
+
+
+def test_a_long_answer_arrives_whole_in_messages_telegram_accepts(tmp_path):
+    """The HTML was clipped at 4000 characters after it was built: a cut tag, and Telegram refused it."""
+    async def scenario(bot: TelegramDriver):
+        engine = bot.runtime.holder.current
+        expected = engine.recommend([engine.resolve(LONG_BOOKS[1][0])], k=25, rarity="any").picks
+        said = await bot.say(READER, f"/recommend {LONG_BOOKS[1][0]} k=25 rarity=any")
+        assert not bot.api.refused, bot.api.refused[0][1]
+        assert len(said.calls) >= 2  # more than one message's worth
+        assert all(len(c.params["text"]) <= 4096 for c in said.calls)
+        for n, pick in enumerate(expected, 1):
+            assert f"{n}. {pick.work.title}" in said.text
+        assert len(expected) >= 20 and sum("Add" in label for label in said.labels) == len(expected)
+
+    run_bot(tmp_path, scenario, books=LONG_BOOKS)

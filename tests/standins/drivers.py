@@ -20,7 +20,7 @@ import discord
 
 from botkit import make_runtime
 from discord_api import GUILD_ID, DiscordStandIn
-from telegram_api import TelegramStandIn
+from telegram_api import GROUP_ID, TelegramStandIn
 
 TELEGRAM_TOKEN = "424242:telegram-test-token-ZYXWVUTSRQPONMLK"
 DISCORD_TOKEN = "MTIz.discord-test-token.abcdefghijklmnopqrstuvwxyz"
@@ -95,12 +95,14 @@ class TelegramDriver(Driver):
                 words.append(f"{self.OPTIONS[key]}={value}")
         return " ".join(w for w in words if w)
 
-    async def _collect(self, user: int, mark: int, first: str = "sendMessage") -> Said:
-        await self.api.wait_for(first, lambda c: first == "answerCallbackQuery" or c.params.get("chat_id") == user,
+    async def _collect(self, chat: int, mark: int, first: str = "sendMessage") -> Said:
+        await self.api.wait_for(first, lambda c: first == "answerCallbackQuery" or c.params.get("chat_id") == chat,
                                 after=mark)
         await self.runtime.inflight.wait_idle(10)
+        refused = {id(call) for call, _ in self.api.refused}
         calls = self.api.calls[mark:]
-        messages = [c for c in calls if c.method == "sendMessage" and c.params.get("chat_id") == user]
+        messages = [c for c in calls if c.method == "sendMessage" and c.params.get("chat_id") == chat
+                    and id(c) not in refused]
         controls = [Control(b["text"], b["callback_data"]) for c in messages
                     for row in (c.params.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
         if messages:
@@ -111,16 +113,23 @@ class TelegramDriver(Driver):
     async def command(self, user: int, name: str, title: str | None = None, **options) -> Said:
         return await self.say(user, self.line(name, title, **options))
 
-    async def say(self, user: int, text: str) -> Said:
+    async def say(self, user: int, text: str, **where) -> Said:
+        """`text` from `user` (`where`: group=True, topic=, reply_to= as `TelegramStandIn.send_text` takes)."""
         mark = len(self.api.calls)
-        self.api.send_text(user, text)
-        return await self._collect(user, mark)
+        self.api.send_text(user, text, **where)
+        return await self._collect(GROUP_ID if where.get("group") else user, mark)
 
     async def press(self, user: int, said: Said, *label_parts: str) -> Said:
+        """Press a control under the last message of `said` (in the chat and topic it went to)."""
         mark = len(self.api.calls)
-        message = {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "picks"}
+        sent = said.calls[-1].params if said.calls else {}
+        chat = int(sent.get("chat_id", user))
+        message = {"message_id": 1, "date": 0, "text": "picks",
+                   "chat": {"id": chat, "type": "supergroup" if chat < 0 else "private"}}
+        if sent.get("message_thread_id"):
+            message.update(message_thread_id=sent["message_thread_id"], is_topic_message=True)
         self.api.press(user, said.control(*label_parts).handle, message)
-        return await self._collect(user, mark, first="answerCallbackQuery")
+        return await self._collect(chat, mark, first="answerCallbackQuery")
 
     async def upload(self, user: int, filename: str, content: bytes) -> Said:
         mark = len(self.api.calls)

@@ -10,6 +10,7 @@ python-telegram-bot `Application` at it with `.base_url(api.base_url)` and
 from __future__ import annotations
 
 import asyncio
+import html.parser
 import itertools
 import json
 import time
@@ -22,6 +23,49 @@ from loopback import LoopbackServer
 
 BOT_ID = 777000111
 BOT_USERNAME = "rarereads_test_bot"
+GROUP_ID = -1001234567890  # a supergroup (forum topics on)
+MAX_TEXT = 4096  # characters of a message's text after entity parsing
+# Tags the Bot API accepts in HTML parse mode (https://core.telegram.org/bots/api#html-style).
+HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler", "span",
+             "blockquote", "tg-emoji"}
+
+
+class _Entities(html.parser.HTMLParser):
+    """Parses a message's HTML as the Bot API does, to refuse what Telegram refuses."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.text: list[str] = []
+        self.problem = ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in HTML_TAGS:
+            self.problem = self.problem or f"Unsupported start tag \"{tag}\""
+        self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.open or self.open[-1] != tag:
+            self.problem = self.problem or f"Unmatched end tag \"{tag}\""
+        else:
+            self.open.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def html_problem(text: str) -> str:
+    """Why the Bot API would refuse `text` in HTML parse mode, or ""."""
+    parser = _Entities()
+    parser.feed(text)
+    parser.close()
+    if parser.problem:
+        return f"Bad Request: can't parse entities: {parser.problem}"
+    if parser.open:
+        return f"Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"{parser.open[-1]}\""
+    if len("".join(parser.text)) > MAX_TEXT:
+        return "Bad Request: message is too long"
+    return ""
 # Parameters python-telegram-bot sends as raw strings (everything else is JSON-encoded).
 STRING_FIELDS = {"text", "caption", "query", "inline_query_id", "callback_query_id", "file_id", "url",
                  "secret_token", "next_offset", "switch_pm_text", "parse_mode", "action", "language_code"}
@@ -53,6 +97,8 @@ class TelegramStandIn(LoopbackServer):
         self._ids = itertools.count(1)
         self._new_update = asyncio.Event()
         self._new_call = asyncio.Event()
+        self.refused: list[tuple[Call, str]] = []  # calls answered with an error, and why
+        self._flood: list[int] = []  # retry_after of the next sendMessage calls to refuse with 429
 
     # --- server ---------------------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -82,13 +128,36 @@ class TelegramStandIn(LoopbackServer):
     def user(self, user_id: int, first_name: str = "Reader") -> dict:
         return {"id": user_id, "is_bot": False, "first_name": first_name, "username": f"reader{user_id}"}
 
-    def send_text(self, user_id: int, text: str, **extra) -> int:
-        """A private-chat text message from `user_id` (commands get their `bot_command` entity)."""
-        message = self._message(user_id, text=text, **extra)
+    def send_text(self, user_id: int, text: str, *, group: bool = False, topic: int | None = None,
+                  reply_to: dict | None = None, edited: bool = False, **extra) -> int:
+        """A text message from `user_id`, with the entities Telegram adds (commands, @mentions).
+
+        Args:
+            group: Sent in the supergroup `GROUP_ID` rather than a private chat.
+            topic: The forum topic (`message_thread_id`) it was sent in.
+            reply_to: The message it replies to (e.g. one the bot sent).
+            edited: An edit of an earlier message (an `edited_message` update).
+        """
+        message = self._message(user_id, text=text, group=group, **extra)
+        entities = []
         if text.startswith("/"):
-            command = text.split()[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return self.push("message", message)
+            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+        for word in text.split():
+            if word.startswith("@") and len(word) > 1:
+                entities.append({"type": "mention", "offset": text.index(word), "length": len(word)})
+        if entities:
+            message["entities"] = entities
+        if topic is not None:
+            message.update(message_thread_id=topic, is_topic_message=True)
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        if edited:
+            message["edit_date"] = int(time.time())
+        return self.push("edited_message" if edited else "message", message)
+
+    def flood(self, *retry_after: int) -> None:
+        """Refuse the next len(retry_after) sendMessage calls with 429 "retry after N", as Telegram does."""
+        self._flood.extend(retry_after)
 
     def send_document(self, user_id: int, filename: str, content: bytes, caption: str = "",
                       mime_type: str = "text/csv") -> int:
@@ -114,9 +183,10 @@ class TelegramStandIn(LoopbackServer):
         return self.push("inline_query", {"id": str(next(self._ids)), "from": self.user(user_id),
                                           "query": query, "offset": ""})
 
-    def _message(self, user_id: int, **fields) -> dict:
-        return {"message_id": next(self._message_ids), "date": int(time.time()),
-                "chat": {"id": user_id, "type": "private", "first_name": "Reader"},
+    def _message(self, user_id: int, group: bool = False, **fields) -> dict:
+        chat = ({"id": GROUP_ID, "type": "supergroup", "title": "Book club", "is_forum": True} if group
+                else {"id": user_id, "type": "private", "first_name": "Reader"})
+        return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
                 "from": self.user(user_id), **fields}
 
     # --- waiting for the bot ------------------------------------------------------------------
@@ -168,9 +238,25 @@ class TelegramStandIn(LoopbackServer):
         if method != "getUpdates":
             self.calls.append(Call(method, params))
             self._new_call.set()
+        if method in ("sendMessage", "editMessageText"):
+            refusal = self._refusal(method, params)
+            if refusal is not None:
+                self.refused.append((self.calls[-1], refusal["description"]))
+                return web.json_response({"ok": False, **refusal}, status=refusal["error_code"])
         handler = getattr(self, f"_api_{method}", None)
         result = await handler(params) if handler else True
         return web.json_response({"ok": True, "result": result})
+
+    def _refusal(self, method: str, params: dict) -> dict | None:
+        """Telegram's error for this message, if it would refuse it (flood control, bad HTML, too long)."""
+        if method == "sendMessage" and self._flood:
+            wait = self._flood.pop(0)
+            return {"error_code": 429, "description": f"Too Many Requests: retry after {wait}",
+                    "parameters": {"retry_after": wait}}
+        text = params.get("text", "")
+        problem = html_problem(text) if params.get("parse_mode") == "HTML" else (
+            "Bad Request: message is too long" if len(text) > MAX_TEXT else "")
+        return {"error_code": 400, "description": problem} if problem else None
 
     async def _download(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -196,12 +282,16 @@ class TelegramStandIn(LoopbackServer):
         return [u for u in self._updates if u["update_id"] >= offset][: int(params.get("limit") or 100)]
 
     def _sent_message(self, params: dict, **fields) -> dict:
-        message = {"message_id": next(self._message_ids), "date": int(time.time()),
-                   "chat": {"id": int(params["chat_id"]), "type": "private", "first_name": "Reader"},
+        chat_id = int(params["chat_id"])
+        chat = ({"id": chat_id, "type": "supergroup", "title": "Book club", "is_forum": True} if chat_id < 0
+                else {"id": chat_id, "type": "private", "first_name": "Reader"})
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "rarereads", "username": BOT_USERNAME},
                    **fields}
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
+        if params.get("message_thread_id"):
+            message.update(message_thread_id=params["message_thread_id"], is_topic_message=True)
         return message
 
     async def _api_sendMessage(self, params: dict) -> dict:
