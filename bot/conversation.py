@@ -97,9 +97,6 @@ class TextReply:
     kind: str = "info"
 
 
-_COMMAND_ACTIONS = (("/book", "book"), ("/shelf add", "add"))  # anything else that names a title recommends
-
-
 class Conversation:
     """Turns each platform's commands and button presses into `Service` calls and `Answer`s.
 
@@ -123,10 +120,11 @@ class Conversation:
                 self._button(f"🔎 {number}More like this", {"do": "recommend", "key": work.key}, "secondary",
                              "🔎 More like this", item)]
 
-    def _answer(self, reader: str, reply, action: dict | None = None, private: bool = False) -> Answer:
-        """`reply` with the buttons its kind calls for."""
+    def _answer(self, reader: str, reply, private: bool = False) -> Answer:
+        """`reply` with the buttons its kind calls for (the reply says what its choices and Yes do)."""
         kind = getattr(reply, "kind", "info")
         answer = Answer(reply, private=private)
+        action = getattr(reply, "action", None)
         if getattr(reply, "choices", None):  # ambiguous or unknown title: one button per candidate
             action = action or {"do": "recommend"}
             answer.choices = [self._button(f"{n}. {work.label}", {**action, "key": work.key}, item=f"{n}. {work.label}")
@@ -149,25 +147,25 @@ class Conversation:
 
     def recommend(self, reader: str, title: str = "", count: int | None = None, rarity: str | None = None) -> Answer:
         reply = self.service.recommend(reader, title or None, k=count or 10, rarity=rarity)
-        return self._answer(reader, reply, {"do": "recommend", "k": count or 10, "rarity": rarity})
+        return self._answer(reader, reply)
 
     def book(self, reader: str, title: str) -> Answer:
-        return self._answer(reader, self.service.book(reader, title), {"do": "book"})
+        return self._answer(reader, self.service.book(reader, title))
 
     def shelf(self, reader: str, page: int = 0) -> Answer:
         return self._answer(reader, self.service.shelf(reader, page=page), private=True)
 
     def shelf_add(self, reader: str, title: str, rating: int | None = None) -> Answer:
-        return self._answer(reader, self.service.shelf_add(reader, title, rating), {"do": "add"}, private=True)
+        return self._answer(reader, self.service.shelf_add(reader, title, rating), private=True)
 
     def shelf_remove(self, reader: str, title: str) -> Answer:
         return self._answer(reader, self.service.shelf_remove(reader, title), private=True)
 
     def shelf_clear(self, reader: str, confirm: bool = False) -> Answer:
-        return self._answer(reader, self.service.shelf_clear(reader, confirm=confirm), {"do": "clear"}, private=True)
+        return self._answer(reader, self.service.shelf_clear(reader, confirm=confirm), private=True)
 
     def forget(self, reader: str, confirm: bool = False) -> Answer:
-        return self._answer(reader, self.service.forget(reader, confirm=confirm), {"do": "forget"}, private=True)
+        return self._answer(reader, self.service.forget(reader, confirm=confirm), private=True)
 
     def import_file(self, reader: str, data: bytes) -> Answer:
         return Answer(self.service.shelf_import(reader, data), private=True)
@@ -180,13 +178,7 @@ class Conversation:
     def text(self, reader: str, line: str) -> Answer:
         """A chat line as the service parses it (commands, numbers picking a choice, bare titles)."""
         reply = self.service.handle_text(reader, line)
-        lowered = " ".join(line.lower().split())
-        action = next(({"do": do} for prefix, do in _COMMAND_ACTIONS if lowered.startswith(prefix)), {"do": "recommend"})
-        if lowered.startswith("/shelf clear"):
-            action = {"do": "clear"}
-        elif lowered.startswith("/forget"):
-            action = {"do": "forget"}
-        return self._answer(reader, reply, action)
+        return self._answer(reader, reply, private=getattr(reply, "kind", "") in ("shelf", "confirm"))
 
     # --- buttons -----------------------------------------------------------------------------
 
@@ -198,7 +190,9 @@ class Conversation:
         owner = payload.get("reader")
         if owner is not None and owner != reader:
             return Answer(TextReply("That button is for someone else."), toast=True)
-        do = payload["do"]
+        do = payload.get("do")
+        if do not in ("cancel", "clear", "forget", "page") and not payload.get("key"):
+            return Answer(TextReply("That button has expired; please run the command again."), toast=True)
         if do == "cancel":
             return Answer(TextReply("Cancelled; nothing changed."), private=True)
         if do == "clear":
@@ -211,13 +205,13 @@ class Conversation:
         work = engine.work_by_key(payload["key"])
         if work is None:
             return Answer(TextReply("That book is no longer in my catalogue; please ask again."), toast=True)
-        return self._answer(reader, self._work_reply(engine, reader, do, work, payload), {"do": do}, private=do == "add")
+        return self._answer(reader, self._work_reply(engine, reader, do, work, payload), private=do == "add")
 
     def _work_reply(self, engine, reader: str, do: str, work, payload: dict):
         """The service's answer for an already identified work (a pressed pick or choice)."""
         service = self.service
         if do == "add":
-            return service.shelf_add_work(reader, work)
+            return service.shelf_add_work(reader, work, payload.get("rating"))
         if do == "book":
             return service.book_work(work)
         return service.recommend_work(reader, work, payload.get("k") or 10, payload.get("rarity"), engine=engine)

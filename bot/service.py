@@ -58,6 +58,9 @@ class Reply:
         pages: For 'shelf': number of pages.
         matched: For a shelf import: titles added.
         unmatched: For a shelf import: titles not found in the catalogue.
+        action: For 'choices' and 'confirm': what picking a candidate or saying yes does, as a
+            button payload ({"do": "add", "rating": 5}, {"do": "clear"}); the candidate's key is
+            added per button.
     """
 
     kind: str
@@ -71,13 +74,14 @@ class Reply:
     pages: int = 0
     matched: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    action: dict | None = None
 
 
 @dataclass
 class _Pending:
     """What a numbered reply from this reader would do."""
 
-    action: str  # 'recommend', 'book', 'shelf_add'
+    action: str  # 'recommend', 'book', 'add'
     choices: list[Work]
     options: dict
     at: float
@@ -223,7 +227,7 @@ class Service:
                 rating = 0
             if not 1 <= rating <= 5:
                 return Reply("error", "A rating is a whole number from 1 to 5.")
-        found = self._resolve(reader, title, "shelf_add", {"rating": rating})
+        found = self._resolve(reader, title, "add", {"rating": rating})
         if isinstance(found, Reply):
             return found
         return self._add(reader, found, rating)
@@ -272,7 +276,7 @@ class Service:
             return Reply("info", "Your shelf is already empty.")
         if not confirm:
             return Reply("confirm", f"This removes all {_plural(count, 'book')} from your shelf. "
-                                    + dialect_of(reader).confirm.format(command="shelf clear"))
+                                    + dialect_of(reader).confirm.format(command="shelf clear"), action={"do": "clear"})
         self.shelves.clear(reader)
         return Reply("info", f"Done: removed {_plural(count, 'book')}.")
 
@@ -316,7 +320,7 @@ class Service:
         """Delete everything stored about the reader; without `confirm` it only asks."""
         if not confirm:
             return Reply("confirm", "This deletes your shelf and everything I keep about you. "
-                                    + dialect_of(reader).confirm.format(command="forget"))
+                                    + dialect_of(reader).confirm.format(command="forget"), action={"do": "forget"})
         count = self.shelves.forget(reader)
         with self._lock:
             self._pending.pop(reader, None)
@@ -349,7 +353,7 @@ class Service:
         if not line.startswith("/"):
             return self.recommend(reader, line)  # a bare title: the commonest thing people send
         command, _, rest = line[1:].partition(" ")
-        command = command.split("@")[0].lower()  # Telegram: /recommend@RareReadsBot
+        command = command.lower()  # a platform's "/command@botname" is the adapter's to strip
         rest, options = self._options(rest.strip())
         if command in ("start", "help", "h"):
             return self.help(reader)
@@ -400,14 +404,14 @@ class Service:
             names = [m.work.label for m in exc.candidates[:3]]
             hint = f" Did you mean: {'; '.join(names)}?" if names else " Check the spelling, or try another book."
             return Reply("error", f"I couldn't find {_short(title)}.{hint}",
-                         choices=[m.work for m in exc.candidates[:3]])
+                         choices=[m.work for m in exc.candidates[:3]], action={"do": action, **options})
         except AmbiguousTitle as exc:
             choices = exc.candidates[:9]
             with self._lock:
                 self._pending[reader] = _Pending(action, choices, options, time.monotonic())
             lines = [f"Which {_short(title)} do you mean? {dialect_of(reader).choose}"]
             lines += [f"{i}. {w.label}" for i, w in enumerate(choices, 1)]
-            return Reply("choices", "\n".join(lines), choices=choices)
+            return Reply("choices", "\n".join(lines), choices=choices, action={"do": action, **options})
 
     def choose(self, reader: str, number: int) -> Reply:
         """Pick choice `number` (from 1) of the reader's last 'choices' reply."""
@@ -438,7 +442,7 @@ class Service:
             return self._recommend_works(engine, reader, [work], shelf, pending.options["k"], pending.options["rarity"])
         if pending.action == "book":
             return self._book(work)
-        if pending.action == "shelf_add":
+        if pending.action == "add":
             return self._add(reader, work, pending.options.get("rating"))
         return Reply("error", SORRY)
 

@@ -12,7 +12,7 @@ import logging
 from urllib.parse import urlparse
 
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
-                      InputTextMessageContent, Update)
+                      InputTextMessageContent, MessageEntity, Update)
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
@@ -120,7 +120,14 @@ class TelegramChannel:
         chat = update.effective_chat
         self.chat_id = chat.id if chat is not None else update.effective_user.id  # inline-message buttons
         self.scope = f"{PLATFORM}:{chat.id}" if chat is not None and chat.type != "private" else None
+        message = update.effective_message  # for a button press, the message it is under
+        # In a forum, every answer goes to the topic the command (or the pressed message) is in.
+        self.thread = message.message_thread_id if message is not None and message.is_topic_message else None
         self._query_answered = False
+
+    async def _say(self, text: str, keyboard=None):
+        return await self.bot.send_message(self.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                                           disable_web_page_preview=True, message_thread_id=self.thread)
 
     async def _answer_query(self, text: str | None = None, alert: bool = False) -> bool:
         """Answer the pressed button's callback once (Telegram shows a spinner until then)."""
@@ -136,8 +143,7 @@ class TelegramChannel:
             return
         await self._answer_query()
         for text, keyboard in render(answer):
-            await self.bot.send_message(self.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                                        disable_web_page_preview=True)
+            await self._say(text, keyboard)
 
     async def notice(self, text: str) -> None:
         if await self._answer_query(text):
@@ -145,15 +151,15 @@ class TelegramChannel:
         if self.update.inline_query is not None:
             await self.update.inline_query.answer([], cache_time=0, is_personal=True)
             return
-        await self.bot.send_message(self.chat_id, html.escape(text), parse_mode=ParseMode.HTML)
+        await self._say(_esc(text))
 
     async def busy(self) -> None:
         await self._answer_query()
         with contextlib.suppress(TelegramError):
-            await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
+            await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING, message_thread_id=self.thread)
 
     async def status(self, text: str) -> TelegramStatus:
-        return TelegramStatus(await self.bot.send_message(self.chat_id, html.escape(text), parse_mode=ParseMode.HTML))
+        return TelegramStatus(await self._say(_esc(text)))
 
 
 def _runtime(context: ContextTypes.DEFAULT_TYPE) -> BotRuntime:
@@ -166,9 +172,39 @@ def _channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> TelegramChan
 
 # --- handlers ---------------------------------------------------------------------------------
 
+def addressed_text(message, username: str, bot_id: int) -> str | None:
+    """The text of `message` as a command for this bot, or None when it is not for us.
+
+    In a private chat everything is for us. In a group only a command (a "/command@name"
+    must name this bot; the name is removed here, the one place), a message that mentions
+    this bot (the mention is removed), or a reply to one of this bot's messages.
+    """
+    text = message.text or message.caption or ""
+    entities = message.entities or message.caption_entities or ()
+    first = entities[0] if entities else None
+    if first is not None and first.type == MessageEntity.BOT_COMMAND and first.offset == 0:
+        command, _, addressee = text[:first.length].partition("@")
+        if addressee and addressee.lower() != username.lower():
+            return None  # "/recommend@some_other_bot Dune" is for another bot
+        return command + text[first.length:]
+    if message.chat.type == "private":
+        return text
+    mention = f"@{username}".lower()
+    for entity in entities:
+        if entity.type == MessageEntity.MENTION and text[entity.offset:entity.offset + entity.length].lower() == mention:
+            return (text[:entity.offset] + text[entity.offset + entity.length:]).strip()
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return text
+    return None  # a group's own conversation
+
+
 async def chat_line(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Any text: /recommend, /book, /shelf ..., /forget, /help, a number picking a choice, or a bare title."""
-    runtime, line = _runtime(context), update.effective_message.text or ""
+    """Text for us: /recommend, /book, /shelf ..., /forget, /help, a number picking a choice, or a bare title."""
+    runtime, bot = _runtime(context), context.bot
+    line = addressed_text(update.effective_message, bot.username, bot.id)
+    if line is None:
+        return
     await runtime.command(_channel(update, context), lambda reader: runtime.conversation.text(reader, line))
 
 
@@ -180,8 +216,11 @@ async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A document: import it as a Goodreads library export."""
-    document = update.effective_message.document
+    """A document sent to us (in a group: with an /import caption): import it as a library export."""
+    message, bot = update.effective_message, context.bot
+    if message.chat.type != "private" and addressed_text(message, bot.username, bot.id) is None:
+        return  # a file shared in a group's conversation
+    document = message.document
 
     async def download() -> bytes:
         return bytes(await (await document.get_file()).download_as_bytearray())
@@ -246,11 +285,13 @@ def build_application(runtime: BotRuntime, token: str, *, base_url: str | None =
         builder = builder.base_url(base_url).base_file_url(base_file_url or base_url.replace("/bot", "/file/bot"))
     application = builder.post_init(_post_init).build()
     application.bot_data["runtime"] = runtime
-    application.add_handler(CommandHandler("retrain", retrain_command))
-    application.add_handler(CommandHandler("status", status_command))
-    application.add_handler(CommandHandler("import", import_command))
-    application.add_handler(MessageHandler(filters.Document.ALL, document_message))
-    application.add_handler(MessageHandler(filters.TEXT, chat_line))
+    # New messages only: an edit is not a command (editing /forget into /forget yes must not delete).
+    new = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("retrain", retrain_command, filters=new))
+    application.add_handler(CommandHandler("status", status_command, filters=new))
+    application.add_handler(CommandHandler("import", import_command, filters=new & ~filters.Document.ALL))
+    application.add_handler(MessageHandler(new & filters.Document.ALL, document_message))
+    application.add_handler(MessageHandler(new & filters.TEXT, chat_line))
     application.add_handler(CallbackQueryHandler(button_pressed, pattern=r"^rr:"))
     application.add_handler(InlineQueryHandler(inline_query))
     application.add_error_handler(on_error)

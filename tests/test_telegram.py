@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from drivers import ADMIN, READER, TELEGRAM_TOKEN as TOKEN, TelegramDriver, run_scenario  # noqa: E402
 from models import BOOKS  # noqa: E402
-from telegram_api import TelegramStandIn  # noqa: E402
+from telegram_api import BOT_ID, BOT_USERNAME, GROUP_ID, TelegramStandIn  # noqa: E402
 
 
 def run_bot(tmp_path, scenario, **options):
@@ -131,3 +131,76 @@ def test_a_long_answer_arrives_whole_in_messages_telegram_accepts(tmp_path):
         assert len(expected) >= 20 and sum("Add" in label for label in said.labels) == len(expected)
 
     run_bot(tmp_path, scenario, books=LONG_BOOKS)
+
+
+BOT = f"@{BOT_USERNAME}"
+
+
+async def _quiet(bot: TelegramDriver, user: int, mark: int) -> list:
+    """Messages the bot sent to the group since `mark`, once a later /help from `user` is answered."""
+    await bot.say(user, f"/help{BOT}", group=True)
+    await asyncio.sleep(0.2)
+    await bot.runtime.inflight.wait_idle(5)
+    return [c for c in bot.api.calls[mark:] if c.method == "sendMessage" and "I recommend" not in c.params["text"]]
+
+
+def test_commands_addressed_to_this_bot_work_in_groups_and_others_are_ignored(tmp_path):
+    """`@name` was stripped in one place and not another: group buttons did the wrong thing or raised."""
+    async def scenario(bot: TelegramDriver):
+        reader = bot.reader(READER)
+        ask = await bot.say(READER, f"/shelf{BOT} add The Road", group=True)
+        await bot.press(READER, ask, "London")
+        assert [e.author for e in bot.shelves.entries(reader)] == ["Jack London"]
+        ask = await bot.say(READER, f"/shelf{BOT} clear", group=True)
+        done = await bot.press(READER, ask, "Yes")
+        assert bot.shelves.count(reader) == 0, done.text
+        assert not [c for c in bot.api.calls if c.method == "sendMessage" and "went wrong" in c.params["text"]]
+        mark = len(bot.api.calls)
+        bot.api.send_text(READER, "/recommend@some_other_bot Dune", group=True)
+        assert await _quiet(bot, READER, mark) == []  # not for us
+
+    run_bot(tmp_path, scenario)
+
+
+def test_in_groups_only_commands_mentions_and_replies_to_the_bot_are_answered(tmp_path):
+    async def scenario(bot: TelegramDriver):
+        mark = len(bot.api.calls)
+        bot.api.send_text(READER, "anyone up for the pub tonight?", group=True)
+        bot.api.send_text(READER, "2", group=True)
+        assert await _quiet(bot, READER, mark) == []
+        mentioned = await bot.say(READER, f"{BOT} Solaris", group=True)
+        assert "Readers who loved Solaris" in mentioned.text
+        ask = await bot.say(READER, f"/recommend{BOT} The Road", group=True)
+        reply_to = {"message_id": 99, "date": 0, "chat": {"id": GROUP_ID, "type": "supergroup"}, "text": ask.text,
+                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "rarereads", "username": BOT_USERNAME}}
+        picked = await bot.say(READER, "1", group=True, reply_to=reply_to)  # a reply to the bot's question
+        assert "Readers who loved The Road" in picked.text
+
+    run_bot(tmp_path, scenario)
+
+
+def test_answers_go_to_the_forum_topic_the_command_came_from(tmp_path):
+    async def scenario(bot: TelegramDriver):
+        picks = await bot.say(READER, f"/recommend{BOT} Solaris k=2", group=True, topic=42)
+        assert all(c.params.get("message_thread_id") == 42 for c in picks.calls)
+        more = await bot.press(READER, picks, "1.", "More")
+        assert more.calls and all(c.params.get("message_thread_id") == 42 for c in more.calls)
+
+    run_bot(tmp_path, scenario)
+
+
+def test_an_edited_message_is_not_a_command(tmp_path):
+    """Editing /forget into /forget yes deleted a reader's data."""
+    async def scenario(bot: TelegramDriver):
+        await bot.command(READER, "shelf add", "Solaris")
+        await bot.command(READER, "forget")
+        mark = len(bot.api.calls)
+        bot.api.send_text(READER, "/forget yes", edited=True)
+        bot.api.send_text(READER, "/shelf clear yes", edited=True)
+        await bot.command(READER, "help")
+        await asyncio.sleep(0.2)
+        await bot.runtime.inflight.wait_idle(5)
+        assert bot.shelves.count(bot.reader(READER)) == 1
+        assert [c.params["text"][:20] for c in bot.api.calls[mark:] if c.method == "sendMessage"] == ["I recommend rare boo"]
+
+    run_bot(tmp_path, scenario)
