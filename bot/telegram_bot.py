@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
                       InputTextMessageContent, MessageEntity, Update)
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import InvalidToken, TelegramError
-from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
-                          MessageHandler, filters)
+from telegram.error import InvalidToken, RetryAfter, TelegramError
+from telegram.ext import (AIORateLimiter, Application, BaseUpdateProcessor, CallbackQueryHandler, CommandHandler,
+                          ContextTypes, InlineQueryHandler, MessageHandler, filters)
 
 from .conversation import Answer, Button, TextReply
 from .formatting import clean_input, clip
@@ -267,6 +267,9 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log any handler failure with its traceback and tell the user, without internals."""
+    if isinstance(context.error, RetryAfter):  # flood control: another message would only make it worse
+        log.warning("telegram flood control: a reply was dropped after its retries (%s)", context.error)
+        return
     log.error("telegram handler failed", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
@@ -277,10 +280,45 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 # --- application ------------------------------------------------------------------------------
 
+class PerReaderUpdates(BaseUpdateProcessor):
+    """Updates run concurrently, except that one reader's are handled one at a time, in order.
+
+    Without this a quick command sent after a slow one was answered first. The Application
+    starts update tasks in arrival order, and an asyncio.Lock wakes its waiters in order.
+    """
+
+    def __init__(self, max_concurrent_updates: int):
+        super().__init__(max_concurrent_updates)
+        self._queues: dict[int, list] = {}  # user id -> [lock, updates holding or awaiting it]
+
+    async def do_process_update(self, update: object, coroutine) -> None:
+        user = getattr(update, "effective_user", None)
+        if user is None:
+            await coroutine
+            return
+        queue = self._queues.setdefault(user.id, [asyncio.Lock(), 0])
+        queue[1] += 1
+        try:
+            async with queue[0]:
+                await coroutine
+        finally:
+            queue[1] -= 1
+            if not queue[1]:
+                del self._queues[user.id]  # idle readers hold no lock
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+
 def build_application(runtime: BotRuntime, token: str, *, base_url: str | None = None,
                       base_file_url: str | None = None) -> Application:
     """A python-telegram-bot Application wired to `runtime` (not started)."""
-    builder = Application.builder().token(token).concurrent_updates(64)
+    # AIORateLimiter keeps to Telegram's flood limits and retries once after a "retry after".
+    builder = (Application.builder().token(token).concurrent_updates(PerReaderUpdates(256))
+               .rate_limiter(AIORateLimiter(max_retries=1)))
     if base_url:
         builder = builder.base_url(base_url).base_file_url(base_file_url or base_url.replace("/bot", "/file/bot"))
     application = builder.post_init(_post_init).build()

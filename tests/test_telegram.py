@@ -204,3 +204,50 @@ def test_an_edited_message_is_not_a_command(tmp_path):
         assert [c.params["text"][:20] for c in bot.api.calls[mark:] if c.method == "sendMessage"] == ["I recommend rare boo"]
 
     run_bot(tmp_path, scenario)
+
+
+def test_flood_control_waits_and_retries_without_sending_more(tmp_path):
+    """A 429 "retry after" was answered with yet another message (the apology)."""
+    async def scenario(bot: TelegramDriver):
+        bot.api.flood(1)
+        said = await bot.command(READER, "help")  # refused once, then sent after the wait
+        assert "I recommend" in said.text
+        mark = len(bot.api.calls)
+        bot.api.flood(1, 1)  # more refusals than the bot retries
+        bot.api.send_text(READER, "/help")
+        await bot.api.wait_for("sendMessage", after=mark)
+        await asyncio.sleep(2.5)
+        await bot.runtime.inflight.wait_idle(5)
+        sent = [c.params["text"] for c in bot.api.calls[mark:] if c.method == "sendMessage"]
+        assert len(sent) == 2 and not any("went wrong" in text for text in sent), sent  # the try and one retry
+
+    run_bot(tmp_path, scenario)
+
+
+def test_one_readers_messages_are_answered_in_the_order_sent(tmp_path, monkeypatch):
+    async def scenario(bot: TelegramDriver):
+        service = bot.runtime.service
+        book = service.book
+
+        def slow_for_solaris(reader, title):
+            if "Solaris" in title:
+                import time
+
+                time.sleep(0.4)
+            return book(reader, title)
+
+        monkeypatch.setattr(service, "book", slow_for_solaris)
+        mark = len(bot.api.calls)
+        for title in ("Solaris", "Pavane", "Stoner"):
+            bot.api.send_text(READER, f"/book {title}")
+        other = await bot.say(ADMIN, "/book Dune")  # another reader is not held up
+        assert "Dune" in other.text
+        for _ in range(100):
+            answers = [c.params["text"] for c in bot.api.calls[mark:]
+                       if c.method == "sendMessage" and c.params["chat_id"] == READER]
+            if len(answers) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert [a.split("\n")[0].split(" — ")[0] for a in answers] == ["Solaris", "Pavane", "Stoner"]
+
+    run_bot(tmp_path, scenario)
