@@ -201,17 +201,4 @@ class Conversation:
             return self.forget(reader, confirm=True)
         if do == "page":
             return self.shelf(reader, payload["page"])
-        engine = self.service.holder.current  # one engine for the whole action
-        work = engine.work_by_key(payload["key"])
-        if work is None:
-            return Answer(TextReply("That book is no longer in my catalogue; please ask again."), toast=True)
-        return self._answer(reader, self._work_reply(engine, reader, do, work, payload), private=do == "add")
-
-    def _work_reply(self, engine, reader: str, do: str, work, payload: dict):
-        """The service's answer for an already identified work (a pressed pick or choice)."""
-        service = self.service
-        if do == "add":
-            return service.shelf_add_work(reader, work, payload.get("rating"))
-        if do == "book":
-            return service.book_work(work)
-        return service.recommend_work(reader, work, payload.get("k") or 10, payload.get("rarity"), engine=engine)
+        return self._answer(reader, self.service.act(reader, payload), private=do in ("add", "remove"))

@@ -2,13 +2,20 @@
 
 `Service` turns what a reader asks into `Reply` objects: a `kind`, a plain `text` (ready
 for the terminal and Telegram) and structured fields for adapters that build richer
-messages (Discord embeds, Telegram keyboards). The terminal chat uses `handle_text`;
-Discord slash commands call the typed methods (`recommend`, `book`, `shelf_add`, ...).
+messages (Discord embeds, Telegram keyboards). The terminal chat and Telegram use
+`handle_text`; Discord's slash commands call the typed methods (`recommend`, `book`,
+`shelf_add`, ...); a pressed button's payload goes to `act`.
 
-Everything here is synchronous and thread-safe: async adapters call it through
-`asyncio.to_thread`. No method raises on user input: bad input gets a short friendly
-reply, and anything unexpected is logged with its traceback and answered with a
-generic apology (see `handle_text` and `_safe`).
+Two rules hold for every public method:
+
+- it reads `holder.current` once and uses that engine throughout, so a hot swap never
+  mixes two models in one answer;
+- it ends the reader's pending "which one did you mean?" question, except `choose`,
+  which answers it: a prompt ends when the reader sends anything else.
+
+Everything here is synchronous and thread-safe: async adapters call it through a thread.
+No method raises on user input: bad input gets a short friendly reply, and anything
+unexpected is logged with its traceback and answered with a generic apology.
 
 Readers are `"<platform>:<user id>"` strings, as in `engine.shelf`.
 """
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from engine.errors import AmbiguousTitle, BookNotFound, DataFormatError, InvalidInput
+from engine.normalize import normalize_author, normalize_title
 from engine.rarity import RARITIES
 from engine.recommender import EngineHolder
 from engine.results import Recommendation, RecommendationList, Work
@@ -50,7 +58,8 @@ class Reply:
             'shelf', 'book', 'info', 'error', 'confirm' (repeat with yes to go on), 'help'.
         text: The whole answer as plain text (no markup).
         recommendations: For 'recommendations': the engine's answer.
-        choices: For 'choices': the works to pick from (number i picks `choices[i - 1]`).
+        choices: For 'choices' (and "did you mean" errors): the works to pick from (number i
+            picks `choices[i - 1]`).
         entries: For 'shelf': this page's books.
         work: For 'book' (and after a shelf change): the book concerned.
         neighbours: For 'book': rare books its readers loved.
@@ -81,18 +90,19 @@ class Reply:
 class _Pending:
     """What a numbered reply from this reader would do."""
 
-    action: str  # 'recommend', 'book', 'add'
+    action: dict  # a button payload without its key: {"do": "recommend", "k": 5, ...}
     choices: list[Work]
-    options: dict
     at: float
 
 
-def _safe(method):
-    """Turn any unexpected exception into the apology reply (logged with its traceback)."""
+def _entry(method):
+    """A public command: it ends the reader's pending question, and never raises (logged, apology)."""
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self, reader, *args, **kwargs):
+        with self._lock:
+            self._pending.pop(reader, None)
         try:
-            return method(self, *args, **kwargs)
+            return method(self, reader, *args, **kwargs)
         except Exception:  # noqa: BLE001 - the one catch-all: users never see tracebacks
             log.exception("%s failed", method.__name__)
             return Reply("error", SORRY)
@@ -107,6 +117,11 @@ def _short(text: str, limit: int = 60) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _shelf_work(engine, entry: ShelfEntry) -> Work:
+    """The catalogue's work for a shelf entry, or one made from the entry (a retrain may drop works)."""
+    return engine.work_by_key(entry.work_key) or Work(-1, entry.title, entry.author, 0, 0, key=entry.work_key)
 
 
 class Service:
@@ -129,41 +144,38 @@ class Service:
 
     # --- recommendations --------------------------------------------------------------
 
-    @_safe
+    @_entry
     def recommend(self, reader: str, title: str | None = None, k: int = 10, rarity: str | None = None) -> Reply:
         """Rare books for one title, or for the reader's whole shelf when `title` is None."""
-        rarity = (rarity or self.default_rarity).strip().lower()
-        if rarity not in RARITIES:
-            return Reply("error", f"I know these rarities: {', '.join(RARITIES)}.")
-        try:
-            k = max(1, min(int(k), self.max_k))
-        except (TypeError, ValueError):
-            return Reply("error", f"The number of books should be 1 to {self.max_k}.")
         engine = self.holder.current
-        shelf = self.shelves.entries(reader)
+        options = self._options(k, rarity)
+        if isinstance(options, Reply):
+            return options
+        k, rarity = options
         if title is not None and title.strip():
-            found = self._resolve(reader, title, "recommend", {"k": k, "rarity": rarity})
+            found = self._resolve(engine, reader, title, {"do": "recommend", "k": k, "rarity": rarity})
             if isinstance(found, Reply):
                 return found
-            return self._recommend_works(engine, reader, [found], shelf, k, rarity)
+            return self._recommend_works(engine, reader, [found], k, rarity)
+        shelf = self.shelves.entries(reader)
         works = [w for w in (engine.work_by_key(e.work_key) for e in shelf) if w is not None]
         if not works:
             hint = "Your shelf is empty. Tell me a book you loved: /recommend Dune, or /shelf add Dune."
             return Reply("info", hint if not shelf else
                          "None of the books on your shelf are in the current catalogue. Try /recommend <title>.")
-        return self._recommend_works(engine, reader, works, shelf, k, rarity)
+        return self._recommend_works(engine, reader, works, k, rarity)
 
-    @_safe
-    def recommend_work(self, reader: str, work: Work, k: int = 10, rarity: str | None = None, engine=None) -> Reply:
-        """Rare books for one already identified work (a pressed button names its work exactly)."""
+    def _options(self, k, rarity: str | None) -> tuple[int, str] | Reply:
         rarity = (rarity or self.default_rarity).strip().lower()
         if rarity not in RARITIES:
             return Reply("error", f"I know these rarities: {', '.join(RARITIES)}.")
-        k = max(1, min(int(k or 10), self.max_k))
-        return self._recommend_works(engine or self.holder.current, reader, [work], self.shelves.entries(reader), k, rarity)
+        try:
+            return max(1, min(int(k or 10), self.max_k)), rarity
+        except (TypeError, ValueError):
+            return Reply("error", f"The number of books should be 1 to {self.max_k}.")
 
-    def _recommend_works(self, engine, reader: str, works: list[Work], shelf: list[ShelfEntry], k: int,
-                         rarity: str) -> Reply:
+    def _recommend_works(self, engine, reader: str, works: list[Work], k: int, rarity: str) -> Reply:
+        shelf = self.shelves.entries(reader)
         result = engine.recommend(works, k=k, rarity=rarity, exclude=[e.work_key for e in shelf])
         about = works[0].title if len(works) == 1 else f"the {_plural(len(works), 'book')} on your shelf"
         if not result.picks:
@@ -175,21 +187,16 @@ class Service:
             lines.append(f"{i}. {pick.work.label} · {pick.reason}")
         return Reply("recommendations", "\n".join(lines), recommendations=result)
 
-    @_safe
+    @_entry
     def book(self, reader: str, title: str) -> Reply:
         """One book: author, year, cover, likes, and a few rare books its readers loved."""
-        found = self._resolve(reader, title, "book", {})
+        engine = self.holder.current
+        found = self._resolve(engine, reader, title, {"do": "book"})
         if isinstance(found, Reply):
             return found
-        return self._book(found)
+        return self._book(engine, found)
 
-    @_safe
-    def book_work(self, work: Work) -> Reply:
-        """/book for an already identified work."""
-        return self._book(work)
-
-    def _book(self, work: Work) -> Reply:
-        engine = self.holder.current
+    def _book(self, engine, work: Work) -> Reply:
         neighbours = engine.recommend([work], k=5, rarity=self.default_rarity).picks
         lines = [work.label, f"Liked by {_plural(work.likes, 'reader')} in the training data."]
         if work.cover_url:
@@ -200,7 +207,7 @@ class Service:
 
     # --- shelf ------------------------------------------------------------------------
 
-    @_safe
+    @_entry
     def shelf(self, reader: str, page: int = 0) -> Reply:
         """One page of the reader's shelf."""
         total = self.shelves.count(reader)
@@ -217,7 +224,7 @@ class Service:
             lines.append(dialect_of(reader).next_page.format(page=page + 2))
         return Reply("shelf", "\n".join(lines), entries=entries, page=page, pages=pages)
 
-    @_safe
+    @_entry
     def shelf_add(self, reader: str, title: str, rating: int | None = None) -> Reply:
         """Put a book on the shelf (rating 1..5 optional)."""
         if rating is not None:
@@ -227,15 +234,11 @@ class Service:
                 rating = 0
             if not 1 <= rating <= 5:
                 return Reply("error", "A rating is a whole number from 1 to 5.")
-        found = self._resolve(reader, title, "add", {"rating": rating})
+        engine = self.holder.current
+        found = self._resolve(engine, reader, title, {"do": "add", "rating": rating})
         if isinstance(found, Reply):
             return found
         return self._add(reader, found, rating)
-
-    @_safe
-    def shelf_add_work(self, reader: str, work: Work, rating: int | None = None) -> Reply:
-        """Put an already identified work on the shelf."""
-        return self._add(reader, work, rating)
 
     def _add(self, reader: str, work: Work, rating: int | None) -> Reply:
         # A typed query may hold typos; the catalogue's title is the edition to show.
@@ -245,9 +248,13 @@ class Service:
         verb = "Added" if new else "Already on your shelf:"
         return Reply("info", f"{verb} {work.label}. Your shelf has {_plural(count, 'book')}.", work=work)
 
-    @_safe
+    @_entry
     def shelf_remove(self, reader: str, title: str) -> Reply:
-        """Take a book off the shelf, named by title or by its number in /shelf."""
+        """Take a book off the shelf: one named by its number in /shelf, its title, or title and author.
+
+        Only a book that is on the shelf and named is removed; a title that names none (or
+        several) gets a question with the shelf's closest books as choices.
+        """
         entries = self.shelves.entries(reader)
         if not entries:
             return Reply("info", "Your shelf is already empty.")
@@ -258,17 +265,30 @@ class Service:
             n = int(title)
             if not 1 <= n <= len(entries):
                 return Reply("error", f"Pick a number from 1 to {len(entries)} (see /shelf).")
-            entry = entries[n - 1]
-        else:
-            names = [f"{e.title} {e.author}" for e in entries]
-            best = process.extractOne(title, names, scorer=fuzz.WRatio, processor=str.lower)
-            if best is None or best[1] < 75:
-                return Reply("error", f"I don't see {_short(title)!s} on your shelf. /shelf lists it.")
-            entry = entries[best[2]]
-        self.shelves.remove(reader, entry.work_key)
-        return Reply("info", f"Removed {entry.title}. Your shelf has {_plural(len(entries) - 1, 'book')}.")
+            return self._remove(reader, entries[n - 1].work_key, entries[n - 1].title)
+        engine = self.holder.current
+        named = _named_entries(entries, title)
+        if not named:  # the catalogue may know the book by another spelling ("dnue")
+            try:
+                key = engine.resolve(title).key
+            except (InvalidInput, BookNotFound, AmbiguousTitle):
+                key = None
+            named = [e for e in entries if e.work_key == key]
+        if len(named) == 1:
+            return self._remove(reader, named[0].work_key, named[0].title)
+        close = named or _closest_entries(entries, title)
+        if not close:
+            return Reply("error", f"I don't see {_short(title)} on your shelf. /shelf lists it.")
+        choices = [_shelf_work(engine, e) for e in close]
+        lead = (f"Which {_short(title)} do you mean?" if named else
+                f"{_short(title)} is not on your shelf. Did you mean: {'; '.join(w.label for w in choices)}?")
+        return self._ask(reader, lead, choices, {"do": "remove"})
 
-    @_safe
+    def _remove(self, reader: str, key: str, title: str) -> Reply:
+        self.shelves.remove(reader, key)
+        return Reply("info", f"Removed {title}. Your shelf has {_plural(self.shelves.count(reader), 'book')}.")
+
+    @_entry
     def shelf_clear(self, reader: str, confirm: bool = False) -> Reply:
         """Empty the shelf; without `confirm` it only asks."""
         count = self.shelves.count(reader)
@@ -280,7 +300,7 @@ class Service:
         self.shelves.clear(reader)
         return Reply("info", f"Done: removed {_plural(count, 'book')}.")
 
-    @_safe
+    @_entry
     def shelf_import(self, reader: str, data: bytes) -> Reply:
         """Add the read or rated books of a Goodreads library export (CSV bytes)."""
         from engine.loaders import read_goodreads_export
@@ -315,20 +335,43 @@ class Service:
             lines.append(f"Skipped {_plural(bad, 'unreadable row')}.")
         return Reply("info", "\n".join(lines), matched=matched, unmatched=unmatched)
 
-    @_safe
+    @_entry
     def forget(self, reader: str, confirm: bool = False) -> Reply:
         """Delete everything stored about the reader; without `confirm` it only asks."""
         if not confirm:
             return Reply("confirm", "This deletes your shelf and everything I keep about you. "
                                     + dialect_of(reader).confirm.format(command="forget"), action={"do": "forget"})
         count = self.shelves.forget(reader)
-        with self._lock:
-            self._pending.pop(reader, None)
         return Reply("info", f"Forgotten: {_plural(count, 'book')} and your pending choices are gone.")
 
-    def help(self, reader: str = "local:") -> Reply:
+    @_entry
+    def help(self, reader: str) -> Reply:
         """What the bot understands, in the reader's platform's words."""
         return Reply("help", dialect_of(reader).help(self.default_rarity, self.max_k))
+
+    # --- buttons ----------------------------------------------------------------------
+
+    @_entry
+    def act(self, reader: str, payload: dict) -> Reply:
+        """Run a pressed button's payload on the work it names by key ({"do": "add", "key": ...})."""
+        return self._act(self.holder.current, reader, payload)
+
+    def _act(self, engine, reader: str, payload: dict) -> Reply:
+        do, key = payload.get("do"), payload.get("key") or ""
+        if do == "remove":  # a shelf entry, which the catalogue may no longer hold
+            entry = next((e for e in self.shelves.entries(reader) if e.work_key == key), None)
+            return self._remove(reader, key, entry.title) if entry else Reply("info", "That book is not on your shelf.")
+        work = engine.work_by_key(key)
+        if work is None:
+            return Reply("error", "That book is no longer in my catalogue; please ask again.")
+        if do == "add":
+            return self._add(reader, work, payload.get("rating"))
+        if do == "book":
+            return self._book(engine, work)
+        options = self._options(payload.get("k"), payload.get("rarity"))
+        if isinstance(options, Reply):
+            return options
+        return self._recommend_works(engine, reader, [work], *options)
 
     # --- text commands ----------------------------------------------------------------
 
@@ -336,25 +379,22 @@ class Service:
 
     def handle_text(self, reader: str, line: str) -> Reply:
         """Answer one chat line: a /command, a number picking from the last choices, or a title."""
-        try:
-            return self._handle_text(reader, line)
-        except Exception:  # noqa: BLE001 - the one catch-all: users never see tracebacks
-            log.exception("handle_text failed")
-            return Reply("error", SORRY)
-
-    def _handle_text(self, reader: str, line: str) -> Reply:
         line = (line or "").strip()
+        if line.isdigit() and len(line) == 1:
+            return self.choose(reader, int(line))
+        return self._text(reader, line)
+
+    @_entry
+    def _text(self, reader: str, line: str) -> Reply:
         if not line:
             return Reply("info", "Tell me a book you loved, e.g. /recommend Dune. /help lists everything.")
         if len(line) > MAX_LINE:
             return Reply("error", "That message is too long for me. Send one title, e.g. /recommend Dune.")
-        if line.isdigit() and len(line) == 1:
-            return self._choose(reader, int(line))
         if not line.startswith("/"):
             return self.recommend(reader, line)  # a bare title: the commonest thing people send
         command, _, rest = line[1:].partition(" ")
         command = command.lower()  # a platform's "/command@botname" is the adapter's to strip
-        rest, options = self._options(rest.strip())
+        rest, options = self._parse_options(rest.strip())
         if command in ("start", "help", "h"):
             return self.help(reader)
         if command in ("recommend", "rec", "r"):
@@ -368,7 +408,7 @@ class Service:
             return self.forget(reader, confirm=rest.lower() in ("yes", "y", "confirm"))
         return Reply("error", f"I don't know /{_short(command, 30)}. /help lists what I understand.")
 
-    def _options(self, rest: str) -> tuple[str, dict]:
+    def _parse_options(self, rest: str) -> tuple[str, dict]:
         options = {m.group(1).lower(): m.group(2) for m in self._OPTION.finditer(rest)}
         return " ".join(self._OPTION.sub(" ", rest).split()), options
 
@@ -393,28 +433,33 @@ class Service:
 
     # --- choices ----------------------------------------------------------------------
 
-    def _resolve(self, reader: str, title: str, action: str, options: dict) -> Work | Reply:
+    def _resolve(self, engine, reader: str, title: str, action: dict) -> Work | Reply:
         """The work `title` names, or a reply: choices to pick from, or a friendly error."""
-        engine = self.holder.current
         try:
             return engine.resolve(title)
         except InvalidInput as exc:
             return Reply("error", str(exc))
         except BookNotFound as exc:
-            names = [m.work.label for m in exc.candidates[:3]]
-            hint = f" Did you mean: {'; '.join(names)}?" if names else " Check the spelling, or try another book."
-            return Reply("error", f"I couldn't find {_short(title)}.{hint}",
-                         choices=[m.work for m in exc.candidates[:3]], action={"do": action, **options})
+            choices = [m.work for m in exc.candidates[:3]]
+            hint = f" Did you mean: {'; '.join(w.label for w in choices)}?" if choices else \
+                " Check the spelling, or try another book."
+            if not choices:
+                return Reply("error", f"I couldn't find {_short(title)}.{hint}")
+            reply = self._ask(reader, f"I couldn't find {_short(title)}.{hint}", choices, action)
+            reply.kind = "error"
+            return reply
         except AmbiguousTitle as exc:
-            choices = exc.candidates[:9]
-            with self._lock:
-                self._pending[reader] = _Pending(action, choices, options, time.monotonic())
-            lines = [f"Which {_short(title)} do you mean? {dialect_of(reader).choose}"]
-            lines += [f"{i}. {w.label}" for i, w in enumerate(choices, 1)]
-            return Reply("choices", "\n".join(lines), choices=choices, action={"do": action, **options})
+            return self._ask(reader, f"Which {_short(title)} do you mean?", exc.candidates[:9], action)
+
+    def _ask(self, reader: str, lead: str, choices: list[Work], action: dict) -> Reply:
+        """A numbered question: answering `n` (or pressing its button) runs `action` on `choices[n - 1]`."""
+        with self._lock:
+            self._pending[reader] = _Pending(action, choices, time.monotonic())
+        lines = [f"{lead} {dialect_of(reader).choose}"] + [f"{i}. {w.label}" for i, w in enumerate(choices, 1)]
+        return Reply("choices", "\n".join(lines), choices=choices, action=action)
 
     def choose(self, reader: str, number: int) -> Reply:
-        """Pick choice `number` (from 1) of the reader's last 'choices' reply."""
+        """Pick choice `number` (from 1) of the reader's last question."""
         try:
             return self._choose(reader, number)
         except Exception:  # noqa: BLE001
@@ -432,17 +477,30 @@ class Service:
             if not 1 <= number <= len(pending.choices):
                 return Reply("error", f"Pick a number from 1 to {len(pending.choices)}.")
             self._pending.pop(reader, None)
-        work = pending.choices[number - 1]
-        engine = self.holder.current
-        if engine.work_by_key(work.key) is None:  # a retrain happened in between
-            return Reply("error", "That book is no longer in my catalogue. Please ask again.")
-        work = engine.work_by_key(work.key)
-        if pending.action == "recommend":
-            shelf = self.shelves.entries(reader)
-            return self._recommend_works(engine, reader, [work], shelf, pending.options["k"], pending.options["rarity"])
-        if pending.action == "book":
-            return self._book(work)
-        if pending.action == "add":
-            return self._add(reader, work, pending.options.get("rating"))
-        return Reply("error", SORRY)
+        return self._act(self.holder.current, reader, {**pending.action, "key": pending.choices[number - 1].key})
 
+
+def _named_entries(entries: list[ShelfEntry], text: str) -> list[ShelfEntry]:
+    """Shelf entries `text` names exactly: their title, or title and author ("Dune by Herbert", "Dune - Herbert")."""
+    wanted = normalize_title(text)
+    found = [e for e in entries if normalize_title(e.title) == wanted]
+    if found:
+        return found
+    for separator in (" by ", " - ", " — "):
+        title, sep, author = text.rpartition(separator)
+        if not sep:
+            continue
+        wanted_title, wanted_author = normalize_title(title), normalize_author(author)
+        surname = wanted_author.split()[-1] if wanted_author else ""
+        found = [e for e in entries if normalize_title(e.title) == wanted_title
+                 and (normalize_author(e.author) == wanted_author or surname in normalize_author(e.author).split())]
+        if found:
+            return found
+    return []
+
+
+def _closest_entries(entries: list[ShelfEntry], text: str, limit: int = 5) -> list[ShelfEntry]:
+    """The shelf's books nearest to `text` (for "did you mean"), best first."""
+    names = [f"{e.title} {e.author}" for e in entries]
+    hits = process.extract(text, names, scorer=fuzz.WRatio, processor=str.lower, limit=limit, score_cutoff=70)
+    return [entries[i] for _, _, i in hits]

@@ -1,0 +1,101 @@
+"""The platform-neutral service on the tiny stand-in model: shelves, choices, one engine per request."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "standins"))
+from models import make_model  # noqa: E402
+
+from bot.service import Service  # noqa: E402
+from engine.recommender import Engine, EngineHolder  # noqa: E402
+from engine.shelf import ShelfStore  # noqa: E402
+
+R = "telegram:7"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    return Engine.from_folder(make_model(tmp_path_factory.mktemp("models"), "20250101-000000-a", "a"))
+
+
+@pytest.fixture
+def service(engine, tmp_path):
+    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    yield Service(EngineHolder(engine), shelves)
+    shelves.close()
+
+
+def _titles(service, reader=R):
+    return [e.title for e in service.shelves.entries(reader)]
+
+
+def test_remove_takes_off_only_a_book_that_is_on_the_shelf_and_named(service):
+    """`/shelf remove Dune` removed Dune Messiah when only that was on the shelf."""
+    service.handle_text(R, "/shelf add Dune Messiah")
+    asked = service.handle_text(R, "/shelf remove Dune")
+    assert _titles(service) == ["Dune Messiah"]
+    assert "Dune Messiah" in asked.text and [w.title for w in asked.choices] == ["Dune Messiah"]
+    assert service.handle_text(R, "1").kind == "info" and _titles(service) == []  # the number confirms it
+    service.handle_text(R, "/shelf add Dune Messiah")
+    service.handle_text(R, "/shelf add Dune")
+    service.handle_text(R, "/shelf remove Dune")
+    assert _titles(service) == ["Dune Messiah"]
+    service.handle_text(R, "/shelf remove dune messiah")
+    assert _titles(service) == []
+
+
+def test_remove_by_number_title_and_author_or_a_typo_that_asks(service):
+    for title in ("Solaris", "Pavane", "Stoner"):
+        service.handle_text(R, f"/shelf add {title}")
+    assert service.handle_text(R, "/shelf remove 2").kind == "info"
+    assert _titles(service) == ["Solaris", "Stoner"]
+    service.handle_text(R, "/shelf remove Solaris by Stanislaw Lem")
+    assert _titles(service) == ["Stoner"]
+    assert service.handle_text(R, "/shelf remove The Hobbit").kind == "error"
+    service.handle_text(R, "/shelf remove stonr")  # a typo the catalogue reads as the book on the shelf
+    assert _titles(service) == []
+
+
+def test_a_choice_prompt_ends_when_the_reader_sends_anything_else(service):
+    """After '/shelf add The Road' and another command, a stray '1' still added 'The Road'."""
+    asked = service.handle_text(R, "/shelf add The Road")
+    assert asked.kind == "choices"
+    service.handle_text(R, "/help")
+    assert service.handle_text(R, "1").kind == "info"
+    assert _titles(service) == []
+    service.handle_text(R, "/shelf add The Road")
+    assert service.handle_text(R, "1").kind == "info" and len(_titles(service)) == 1  # right after, it works
+
+
+class CountingHolder(EngineHolder):
+    """Counts reads of `.current`: a request must read it once, or two models can mix in one answer."""
+
+    reads = 0
+
+    @property
+    def current(self):
+        self.reads += 1
+        return self._engine
+
+
+@pytest.mark.parametrize("line", ["/recommend Solaris", "/book Solaris", "/recommend", "/shelf add Pavane",
+                                  "Solaris", "/recommend The Road", "/shelf remove Pavane"])
+def test_one_request_reads_the_serving_engine_once(engine, tmp_path, line):
+    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    holder = CountingHolder(engine)
+    service = Service(holder, shelves)
+    try:
+        service.handle_text(R, "/shelf add Pavane")
+        holder.reads = 0
+        reply = service.handle_text(R, line)
+        assert reply.kind != "error" or "find" in reply.text, reply.text
+        assert holder.reads == 1, (line, holder.reads)
+        if reply.kind == "choices":
+            holder.reads = 0
+            service.handle_text(R, "1")
+            assert holder.reads == 1
+    finally:
+        shelves.close()
