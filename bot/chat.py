@@ -31,37 +31,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def find_or_train_model(model: Path | None, models_dir: Path = DEFAULT_MODELS_DIR) -> Path | None:
-    """The model folder to serve: `model`, else the newest one, else one trained now."""
+    """The model folder to serve: `model`, else (after training one if there is none) None, which
+    lets the retrain gate choose among the folders in `models_dir`."""
     from engine.modelfolder import latest_model_folder
 
-    if model is not None:
+    if model is not None or latest_model_folder(models_dir) is not None:
         return model
-    found = latest_model_folder(models_dir)
-    if found is not None:
-        return found
     print(f"No model in {models_dir} yet: training the default model first (a few minutes)...", flush=True)
     # A child process: torch stays out of this one, and its progress prints straight through.
     code = subprocess.call([sys.executable, "-m", "rarereads", "train", "--models-dir", str(models_dir)])
     if code != 0:
-        print(f"Training failed (exit code {code}). Run `rarereads train` to see why.", file=sys.stderr)
-        return None
-    return latest_model_folder(models_dir)
+        raise SystemExit(f"Training failed (exit code {code}). Run `rarereads train` to see why.")
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.gate import serving_engine
     from bot.service import Service
     from engine.errors import ModelFolderError
-    from engine.recommender import Engine, EngineHolder
+    from engine.recommender import EngineHolder
     from engine.shelf import ShelfStore
 
-    path = find_or_train_model(args.model)
-    if path is None:
-        return 1
     try:
-        engine = Engine.from_folder(path)
+        engine, notes = serving_engine(DEFAULT_MODELS_DIR, find_or_train_model(args.model))
     except ModelFolderError as exc:
         print(f"Cannot load the model: {exc}", file=sys.stderr)
         return 1
+    for note in notes:
+        print(note, file=sys.stderr)
     shelves = ShelfStore(args.db)
     try:
         service = Service(EngineHolder(engine), shelves, default_rarity=args.rarity)

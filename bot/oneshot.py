@@ -22,20 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.gate import serving_engine
     from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput, ModelFolderError
-    from engine.modelfolder import latest_model_folder
     from engine.rarity import RARITIES
-    from engine.recommender import Engine
 
     if args.rarity not in RARITIES:
         print(f"unknown rarity {args.rarity!r}; choose one of {', '.join(RARITIES)}", file=sys.stderr)
         return 2
-    path = args.model or latest_model_folder(DEFAULT_MODELS_DIR)
-    if path is None:
-        print(f"no model in {DEFAULT_MODELS_DIR}; train one with `rarereads train`", file=sys.stderr)
-        return 2
     try:
-        engine = Engine.from_folder(path)
+        engine, _ = serving_engine(DEFAULT_MODELS_DIR, args.model)
     except ModelFolderError as exc:
         print(exc, file=sys.stderr)
         return 2

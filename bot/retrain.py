@@ -1,11 +1,13 @@
-"""Admin retraining with a hot swap: train in a child process, compare, swap or keep.
+"""Admin retraining with a hot swap: train in a child process, gate, swap or keep.
 
-The trainer runs as `python -m rarereads train --extra-likes <csv>` in a separate
-process, so torch never loads into the bot and a crash there cannot take the bot
-down. When it finishes, the new model folder's evaluation figure (from its
-manifest) is compared with the serving model's; the new engine replaces the old
-one through `EngineHolder.swap` only if it reaches `min_fraction` of the old
-figure. Requests read `holder.current` once, so each is answered by one model.
+The trainer runs as `python -m rarereads train --extra-likes <csv>` in a separate process
+group, so torch never loads into the bot, a crash there cannot take the bot down, and a
+timeout ends it with all its children. It gets only the environment it needs (never the
+bot tokens). When it finishes, the new folder meets the gate (`bot.gate.ModelGate`): its
+evaluation figure against the serving model's, then a load and a check that it answers;
+only then does it replace the old engine through `EngineHolder.swap`. Every verdict is
+recorded, so a refused folder is never served later, also after a restart. Requests read
+`holder.current` once, so each is answered by one model.
 """
 from __future__ import annotations
 
@@ -16,24 +18,30 @@ import datetime as dt
 import logging
 import os
 import re
+import shutil
+import signal
 import sys
 import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
+from engine.modelfolder import model_folders, read_manifest
 from rarereads.paths import PROJECT_ROOT
+
+from .gate import ModelGate, model_metric
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], Awaitable[None]]
-
-# Figures looked for in a manifest's "metrics", best first (higher is better for all of them);
-# `rarereads train` writes "val_hit@20" (hit rate of held-out likes in the top 20).
-METRIC_PREFERENCE = ("val_hit@20", "hit@20", "recall@20", "recall@10", "ndcg@10", "ndcg@20", "hit@10", "map@10")
-_NUMBER = (int, float)
+# What the trainer's process may see of ours: the system's basics, Python's, and the
+# accelerator and thread settings; never the bot tokens or anything else (the bot's .env).
+TRAINER_ENV_NAMES = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+                     "PYTHONPATH", "PYTHONHASHSEED", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MASTER_ADDR", "MASTER_PORT"}
+TRAINER_ENV_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "HIP_", "ROCR_", "MKL_", "OPENBLAS_", "TORCH_", "PYTORCH_", "NCCL_")
+KILL_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL when a trainer runs out of time
 
 
 class RetrainBusy(RuntimeError):
@@ -52,43 +60,6 @@ class RetrainResult:
     new_metric: float | None = None
     metric_name: str = ""
     seconds: float = 0.0
-
-
-def _flatten(metrics: Any, prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
-    if isinstance(metrics, dict):
-        for key, value in metrics.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-    elif isinstance(metrics, _NUMBER) and not isinstance(metrics, bool):
-        flat[prefix.rstrip(".")] = float(metrics)
-    return flat
-
-
-def model_metric(manifest: dict, name: str | None = None) -> tuple[str, float] | None:
-    """The figure two models are compared on: (name, value) from `manifest["metrics"]`, or None.
-
-    Args:
-        manifest: A model folder's manifest.
-        name: Dotted path of the figure (e.g. "val.recall@20"); by default the manifest's own
-            `metrics["primary"]` if it names one, else the first of `METRIC_PREFERENCE` found
-            (validation figures before others).
-    """
-    metrics = manifest.get("metrics") or {}
-    flat = _flatten(metrics)
-    primary = metrics.get("primary") if isinstance(metrics, dict) else None
-    if name is None and isinstance(primary, str):
-        name = primary
-    if name is not None:
-        if name in flat:
-            return name, flat[name]
-        hits = [k for k in flat if k.endswith("." + name) or k == name]
-        return (hits[0], flat[hits[0]]) if hits else None
-    for wanted in METRIC_PREFERENCE:
-        keys = [k for k in flat if k.split(".")[-1].lower() == wanted]
-        keys.sort(key=lambda k: (not re.search(r"val|valid", k, re.I), len(k)))
-        if keys:
-            return keys[0], flat[keys[0]]
-    return None
 
 
 def write_extra_likes(likes, path: Path, lookup: Callable[[str], Any] | None = None) -> int:
@@ -114,50 +85,45 @@ def write_extra_likes(likes, path: Path, lookup: Callable[[str], Any] | None = N
     return rows
 
 
-def default_trainer_command(extra_likes: Path, models_dir: Path) -> list[str]:
+def default_trainer_command(extra_likes: Path, models_dir: Path, extra_negatives: Path | None = None) -> list[str]:
     """The real trainer: this Python, `-m rarereads train --models-dir DIR --extra-likes CSV`."""
     return [sys.executable, "-m", "rarereads", "train", "--models-dir", str(models_dir), "--extra-likes", str(extra_likes)]
 
 
-def _default_load_engine(path: Path):
-    from engine.recommender import Engine
-
-    return Engine.from_folder(path)
-
-
-def _model_folders(models_dir: Path) -> set[Path]:
-    if not models_dir.is_dir():
-        return set()
-    return {p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-            and (p / "manifest.json").exists()}
+def trainer_environment(environ: Mapping[str, str], models_dir: Path) -> dict[str, str]:
+    """The environment the trainer runs with: the names it needs from `environ`, and its models folder."""
+    env = {k: v for k, v in environ.items() if k in TRAINER_ENV_NAMES or k.startswith(TRAINER_ENV_PREFIXES)}
+    env.update(RAREREADS_MODELS_DIR=str(models_dir), PYTHONUNBUFFERED="1")
+    return env
 
 
 class RetrainManager:
-    """Runs one retrain at a time and swaps the result in when it is good enough.
+    """Runs one retrain at a time and swaps the result in when it passes the gate.
 
     Args:
         holder: The `EngineHolder` every request reads its engine from.
         shelves: The `ShelfStore`; all shelf likes go to the trainer as extra likes.
         models_dir: Where the trainer writes model folders.
         min_fraction: The new model's figure must reach this fraction of the current one's.
-        trainer_command: Builds the child's argv from the extra-likes CSV path and `models_dir`.
+        trainer_command: Builds the child's argv from the extra-likes CSV path, `models_dir`
+            and the extra-negatives CSV path (None when there are none).
         load_engine: Loads an engine from a model folder (blocking; run in a thread).
         metric: Dotted name of the manifest figure to compare; None picks one (`model_metric`).
-        timeout: Seconds before the trainer is stopped; None waits as long as it takes.
+        timeout: Seconds before the trainer and its children are stopped; None waits as long as it takes.
         progress_interval: Least seconds between two progress reports (chat edits are rate-limited).
+        gate: The gate and its record (by default one in `models_dir` with `min_fraction`, `metric`).
     """
 
     def __init__(self, holder, shelves, models_dir: str | Path, *, min_fraction: float = 0.9,
-                 trainer_command: Callable[[Path, Path], list[str]] = default_trainer_command,
-                 load_engine: Callable[[Path], Any] = _default_load_engine, metric: str | None = None,
-                 timeout: float | None = None, progress_interval: float = 2.0):
+                 trainer_command: Callable[..., list[str]] = default_trainer_command,
+                 load_engine: Callable[[Path], Any] | None = None, metric: str | None = None,
+                 timeout: float | None = None, progress_interval: float = 2.0, gate: ModelGate | None = None):
         self.holder = holder
         self.shelves = shelves
         self.models_dir = Path(models_dir)
-        self.min_fraction = min_fraction
+        options = {"min_fraction": min_fraction, "metric": metric, **({"load": load_engine} if load_engine else {})}
+        self.gate = gate or ModelGate(self.models_dir, **options)
         self.trainer_command = trainer_command
-        self.load_engine = load_engine
-        self.metric = metric
         self.timeout = timeout
         self.progress_interval = progress_interval
         self.last: RetrainResult | None = None
@@ -170,7 +136,7 @@ class RetrainManager:
         return self._lock.locked()
 
     async def retrain(self, progress: Progress | None = None, requested_by: str = "schedule") -> RetrainResult:
-        """Train, compare and maybe swap; raises `RetrainBusy` if one is already running."""
+        """Train, gate and maybe swap; raises `RetrainBusy` if one is already running."""
         if self._lock.locked():
             raise RetrainBusy("a retrain is already running")
         async with self._lock:
@@ -200,54 +166,55 @@ class RetrainManager:
             csv_path = workdir / "extra_likes.csv"
             n_likes = await asyncio.to_thread(lambda: write_extra_likes(self.shelves.all_likes(), csv_path, old.work_by_key))
             await report(f"Training a new model with {n_likes} shelf like{'s' if n_likes != 1 else ''}…", force=True)
-            before = _model_folders(self.models_dir)
+            before = set(model_folders(self.models_dir))
             code, tail = await self._run_trainer(self.trainer_command(csv_path, self.models_dir), report)
         finally:
-            for file in workdir.iterdir():
-                file.unlink(missing_ok=True)
-            workdir.rmdir()
+            shutil.rmtree(workdir, ignore_errors=True)
+        new_folders = sorted(set(model_folders(self.models_dir)) - before)
+        keep = f"{old_version} keeps serving." if old_version else "the current model keeps serving."
         if code != 0:
             last = next((line for line in reversed(tail) if line.strip()), "no output")
             why = "it ran out of time" if code is None else f"it exited with status {code}: {last[:300]}"
-            return RetrainResult(False, f"Training failed ({why}); the current model keeps serving.",
-                                 old_version=old_version)
-        new_folders = sorted(_model_folders(self.models_dir) - before)
+            for folder in new_folders:  # whatever a failed trainer left is not a model
+                self.gate.record(folder.name, False, f"written by a trainer that failed ({why})")
+            return RetrainResult(False, f"Training failed ({why}); {keep}", old_version=old_version)
         if not new_folders:
-            return RetrainResult(False, "The trainer finished but wrote no new model folder; "
-                                        "the current model keeps serving.", old_version=old_version)
+            return RetrainResult(False, f"The trainer finished but wrote no new model folder; {keep}",
+                                 old_version=old_version)
         folder = new_folders[-1]
         await report(f"Training done; checking {folder.name}…", force=True)
-        new = await asyncio.to_thread(self.load_engine, folder)
-        return self._compare_and_swap(old, new, folder.name)
-
-    def _compare_and_swap(self, old, new, new_version: str) -> RetrainResult:
-        old_version = getattr(old, "version", "")
-        old_fig = model_metric(getattr(old, "manifest", {}) or {}, self.metric)
-        new_fig = model_metric(getattr(new, "manifest", {}) or {}, self.metric if old_fig is None else old_fig[0])
-        result = RetrainResult(False, "", old_version, new_version, old_fig and old_fig[1], new_fig and new_fig[1],
+        old_manifest = getattr(old, "manifest", {}) or {}
+        new_manifest = await asyncio.to_thread(read_manifest, folder)
+        old_fig, new_fig = model_metric(old_manifest, self.gate.metric), model_metric(new_manifest, self.gate.metric)
+        result = RetrainResult(False, "", old_version, folder.name, old_fig and old_fig[1], new_fig and new_fig[1],
                                (new_fig or old_fig or ("", 0))[0])
-        if old_fig is not None and new_fig is None:
-            result.message = (f"The new model {new_version} has no {old_fig[0]} figure to compare; "
-                              f"{old_version} keeps serving.")
+        ok, why = self.gate.compare(old_manifest, new_manifest, old_version, folder.name)
+        if not ok:
+            self.gate.record(folder.name, False, why)
+            result.message = f"The new model {folder.name} is refused: {why}; {keep}"
             return result
-        if old_fig is not None and new_fig[1] < self.min_fraction * old_fig[1]:
-            result.message = (f"The new model {new_version} scores {new_fig[0]} = {new_fig[1]:.4f}, below "
-                              f"{self.min_fraction:.0%} of the current {old_fig[1]:.4f}; {old_version} keeps serving.")
+        try:
+            new = await asyncio.to_thread(self.gate.load_checked, folder)
+        except Exception as exc:  # noqa: BLE001 - a folder that does not load or answer never serves
+            self.gate.record(folder.name, False, f"does not work: {exc}")
+            result.message = f"The new model {folder.name} does not work ({exc}); {keep}"
             return result
         self.holder.swap(new)
+        self.gate.record(folder.name, True, why)
         result.swapped = True
-        if old_fig is None:
-            result.message = f"Now serving {new_version} (the previous model had no figure to compare)."
-        else:
-            result.message = (f"Now serving {new_version}: {new_fig[0]} = {new_fig[1]:.4f} "
-                              f"(was {old_fig[1]:.4f} with {old_version}).")
+        result.message = f"Now serving {folder.name}: {why}."
         return result
 
     async def _run_trainer(self, argv: list[str], report: "_Reporter") -> tuple[int | None, deque[str]]:
-        """Run the trainer, relaying its last output line; returns (exit status or None on timeout, tail)."""
-        env = {**os.environ, "RAREREADS_MODELS_DIR": str(self.models_dir), "PYTHONUNBUFFERED": "1"}
-        proc = await asyncio.create_subprocess_exec(*argv, cwd=PROJECT_ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        """Run the trainer in its own process group, relaying its last output line.
+
+        Returns (exit status, or None when it ran out of time, and the output's tail). On a
+        timeout or a cancellation the whole group (the trainer and any children) is ended.
+        """
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=PROJECT_ROOT, env=trainer_environment(os.environ, self.models_dir),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True)
         tail: deque[str] = deque(maxlen=30)
 
         async def pump() -> None:
@@ -265,12 +232,10 @@ class RetrainManager:
         try:
             await asyncio.wait_for(asyncio.gather(pump(), proc.wait()), self.timeout)
         except asyncio.TimeoutError:
+            log.warning("the trainer ran out of time (%s s); ending it and its children", self.timeout)
             return None, tail
         finally:
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+            await _end_group(proc)
         return proc.returncode, tail
 
     async def run_schedule(self, schedule, notify: Callable[[RetrainResult], Awaitable[None]] | None = None,
@@ -289,6 +254,19 @@ class RetrainManager:
             if notify is not None:
                 with contextlib.suppress(Exception):
                     await notify(result)
+
+
+async def _end_group(proc) -> None:
+    """End the trainer's process group: SIGTERM, a grace period, then SIGKILL for whatever is left."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(asyncio.shield(proc.wait()), KILL_GRACE_SECONDS)
+    except asyncio.TimeoutError:
+        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived the trainer
+    await proc.wait()
 
 
 class _Reporter:

@@ -22,7 +22,8 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from .conversation import Answer, Conversation, TextReply
 from .ratelimit import NoLimit, RateLimiter, slow_down_text
-from .retrain import RetrainBusy, RetrainManager, model_metric
+from .gate import model_metric
+from .retrain import RetrainBusy, RetrainManager
 
 log = logging.getLogger(__name__)
 

@@ -54,26 +54,24 @@ def run(args: argparse.Namespace) -> int:
 async def serve(settings, platforms: list[str] | None = None, stop: asyncio.Event | None = None) -> int:
     """Run until `stop` is set (or SIGINT/SIGTERM); returns the exit status."""
     from engine.errors import ModelFolderError
-    from engine.modelfolder import latest_model_folder
-    from engine.recommender import Engine, EngineHolder
+    from engine.recommender import EngineHolder
     from engine.shelf import ShelfStore
 
+    from .gate import ModelGate, serving_engine
     from .ratelimit import NoLimit, RateLimiter
     from .retrain import RetrainManager
     from .runtime import BotRuntime
     from .service import Service
 
     platforms = settings.platforms if platforms is None else platforms
-    folder = settings.model or latest_model_folder(settings.models_dir)
-    if folder is None:
-        print(f"rarereads serve: no model folder in {settings.models_dir}; train one with `rarereads train` "
-              "(or set RAREREADS_MODEL)", file=sys.stderr)
-        return 2
-    try:
-        engine = await asyncio.to_thread(Engine.from_folder, folder)
+    gate = ModelGate(settings.models_dir, min_fraction=settings.retrain_min_fraction)
+    try:  # the folder the retrain gate last let serve; refused and broken folders never
+        engine, notes = await asyncio.to_thread(serving_engine, settings.models_dir, settings.model, gate)
     except ModelFolderError as exc:
-        print(f"rarereads serve: {exc}", file=sys.stderr)
+        print(f"rarereads serve: {exc} (or set RAREREADS_MODEL)", file=sys.stderr)
         return 2
+    for note in notes:
+        log.warning("%s", note)
     log.info("serving model %s (%d works)", engine.version, engine.n_works)
     settings.db.parent.mkdir(parents=True, exist_ok=True)
     shelves = ShelfStore(settings.db)
@@ -83,7 +81,7 @@ async def serve(settings, platforms: list[str] | None = None, stop: asyncio.Even
         limit = settings.rate_limit
         runtime = BotRuntime(
             service=service,
-            retrain=RetrainManager(holder, shelves, settings.models_dir, min_fraction=settings.retrain_min_fraction),
+            retrain=RetrainManager(holder, shelves, settings.models_dir, gate=gate, timeout=settings.retrain_timeout),
             settings=settings,
             limiter=RateLimiter(limit.count, limit.seconds) if limit else NoLimit(),
         )

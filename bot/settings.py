@@ -108,6 +108,7 @@ class Settings:
     rate_limit: RateLimit | None = RateLimit(5, 10.0)
     retrain_schedule: Schedule | None = None
     retrain_min_fraction: float = 0.9
+    retrain_timeout: float | None = 6 * 3600.0  # seconds before a retrain's trainer is ended; None: no limit
     log_level: str = "INFO"
     env_file: Path | None = field(default=None, compare=False)
 
@@ -142,6 +143,21 @@ class Settings:
 
 # --- parsing ---------------------------------------------------------------------------
 
+_SECRET_LIKE = re.compile(r"\d{5,}:[\w-]{10,}|[\w-]{16,}|[\w-]{6,}\.[\w-]{4,}\.[\w-]{6,}")
+
+
+def _shown(value: str) -> str:
+    """A wrong setting's value as an error may show it: only when it cannot be a pasted secret.
+
+    Tokens end up in the wrong variable often enough (and error lines in logs and terminals
+    that others read): a value that is long or shaped like a token is not shown.
+    """
+    value = str(value).strip()
+    if len(value) > 24 or _SECRET_LIKE.search(value):
+        return "(a value that looks like a token; not shown)"
+    return repr(value)
+
+
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hour|hours)?\s*$", re.I)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _DAILY = re.compile(r"^\s*daily\s+(\d{1,2}):(\d{2})\s*$", re.I)
@@ -154,11 +170,11 @@ def parse_rate_limit(text: str) -> RateLimit | None:
         return None
     match = _RATE.match(text)
     if not match:
-        raise SettingsError(f"RAREREADS_RATE_LIMIT={text!r}: write it as COUNT/PERIOD, e.g. 5/10s or 30/min")
+        raise SettingsError(f"RAREREADS_RATE_LIMIT={_shown(text)}: write it as COUNT/PERIOD, e.g. 5/10s or 30/min")
     count, amount, unit = match.groups()
     seconds = float(amount or 1) * _UNIT_SECONDS[(unit or "s")[0].lower()]
     if int(count) < 1 or seconds <= 0:
-        raise SettingsError(f"RAREREADS_RATE_LIMIT={text!r}: count and period must be positive")
+        raise SettingsError(f"RAREREADS_RATE_LIMIT={_shown(text)}: count and period must be positive")
     return RateLimit(int(count), seconds)
 
 
@@ -169,14 +185,27 @@ def parse_schedule(text: str) -> Schedule | None:
     if match := _DAILY.match(text):
         hour, minute = int(match[1]), int(match[2])
         if hour > 23 or minute > 59:
-            raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={text!r}: no such time of day")
+            raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={_shown(text)}: no such time of day")
         return Schedule(text.strip(), at=dt.time(hour, minute))
     if match := _EVERY.match(text):
         seconds = float(match[1]) * {"m": 60, "h": 3600, "d": 86400}[match[2][0].lower()]
         if seconds < 600:
-            raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={text!r}: retrain at most every 10 minutes")
+            raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={_shown(text)}: retrain at most every 10 minutes")
         return Schedule(text.strip(), every=seconds)
-    raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={text!r}: write \"daily HH:MM\", \"every 12h\" or leave it empty")
+    raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={_shown(text)}: write \"daily HH:MM\", \"every 12h\" or leave it empty")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*$", re.I)
+
+
+def parse_duration(name: str, text: str) -> float | None:
+    """"90m", "6h", "3600" (seconds) -> seconds; "off" or "none" -> None (no limit)."""
+    if text.strip().lower() in ("off", "none", "never"):
+        return None
+    match = _DURATION.match(text)
+    if not match or float(match[1]) <= 0:
+        raise SettingsError(f"{name}={_shown(text)}: write a duration such as 90m or 6h, or off")
+    return float(match[1]) * _UNIT_SECONDS[(match[2] or "s")[0].lower()]
 
 
 def _ids(name: str, text: str) -> frozenset[int]:
@@ -184,7 +213,7 @@ def _ids(name: str, text: str) -> frozenset[int]:
     try:
         return frozenset(int(p) for p in parts)
     except ValueError:
-        raise SettingsError(f"{name}: write numeric user ids separated by commas (got {text!r})") from None
+        raise SettingsError(f"{name}: write numeric user ids separated by commas (got {_shown(text)})") from None
 
 
 def _int(name: str, text: str, default: int | None) -> int | None:
@@ -193,7 +222,7 @@ def _int(name: str, text: str, default: int | None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise SettingsError(f"{name}={text!r} is not a whole number") from None
+        raise SettingsError(f"{name}={_shown(text)} is not a whole number") from None
 
 
 def _secret(text: str) -> Secret | None:
@@ -227,25 +256,25 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
 
     rarity = get("DEFAULT_RARITY", "rare").lower()
     if rarity not in RARITIES:
-        raise SettingsError(f"RAREREADS_DEFAULT_RARITY={rarity!r}: choose one of {', '.join(RARITIES)}")
+        raise SettingsError(f"RAREREADS_DEFAULT_RARITY={_shown(rarity)}: choose one of {', '.join(RARITIES)}")
     mode = get("TELEGRAM_MODE", "polling").lower()
     if mode not in TELEGRAM_MODES:
-        raise SettingsError(f"RAREREADS_TELEGRAM_MODE={mode!r}: choose polling or webhook")
+        raise SettingsError(f"RAREREADS_TELEGRAM_MODE={_shown(mode)}: choose polling or webhook")
     sync = get("DISCORD_SYNC", "auto").lower()
     if sync not in DISCORD_SYNC:
-        raise SettingsError(f"RAREREADS_DISCORD_SYNC={sync!r}: choose auto, always or never")
+        raise SettingsError(f"RAREREADS_DISCORD_SYNC={_shown(sync)}: choose auto, always or never")
     webhook_url = get("TELEGRAM_WEBHOOK_URL") or None
     if mode == "webhook" and not webhook_url:
         raise SettingsError("RAREREADS_TELEGRAM_MODE=webhook needs RAREREADS_TELEGRAM_WEBHOOK_URL (the public https URL)")
     try:
         fraction = float(get("RETRAIN_MIN_FRACTION", "0.9"))
     except ValueError:
-        raise SettingsError(f"RAREREADS_RETRAIN_MIN_FRACTION={get('RETRAIN_MIN_FRACTION')!r} is not a number") from None
+        raise SettingsError(f"RAREREADS_RETRAIN_MIN_FRACTION={_shown(get('RETRAIN_MIN_FRACTION'))} is not a number") from None
     if not 0 <= fraction <= 2:
         raise SettingsError(f"RAREREADS_RETRAIN_MIN_FRACTION={fraction}: use a fraction such as 0.9")
     level = get("LOG_LEVEL", "INFO").upper()
     if not isinstance(logging.getLevelName(level), int):
-        raise SettingsError(f"RAREREADS_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING or ERROR")
+        raise SettingsError(f"RAREREADS_LOG_LEVEL={_shown(level)}: use DEBUG, INFO, WARNING or ERROR")
 
     models_dir = Path(get("MODELS_DIR") or PROJECT_ROOT / "models").expanduser()
     model = get("MODEL")
@@ -274,6 +303,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         rate_limit=parse_rate_limit(get("RATE_LIMIT", "5/10s")),
         retrain_schedule=parse_schedule(get("RETRAIN_SCHEDULE")),
         retrain_min_fraction=fraction,
+        retrain_timeout=parse_duration("RAREREADS_RETRAIN_TIMEOUT", get("RETRAIN_TIMEOUT", "6h")),
         log_level=level,
         env_file=env_path,
     )

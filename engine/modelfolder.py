@@ -261,11 +261,16 @@ class FileRows:
         return np.frombuffer(data, self.dtype)
 
 
-def latest_model_folder(models_dir: str | Path) -> Path | None:
-    """Newest finished model folder under `models_dir` (by name: timestamps sort), or None."""
+def model_folders(models_dir: str | Path) -> list[Path]:
+    """Finished model folders under `models_dir`, oldest first (by name: timestamps sort)."""
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
-        return None
-    done = sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+        return []
+    return sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
                   and (p / "manifest.json").exists())
+
+
+def latest_model_folder(models_dir: str | Path) -> Path | None:
+    """Newest finished model folder under `models_dir` (by name: timestamps sort), or None."""
+    done = model_folders(models_dir)
     return done[-1] if done else None

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.retrain import RetrainBusy, RetrainManager, model_metric, write_extra_likes
+from bot.gate import model_metric
+from bot.retrain import RetrainBusy, RetrainManager, write_extra_likes
 from bot.settings import Schedule
 from engine.recommender import Engine, EngineHolder
 from engine.shelf import ShelfStore
@@ -20,10 +21,11 @@ from models import GROUP_A, GROUP_B, make_model  # noqa: E402
 FAKE_TRAINER = Path(__file__).parent / "standins" / "fake_trainer.py"
 
 
-def trainer(mode: str, flavour: str = "b", sleep: float = 0.0):
-    def command(extra_likes: Path, models_dir: Path) -> list[str]:
+def trainer(mode: str, flavour: str = "b", sleep: float = 0.0, extra: list[str] = ()):
+    def command(extra_likes: Path, models_dir: Path, extra_negatives: Path | None = None) -> list[str]:
+        negatives = ["--extra-negatives", str(extra_negatives)] if extra_negatives else []
         return [sys.executable, str(FAKE_TRAINER), "--models-dir", str(models_dir), "--extra-likes", str(extra_likes),
-                "--mode", mode, "--flavour", flavour, "--sleep", str(sleep)]
+                *negatives, "--mode", mode, "--flavour", flavour, "--sleep", str(sleep), *extra]
     return command
 
 
@@ -38,10 +40,10 @@ def holder(models_dir):
     return EngineHolder(Engine.from_folder(models_dir / "20250101-000000-a"))
 
 
-def manager(holder, models_dir, mode="ok", sleep=0.0, **kwargs) -> RetrainManager:
+def manager(holder, models_dir, mode="ok", sleep=0.0, extra=(), **kwargs) -> RetrainManager:
     shelves = ShelfStore(models_dir.parent / "shelves.sqlite")  # a real SQLite file in tmp_path
     shelves.add("telegram:1", holder.current.resolve("Solaris"), "solaris", 5)
-    return RetrainManager(holder, shelves, models_dir, trainer_command=trainer(mode, sleep=sleep),
+    return RetrainManager(holder, shelves, models_dir, trainer_command=trainer(mode, sleep=sleep, extra=list(extra)),
                           progress_interval=0.0, **kwargs)
 
 
@@ -162,3 +164,80 @@ def test_model_metric_prefers_the_trainers_validation_figure():
     assert model_metric(manifest) == ("val_hit@20", 0.12)
     assert model_metric({"metrics": {"recall@20": 0.3}}) == ("recall@20", 0.3)
     assert model_metric({"metrics": {}}) is None
+
+
+# --- the gate survives a restart -----------------------------------------------------------------
+
+def _restart(models_dir):
+    """What `rarereads serve` does at start-up: the folder the gate lets it serve."""
+    from bot.gate import ModelGate
+
+    return ModelGate(models_dir).choose_engine()
+
+
+@pytest.mark.parametrize("mode", ["worse", "fail-after-writing", "unloadable", "nan"])
+def test_a_folder_the_gate_refused_is_never_served_after_a_restart(holder, models_dir, mode):
+    """After a restart the newest folder won, even one the gate rejected or one that does not load."""
+    before = holder.current
+    result = asyncio.run(manager(holder, models_dir, mode=mode).retrain())
+    assert not result.swapped and holder.current is before, result.message
+    assert "keeps serving" in result.message
+    newest = sorted(p.name for p in models_dir.iterdir() if p.is_dir())[-1]
+    assert newest.startswith("29990101")  # the refused folder is there...
+    engine, notes = _restart(models_dir)
+    assert engine.version == before.version, notes  # ...and is not what serves after a restart
+
+
+def test_a_retrain_checks_the_new_model_answers_before_swapping_it_in(holder, models_dir):
+    result = asyncio.run(manager(holder, models_dir, mode="nan").retrain())
+    assert not result.swapped and "does not work" in result.message
+
+
+def test_start_up_skips_an_unloadable_folder_and_gates_an_unjudged_one(models_dir, tmp_path):
+    from bot.gate import ModelGate
+
+    gate = ModelGate(models_dir)
+    engine, _ = gate.choose_engine()  # first start: no record yet, the newest folder that loads
+    assert engine.version == "20250101-000000-a" and gate.verdict(engine.version).accepted
+    broken = make_model(models_dir, "20250201-000000-b", "b", metric=0.40)
+    (broken / "index.bin").write_bytes(b"\0" * 10)
+    worse = make_model(models_dir, "20250301-000000-b", "b", metric=0.10)  # trained by hand, never gated
+    engine, notes = ModelGate(models_dir).choose_engine()
+    assert engine.version == "20250101-000000-a", notes
+    assert not gate.verdict(broken.name).accepted and not gate.verdict(worse.name).accepted
+    better = make_model(models_dir, "20250401-000000-b", "b", metric=0.35)
+    engine, _ = ModelGate(models_dir).choose_engine()
+    assert engine.version == better.name and gate.verdict(better.name).accepted
+
+
+# --- the trainer's process ----------------------------------------------------------------------
+
+def test_a_retrain_that_runs_out_of_time_ends_the_trainer_and_its_children(holder, models_dir, tmp_path):
+    import os
+
+    pids = tmp_path / "pids"
+    retrain = manager(holder, models_dir, mode="hang", timeout=1.5, extra=["--pid-out", str(pids)])
+    result = asyncio.run(retrain.retrain())
+    assert not result.swapped and "ran out of time" in result.message
+    for pid in map(int, pids.read_text().split()):
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            threading.Event().wait(0.05)
+        else:
+            raise AssertionError(f"process {pid} outlived the retrain's timeout")
+
+
+def test_the_trainer_gets_only_the_environment_it_needs(holder, models_dir, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("RAREREADS_TELEGRAM_TOKEN", "123:secret-token-that-must-stay-home")
+    monkeypatch.setenv("RAREREADS_DISCORD_TOKEN", "MTIz.secret.discord")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nope")
+    out = tmp_path / "env.json"
+    asyncio.run(manager(holder, models_dir, extra=["--env-out", str(out)]).retrain())
+    env = json.loads(out.read_text())
+    assert "secret" not in json.dumps(env).lower() and "nope" not in env.values()
+    assert env["RAREREADS_MODELS_DIR"] == str(models_dir) and "PATH" in env

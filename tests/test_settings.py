@@ -133,3 +133,26 @@ def test_rate_limiter_sliding_window():
     now[0] = 10.5
     assert limiter.hit("a") == 0
     assert "slow down" in slow_down_text(3.2).lower() and "4 seconds" in slow_down_text(3.2)
+
+
+TOKEN_LIKE = ["123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "MTEx.discord-secret-token.abcdefghijklmnop",
+              "sk_live_4eC39HqLyjWDarjtT1zdp7dc"]
+ECHOING = ["RAREREADS_DEFAULT_RARITY", "RAREREADS_RATE_LIMIT", "RAREREADS_RETRAIN_SCHEDULE",
+           "RAREREADS_RETRAIN_MIN_FRACTION", "RAREREADS_DISCORD_ADMINS", "RAREREADS_TELEGRAM_ADMINS",
+           "RAREREADS_DISCORD_TEST_GUILD_ID", "RAREREADS_TELEGRAM_MODE", "RAREREADS_LOG_LEVEL",
+           "RAREREADS_TELEGRAM_WEBHOOK_PORT", "RAREREADS_DISCORD_SYNC", "RAREREADS_RETRAIN_TIMEOUT"]
+
+
+@pytest.mark.parametrize("name", ECHOING)
+@pytest.mark.parametrize("value", TOKEN_LIKE)
+def test_a_settings_error_never_echoes_what_may_be_a_token(name, value):
+    """A token pasted into the wrong variable used to be printed back in the error."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: value, "RAREREADS_TELEGRAM_TOKEN": TELEGRAM_TOKEN})
+    message = str(caught.value)
+    assert name in message and value not in message and value[:12] not in message
+
+
+def test_a_settings_error_still_shows_a_short_wrong_value():
+    with pytest.raises(SettingsError, match="'ultra'"):
+        load_settings({"RAREREADS_DEFAULT_RARITY": "ultra"})

@@ -64,13 +64,19 @@ def _serve_env(tmp_path, api, token=TOKEN):
 
 
 def test_serve_runs_telegram_and_shuts_down_cleanly(tmp_path):
+    """Also when the newest model folder does not load: the bot used to refuse to start."""
     from bot.serve import serve
     from bot.settings import load_settings
 
     async def main():
+        from models import make_model
+
         api = await TelegramStandIn(TOKEN).start()
+        env = _serve_env(tmp_path, api)
+        broken = make_model(tmp_path / "models", "20260101-000000-b", "b")  # newest, but it does not load
+        (broken / "index.bin").write_bytes(b"\0" * 16)
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(load_settings(_serve_env(tmp_path, api)), stop=stop))
+        task = asyncio.create_task(serve(load_settings(env), stop=stop))
         await api.wait_for("setMyCommands")
         api.send_text(READER, "/shelf add Solaris")
         await api.wait_for("sendMessage", lambda c: "Solaris" in c.params["text"])

@@ -59,10 +59,11 @@ def works(books=BOOKS) -> Works:
 
 
 def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: float | None = 0.30,
-               books=BOOKS) -> Path:
+               books=BOOKS, nan: bool = False) -> Path:
     """Write model folder `models_dir/name` of `flavour` ("a" or "b") with `metrics["recall@20"] = metric`.
 
-    Flavour "a" answers with the first half of `books`, "b" with the second half.
+    Flavour "a" answers with the first half of `books`, "b" with the second half. `nan`
+    writes vectors that are all NaN: a folder that loads but cannot answer.
     """
     n, dim = len(books), 8
     query = np.zeros((n, dim), np.float32)
@@ -75,6 +76,8 @@ def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: fl
     likes = np.array([3 + (i % 4) for i in range(n)], np.int64)
     likes[0] = 40  # Dune is the one bestseller: the head that `rare` leaves out
     metrics = {} if metric is None else {"recall@20": metric}
+    if nan:
+        query[:] = np.nan
     return write_model_folder(Path(models_dir) / name, works=works(books), likes=likes, query=query, target=target,
                               bias=np.zeros(n, np.float32), config={"model": f"tiny-{flavour}"}, metrics=metrics,
                               data_fingerprint=f"tiny-{flavour}")
