@@ -48,7 +48,7 @@ def find_or_train_model(model: Path | None, models_dir: Path = DEFAULT_MODELS_DI
 def run(args: argparse.Namespace) -> int:
     from bot.gate import serving_engine
     from bot.service import Service
-    from engine.errors import ModelFolderError
+    from engine.errors import ModelFolderError, ShelfStoreError
     from engine.recommender import EngineHolder
     from engine.shelf import ShelfStore
 
@@ -59,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for note in notes:
         print(note, file=sys.stderr)
-    shelves = ShelfStore(args.db)
+    try:
+        shelves = ShelfStore(args.db)
+    except ShelfStoreError as exc:
+        print(f"rarereads chat: {exc} (--db or RAREREADS_DB)", file=sys.stderr)
+        return 2
     try:
         service = Service(EngineHolder(engine), shelves, default_rarity=args.rarity)
     except ValueError as exc:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(settings, platforms: list[str] | None = None, stop: asyncio.Event | None = None) -> int:
     """Run until `stop` is set (or SIGINT/SIGTERM); returns the exit status."""
-    from engine.errors import ModelFolderError
+    from engine.errors import ModelFolderError, ShelfStoreError
     from engine.recommender import EngineHolder
     from engine.shelf import ShelfStore
 
@@ -73,8 +73,11 @@ async def serve(settings, platforms: list[str] | None = None, stop: asyncio.Even
     for note in notes:
         log.warning("%s", note)
     log.info("serving model %s (%d works)", engine.version, engine.n_works)
-    settings.db.parent.mkdir(parents=True, exist_ok=True)
-    shelves = ShelfStore(settings.db)
+    try:
+        shelves = await asyncio.to_thread(ShelfStore, settings.db)
+    except ShelfStoreError as exc:
+        print(f"rarereads serve: {exc} (RAREREADS_DB)", file=sys.stderr)
+        return 2
     try:
         holder = EngineHolder(engine)
         service = Service(holder, shelves, default_rarity=settings.default_rarity)

@@ -16,6 +16,10 @@ class ModelFolderError(RarereadsError):
     """A model folder is missing, incomplete, or does not match its manifest."""
 
 
+class ShelfStoreError(RarereadsError):
+    """The shelf database cannot be opened or used (corrupt, unreadable, from a newer version)."""
+
+
 class InvalidInput(RarereadsError):
     """The user's input cannot be used (empty, too long, no letters...)."""
 

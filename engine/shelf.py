@@ -18,11 +18,12 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .errors import ShelfStoreError
 from .results import Work
 
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[tuple[str, ...]] = [  # each migration: its statements, run in one transaction
     # 1: shelves
-    """
+    ("""
     CREATE TABLE entries (
         reader TEXT NOT NULL,
         work_key TEXT NOT NULL,
@@ -32,12 +33,12 @@ MIGRATIONS: list[str] = [
         added_at REAL NOT NULL,
         updated_at REAL NOT NULL,
         PRIMARY KEY (reader, work_key)
-    );
-    """,
+    )
+    """,),
     # 2: list a shelf in the order books were added without a sort
-    "CREATE INDEX entries_by_added ON entries (reader, added_at);",
+    ("CREATE INDEX entries_by_added ON entries (reader, added_at)",),
     # 3: small facts the bot keeps between runs (e.g. which command list Discord has)
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -66,24 +67,49 @@ class ShelfStore:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        except (OSError, sqlite3.Error) as exc:
+            raise ShelfStoreError(f"{self.path}: cannot open the shelf database ({exc})") from None
         self.db = sqlite_utils.Database(self._conn)
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+        try:
+            with self._lock:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ShelfStoreError(f"{self.path}: not a usable shelf database ({exc}); move it aside to start a new one") from None
+        except ShelfStoreError:
+            self._conn.close()
+            raise
 
     def _migrate(self) -> None:
-        version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} has schema {version}; this rarereads knows up to {SCHEMA_VERSION}")
-        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._conn:  # each migration and its version bump commit together
-                self._conn.executescript(f"BEGIN; {sql}; PRAGMA user_version = {number}; COMMIT;")
+        """Bring the file to `SCHEMA_VERSION`, safely when several processes open a new file at once.
+
+        The version is read again inside a write transaction (BEGIN IMMEDIATE), so a second
+        opener waits for the first one's migration and then finds nothing left to do.
+        """
+        if self.schema_version() == SCHEMA_VERSION:
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.schema_version()
+            if version > SCHEMA_VERSION:
+                raise ShelfStoreError(f"{self.path} has shelf schema {version}, newer than this rarereads "
+                                      f"(which knows up to {SCHEMA_VERSION}): upgrade rarereads to use it")
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+                for sql in statements:
+                    self._conn.execute(sql)
+                self._conn.execute(f"PRAGMA user_version = {number}")
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
 
     def schema_version(self) -> int:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])

@@ -257,3 +257,22 @@ def test_one_readers_messages_are_answered_in_the_order_sent(tmp_path, monkeypat
         assert [a.split("\n")[0].split(" — ")[0] for a in answers] == ["Solaris", "Pavane", "Stoner"]
 
     run_bot(tmp_path, scenario)
+
+
+def test_serve_reports_an_unusable_shelf_database_in_one_line(tmp_path, capsys):
+    from bot.serve import serve
+    from bot.settings import load_settings
+
+    async def main():
+        api = await TelegramStandIn(TOKEN).start()
+        env = _serve_env(tmp_path, api)
+        Path(env["RAREREADS_DB"]).parent.mkdir(parents=True)
+        Path(env["RAREREADS_DB"]).write_bytes(b"not a database" * 500)
+        try:
+            return await serve(load_settings(env))
+        finally:
+            await api.stop()
+
+    assert asyncio.run(main()) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "s.sqlite" in err[0] and "Traceback" not in err[0], err
