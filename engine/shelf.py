@@ -77,7 +77,7 @@ class ShelfStore:
         self.db = sqlite_utils.Database(self._conn)
         try:
             with self._lock:
-                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._wal()
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.execute("PRAGMA foreign_keys=ON")
                 self._migrate()
@@ -87,6 +87,18 @@ class ShelfStore:
         except ShelfStoreError:
             self._conn.close()
             raise
+
+    def _wal(self, patience: float = 10.0) -> None:
+        """Switch to WAL; the switch needs the file alone for a moment and does not wait by itself."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _migrate(self) -> None:
         """Bring the file to `SCHEMA_VERSION`, safely when several processes open a new file at once.
