@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.service import Service
     from engine.errors import ModelFolderError, ShelfStoreError
     from engine.recommender import EngineHolder
-    from engine.shelf import ShelfStore
+    from engine.shelf import ShelfStore, printable
 
     try:
         engine, notes = serving_engine(DEFAULT_MODELS_DIR, find_or_train_model(args.model))
@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     reader = f"local:{_user()}"
     interactive = sys.stdin.isatty()
+    if hasattr(sys.stdin, "reconfigure"):  # a byte that is not UTF-8 becomes U+FFFD, not a crash
+        sys.stdin.reconfigure(errors="replace")
     print(WELCOME)
     print(f"(model {engine.version}, {engine.n_works:,} books)\n", flush=True)
     try:
@@ -84,13 +86,13 @@ def run(args: argparse.Namespace) -> int:
                 line = sys.stdin.readline()
                 if not line:
                     break
-                line = line.rstrip("\n")
+                line = printable(line.rstrip("\n"))  # never echo escape sequences to the terminal
                 print(f"> {line}")
             if line.strip().lower() in ("/quit", "/exit", "quit", "exit"):
                 break
             if not line.strip():
                 continue
-            print(service.handle_text(reader, line).text + "\n", flush=True)
+            print(printable(service.handle_text(reader, printable(line)).text) + "\n", flush=True)
     except KeyboardInterrupt:
         print()
     finally:

@@ -10,9 +10,11 @@ version in `PRAGMA user_version`; `MIGRATIONS` upgrades older files in order.
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,18 @@ import sqlite_utils
 
 from .errors import ShelfStoreError
 from .results import Work
+
+# Terminal escape sequences (colours, cursor moves, window titles): removed whole, not just the ESC.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
+
+
+def printable(text: str) -> str:
+    """`text` without terminal escape sequences, control characters (NUL included) or lone
+    surrogates (undecodable bytes): what may be echoed to a terminal and stored."""
+    text = _ESCAPES.sub("", str(text))
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text
+                   if c in "\t\n" or unicodedata.category(c) != "Cc")
+
 
 MIGRATIONS: list[tuple[str, ...]] = [  # each migration: its statements, run in one transaction
     # 1: shelves
@@ -145,12 +159,13 @@ class ShelfStore:
         if rating is not None and not 1 <= int(rating) <= 5:
             raise ValueError("rating must be 1..5")
         now = time.time()
-        title = (named_title or work.title).strip() or work.title
+        title = printable(named_title or "").strip() or printable(work.title)
+        author = printable(work.author)
         with self._lock, self._conn:
             cur = self._conn.execute(
                 "INSERT INTO entries (reader, work_key, title, author, rating, added_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reader, work_key) DO NOTHING",
-                (reader, work.key, title, work.author, rating, now, now))
+                (reader, work.key, title, author, rating, now, now))
             if cur.rowcount:
                 return True
             self._conn.execute(

@@ -177,3 +177,25 @@ def test_oneshot_unknown_title(model):
     assert run.returncode == 1
     assert "did you mean" in run.stderr.lower() and "Hyperion" in run.stderr
     assert run.stdout == ""
+
+
+def test_chat_reads_bytes_that_are_not_utf8_and_never_echoes_control_characters(model, tmp_path):
+    stdin = (b"/shelf add solaris\n\xff\xfe\xfa not utf-8 \xe9t\xe9\n/recommend \x1b[31mdune\x1b[0m k=2\x00\n"
+             b"/book \x1b]0;pwned\x07hobbit\n/quit\n")
+    run = subprocess.run([sys.executable, "-m", "rarereads", "chat", "--model", str(model), "--db",
+                          str(tmp_path / "s.sqlite")], input=stdin, capture_output=True, cwd=ROOT, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8:strict"})
+    out = run.stdout.decode("utf-8", errors="replace")
+    assert run.returncode == 0 and b"Traceback" not in run.stderr, run.stderr.decode(errors="replace")[-800:]
+    assert "Readers who loved Dune" in out and "The Hobbit" in out
+    assert "\x1b" not in out and "\x00" not in out and "\x07" not in out and "pwned" not in out
+
+
+def test_control_characters_are_never_stored(tmp_path):
+    from engine.results import Work
+
+    store = ShelfStore(tmp_path / "s.sqlite")
+    store.add("local:a", Work(0, "Solaris", "Lem\x00", 1961, 4, key="solaris|lem"), named_title="Sol\x1b[31maris\x00\x07")
+    [entry] = store.entries("local:a")
+    store.close()
+    assert (entry.title, entry.author) == ("Solaris", "Lem")
