@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    reader = f"local:{_user()}"
+    reader = local_reader()
     interactive = sys.stdin.isatty()
     if hasattr(sys.stdin, "reconfigure"):  # a byte that is not UTF-8 becomes U+FFFD, not a crash
         sys.stdin.reconfigure(errors="replace")
@@ -100,8 +100,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user() -> str:
+def local_reader(name: str | None = None) -> str:
+    """The terminal's reader id: "local:<name>" (by default this machine's login name)."""
+    if name and ":" in name:
+        return name
     try:
-        return getpass.getuser() or "me"
+        name = name or getpass.getuser() or "me"
     except (KeyError, OSError):  # no login name in some containers
-        return "me"
+        name = "me"
+    return f"local:{name}"

@@ -134,10 +134,11 @@ class Conversation:
         elif kind == "book" and reply.work is not None:
             answer.picks = [self._pick_buttons(None, reply.work)]
         elif kind == "shelf" and getattr(reply, "pages", 0) > 1:
+            shelf = (action or {}).get("shelf", "read")
             if reply.page > 0:
-                answer.nav.append(self._button("◀ Previous", {"do": "page", "page": reply.page - 1}))
+                answer.nav.append(self._button("◀ Previous", {"do": "page", "page": reply.page - 1, "shelf": shelf}))
             if reply.page + 1 < reply.pages:
-                answer.nav.append(self._button("Next ▶", {"do": "page", "page": reply.page + 1}))
+                answer.nav.append(self._button("Next ▶", {"do": "page", "page": reply.page + 1, "shelf": shelf}))
         elif kind == "confirm" and action is not None:
             answer.nav = [self._button("Yes, go ahead", {**action, "reader": reader}, "danger"),
                           self._button("Cancel", {"do": "cancel", "reader": reader})]
@@ -152,8 +153,8 @@ class Conversation:
     def book(self, reader: str, title: str) -> Answer:
         return self._answer(reader, self.service.book(reader, title))
 
-    def shelf(self, reader: str, page: int = 0) -> Answer:
-        return self._answer(reader, self.service.shelf(reader, page=page), private=True)
+    def shelf(self, reader: str, page: int = 0, shelf: str = "read") -> Answer:
+        return self._answer(reader, self.service.shelf(reader, page=page, shelf=shelf), private=True)
 
     def shelf_add(self, reader: str, title: str, rating: int | None = None) -> Answer:
         return self._answer(reader, self.service.shelf_add(reader, title, rating), private=True)
@@ -200,5 +201,5 @@ class Conversation:
         if do == "forget":
             return self.forget(reader, confirm=True)
         if do == "page":
-            return self.shelf(reader, payload["page"])
+            return self.shelf(reader, payload["page"], payload.get("shelf", "read"))
         return self._answer(reader, self.service.act(reader, payload), private=do in ("add", "remove"))

@@ -21,7 +21,8 @@ class Dialect:
         option_names: Neutral option name -> the platform's name for it.
         choose: The line that ends a list of candidates.
         confirm: How to go ahead after a question, with `{command}` ("shelf clear").
-        next_page: How to see page `{page}` of the shelf (empty: the buttons say it).
+        next_page: How to see page `{page}` of a shelf shown with `{command}`.
+        shelf_commands: The command showing each shelf ("read", "want").
     """
 
     commands: tuple[str, ...]
@@ -30,6 +31,7 @@ class Dialect:
     choose: str
     confirm: str
     next_page: str
+    shelf_commands: dict
 
     def option(self, name: str, value) -> str:
         """`rarity=balanced` or `rarity: balanced`."""
@@ -48,6 +50,7 @@ _TYPED = (
     "  options: k=5 (how many, up to {max_k}), rarity=deep",
     "/book Dune — about one book",
     "/shelf — your shelf; /shelf add Dune [rating=5]; /shelf remove Dune; /shelf clear",
+    "/shelf want — the books you want to read (from your imports)",
     "/forget — delete everything I keep about you",
 )
 TERMINAL = Dialect(
@@ -55,7 +58,7 @@ TERMINAL = Dialect(
     option_format="{name}={value}", option_names={"count": "k"},
     choose="Answer with a number:",
     confirm="Send /{command} yes to go ahead.",
-    next_page="More: /shelf {page}",
+    next_page="More: {command} {page}", shelf_commands={"read": "/shelf", "want": "/shelf want"},
 )
 TELEGRAM = Dialect(
     commands=_TYPED + ("Import: send your Goodreads export (CSV) as a file.",
@@ -63,7 +66,7 @@ TELEGRAM = Dialect(
     option_format="{name}={value}", option_names={"count": "k"},
     choose="Press a button or answer with a number:",
     confirm="Press Yes below, or send /{command} yes.",
-    next_page="More: /shelf {page}",
+    next_page="More: {command} {page}", shelf_commands={"read": "/shelf", "want": "/shelf want"},
 )
 DISCORD = Dialect(
     commands=(
@@ -77,7 +80,7 @@ DISCORD = Dialect(
     option_format="{name}: {value}", option_names={},
     choose="Pick it from the menu below.",
     confirm="Press Yes below, or run /{command} with yes: True.",
-    next_page="More: /shelf show page: {page}",
+    next_page="More: {command} page: {page}", shelf_commands={"read": "/shelf show", "want": "/shelf want"},
 )
 DIALECTS = {"discord": DISCORD, "telegram": TELEGRAM}
 

@@ -283,6 +283,13 @@ async def shelf_show(interaction: discord.Interaction, page: app_commands.Range[
     await _command(interaction, lambda c, reader: c.shelf(reader, page - 1), private=True)
 
 
+@shelf_group.command(name="want", description="Show the books you want to read (from your imports)")
+@app_commands.describe(page="Page number (10 books a page)")
+async def shelf_want(interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
+    """/shelf want [page]."""
+    await _command(interaction, lambda c, reader: c.shelf(reader, page - 1, "want"), private=True)
+
+
 @shelf_group.command(name="add", description="Add a book you loved to your shelf")
 @app_commands.describe(title="The book's title (and author, if you like)", rating="Your stars for it, 1 to 5")
 async def shelf_add(interaction: discord.Interaction, title: str,
@@ -308,8 +315,8 @@ async def shelf_clear(interaction: discord.Interaction, yes: bool = False) -> No
     await _command(interaction, lambda c, reader: c.shelf_clear(reader, confirm=yes), private=True)
 
 
-@shelf_group.command(name="import", description="Import your Goodreads library export (CSV)")
-@app_commands.describe(file="goodreads_library_export.csv from Goodreads: My Books → Import and export")
+@shelf_group.command(name="import", description="Import your Goodreads or StoryGraph library export (CSV)")
+@app_commands.describe(file="Goodreads: My Books → Import and export; StoryGraph: Manage Account → Export")
 async def shelf_import(interaction: discord.Interaction, file: discord.Attachment) -> None:
     """/shelf import <file>."""
     await interaction.client.runtime.import_command(DiscordChannel(interaction, private=True), file.size, file.read)

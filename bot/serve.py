@@ -80,7 +80,8 @@ async def serve(settings, platforms: list[str] | None = None, stop: asyncio.Even
         return 2
     try:
         holder = EngineHolder(engine)
-        service = Service(holder, shelves, default_rarity=settings.default_rarity)
+        service = Service(holder, shelves, default_rarity=settings.default_rarity,
+                          max_import_rows=settings.import_max_rows)
         limit = settings.rate_limit
         runtime = BotRuntime(
             service=service,

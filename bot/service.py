@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from engine.errors import AmbiguousTitle, BookNotFound, DataFormatError, InvalidInput
+from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
+from engine.imports import DNF, READING, WANT as WANTED, ExportError, read_export
 from engine.normalize import normalize_author, normalize_title
 from engine.rarity import RARITIES
 from engine.recommender import EngineHolder
 from engine.results import Recommendation, RecommendationList, Work
-from engine.shelf import ShelfEntry, ShelfStore
+from engine.shelf import READ, WANT, ShelfEntry, ShelfStore
 
 from .dialects import dialect_of
 
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 KINDS = ("recommendations", "choices", "shelf", "book", "info", "error", "confirm", "help")
 PAGE_SIZE = 10
 MAX_LINE = 2000  # characters of one chat message we read at all
+MAX_IMPORT_ROWS = 20_000  # books in one import (RAREREADS_IMPORT_MAX_ROWS)
+IMPORT_MATCH_SCORE = 80  # a row without a known ISBN needs a title match this good
 CHOICE_TTL = 600  # seconds a "which one did you mean?" list stays answerable
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 
@@ -67,6 +70,7 @@ class Reply:
         pages: For 'shelf': number of pages.
         matched: For a shelf import: titles added.
         unmatched: For a shelf import: titles not found in the catalogue.
+        imported: For a shelf import: the whole `ImportReport` (row by row, and why).
         action: For 'choices' and 'confirm': what picking a candidate or saying yes does, as a
             button payload ({"do": "add", "rating": 5}, {"do": "clear"}); the candidate's key is
             added per button.
@@ -84,6 +88,7 @@ class Reply:
     matched: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
     action: dict | None = None
+    imported: "ImportReport | None" = None
 
 
 @dataclass
@@ -132,13 +137,15 @@ class Service:
         shelves: Readers' shelves.
         default_rarity: Rarity used when a request names none.
         max_k: Most recommendations one request may ask for.
+        max_import_rows: Most books one import may hold.
     """
 
-    def __init__(self, holder: EngineHolder, shelves: ShelfStore, default_rarity: str = "rare", max_k: int = 25):
+    def __init__(self, holder: EngineHolder, shelves: ShelfStore, default_rarity: str = "rare", max_k: int = 25,
+                 max_import_rows: int = MAX_IMPORT_ROWS):
         if default_rarity not in RARITIES:
             raise ValueError(f"unknown rarity {default_rarity!r}")
         self.holder, self.shelves = holder, shelves
-        self.default_rarity, self.max_k = default_rarity, max_k
+        self.default_rarity, self.max_k, self.max_import_rows = default_rarity, max_k, max_import_rows
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
 
@@ -175,8 +182,8 @@ class Service:
             return Reply("error", f"The number of books should be 1 to {self.max_k}.")
 
     def _recommend_works(self, engine, reader: str, works: list[Work], k: int, rarity: str) -> Reply:
-        shelf = self.shelves.entries(reader)
-        result = engine.recommend(works, k=k, rarity=rarity, exclude=[e.work_key for e in shelf])
+        # Never back: books on either shelf (read or wanted) and books the reader said no to.
+        result = engine.recommend(works, k=k, rarity=rarity, exclude=self.shelves.known_keys([reader]))
         about = works[0].title if len(works) == 1 else f"the {_plural(len(works), 'book')} on your shelf"
         if not result.picks:
             say = dialect_of(reader)
@@ -208,21 +215,25 @@ class Service:
     # --- shelf ------------------------------------------------------------------------
 
     @_entry
-    def shelf(self, reader: str, page: int = 0) -> Reply:
-        """One page of the reader's shelf."""
-        total = self.shelves.count(reader)
+    def shelf(self, reader: str, page: int = 0, shelf: str = READ) -> Reply:
+        """One page of the reader's shelf (`shelf=WANT`: their want-to-read list)."""
+        total = self.shelves.count(reader, shelf=shelf)
+        name = "shelf" if shelf == READ else "want-to-read list"
         if not total:
-            return Reply("shelf", "Your shelf is empty. Add a book you loved: /shelf add Dune", pages=0)
+            empty = ("Your shelf is empty. Add a book you loved: /shelf add Dune" if shelf == READ else
+                     "Your want-to-read list is empty. Imports fill it with the books you marked to read.")
+            return Reply("shelf", empty, pages=0)
         pages = math.ceil(total / PAGE_SIZE)
         page = max(0, min(int(page), pages - 1))
-        entries = self.shelves.entries(reader, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
-        lines = [f"Your shelf ({_plural(total, 'book')}), page {page + 1} of {pages}:"]
+        entries = self.shelves.entries(reader, offset=page * PAGE_SIZE, limit=PAGE_SIZE, shelf=shelf)
+        lines = [f"Your {name} ({_plural(total, 'book')}), page {page + 1} of {pages}:"]
         for i, e in enumerate(entries, page * PAGE_SIZE + 1):
             stars = f" ({e.rating}/5)" if e.rating else ""
             lines.append(f"{i}. {e.title} — {e.author}{stars}" if e.author else f"{i}. {e.title}{stars}")
         if page + 1 < pages:
-            lines.append(dialect_of(reader).next_page.format(page=page + 2))
-        return Reply("shelf", "\n".join(lines), entries=entries, page=page, pages=pages)
+            say = dialect_of(reader)
+            lines.append(say.next_page.format(page=page + 2, command=say.shelf_commands[shelf]))
+        return Reply("shelf", "\n".join(lines), entries=entries, page=page, pages=pages, action={"shelf": shelf})
 
     @_entry
     def shelf_add(self, reader: str, title: str, rating: int | None = None) -> Reply:
@@ -302,38 +313,33 @@ class Service:
 
     @_entry
     def shelf_import(self, reader: str, data: bytes) -> Reply:
-        """Add the read or rated books of a Goodreads library export (CSV bytes)."""
-        from engine.loaders import read_goodreads_export
-
-        if not data:
-            return Reply("error", "That file is empty. Export it from Goodreads: My Books → Import and export.")
+        """Import a Goodreads or StoryGraph export (the file's bytes): read books to the shelf,
+        to-read ones to the want-to-read list; all of it in one transaction, or nothing."""
         try:
-            rows, bad = read_goodreads_export(bytes(data))
-        except (DataFormatError, UnicodeError, ValueError) as exc:
-            return Reply("error", f"I couldn't read that file: {exc}.")
+            export = read_export(bytes(data or b""), max_rows=self.max_import_rows)
+        except ExportError as exc:
+            return Reply("error", f"I couldn't import that file. {exc}. Nothing was changed.")
         engine = self.holder.current
-        matched, unmatched = [], []
-        for row in rows:
-            if row.shelf != "read" and row.rating <= 0:
-                continue  # to-read and currently-reading are not likes
-            work = next((w for w in map(engine.work_by_isbn, row.isbns) if w is not None), None)
-            if work is None:
-                query = f"{row.title} by {row.author}" if row.author else row.title
-                best = engine.match_title(query[:300], limit=1)
-                work = best[0].work if best and best[0].score >= 80 else None
-            if work is None:
-                unmatched.append(row.title)
-                continue
-            self.shelves.add(reader, work, named_title=row.title, rating=row.rating or None)
-            matched.append(work.title)
-        lines = [f"Imported {_plural(len(matched), 'book')} to your shelf."]
-        if unmatched:
-            shown = "; ".join(_short(t, 50) for t in unmatched[:10])
-            more = f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
-            lines.append(f"Not in my catalogue ({len(unmatched)}): {shown}{more}.")
-        if bad:
-            lines.append(f"Skipped {_plural(bad, 'unreadable row')}.")
-        return Reply("info", "\n".join(lines), matched=matched, unmatched=unmatched)
+        report = match_export(engine, export)
+        new, known = self.shelves.add_many(reader, [(work, row.title, row.rating or None, shelf)
+                                                    for row, work, shelf, _ in report.stored])
+        read = sum(shelf == READ for _, _, shelf, _ in report.stored)
+        parts = [f"{_plural(read, 'book')} read"] + ([f"{len(report.stored) - read} to read"]
+                                                       if len(report.stored) > read else [])
+        lines = [f"Imported {_plural(len(report.stored), 'book')} from your {export.source} export "
+                 f"({', '.join(parts)}); {new} new, {known} already on your shelf."]
+        if report.unmatched:
+            shown = "; ".join(_short(row.title, 50) for row, _ in report.unmatched[:10])
+            more = f" and {len(report.unmatched) - 10} more" if len(report.unmatched) > 10 else ""
+            lines.append(f"Not in my catalogue ({len(report.unmatched)}): {shown}{more}.")
+        skipped = [f"{n} {what}" for n, what in ((report.duplicates, "listed twice"),
+                                                 (report.reading, "being read"),
+                                                 (report.dnf, "not finished"),
+                                                 (export.untitled, "without a title")) if n]
+        if skipped:
+            lines.append(f"Left out: {', '.join(skipped)}.")
+        return Reply("info", "\n".join(lines), matched=[work.title for _, work, _, _ in report.stored],
+                     unmatched=[row.title for row, _ in report.unmatched], imported=report)
 
     @_entry
     def forget(self, reader: str, confirm: bool = False) -> Reply:
@@ -419,6 +425,8 @@ class Service:
             return self.shelf(reader)
         if sub.isdigit():
             return self.shelf(reader, page=int(sub) - 1)
+        if sub in ("want", "wanted", "to-read", "toread"):
+            return self.shelf(reader, page=int(arg) - 1 if arg.isdigit() else 0, shelf=WANT)
         if sub == "add":
             if not arg:
                 return Reply("error", "Which book? /shelf add Dune")
@@ -429,7 +437,7 @@ class Service:
             return self.shelf_clear(reader, confirm=arg.lower() in ("yes", "y", "confirm"))
         if sub == "import":
             return Reply("info", "Send your Goodreads export (CSV) as a file and I'll add your read books.")
-        return Reply("error", "Try /shelf, /shelf add <title>, /shelf remove <title>, or /shelf clear.")
+        return Reply("error", "Try /shelf, /shelf want, /shelf add <title>, /shelf remove <title>, or /shelf clear.")
 
     # --- choices ----------------------------------------------------------------------
 
@@ -504,3 +512,64 @@ def _closest_entries(entries: list[ShelfEntry], text: str, limit: int = 5) -> li
     names = [f"{e.title} {e.author}" for e in entries]
     hits = process.extract(text, names, scorer=fuzz.WRatio, processor=str.lower, limit=limit, score_cutoff=70)
     return [entries[i] for _, _, i in hits]
+
+
+@dataclass
+class ImportReport:
+    """How each row of an export went.
+
+    Attributes:
+        stored: (row, work, shelf, how) for every book put on a shelf, each work once; `how`
+            is "ISBN" or "title".
+        unmatched: (row, why) for books the catalogue does not have.
+        duplicates: Rows naming a work an earlier row named.
+        reading: Rows of books being read (neither liked yet nor wanted).
+        dnf: Rows of books not finished.
+    """
+
+    stored: list = field(default_factory=list)
+    unmatched: list = field(default_factory=list)
+    duplicates: int = 0
+    reading: int = 0
+    dnf: int = 0
+
+
+def match_export(engine, export) -> ImportReport:
+    """Find each export row's work: by ISBN (either form) first, then by "title by author".
+
+    Read and rated books go to the READ shelf (stars kept), to-read ones to WANT; books
+    being read or not finished are counted, not stored; a work named twice is stored once.
+    """
+    report, seen = ImportReport(), {}
+    for row in export.rows:
+        if row.status == DNF:
+            report.dnf += 1
+            continue
+        if row.status == READING and not row.rating:
+            report.reading += 1
+            continue
+        work = next((w for w in map(engine.work_by_isbn, row.isbns) if w is not None), None)
+        why, how = "", "ISBN"
+        if work is None:
+            how = "title"
+            query = f"{row.title} by {row.author}" if row.author else row.title
+            best = engine.match_title(query[:300], limit=1)
+            if best and best[0].score >= IMPORT_MATCH_SCORE:
+                work = best[0].work
+            else:
+                isbn = "no ISBN of it in my catalogue" if row.isbns else "no ISBN"
+                near = f"closest title {best[0].work.label} ({best[0].score:.0f}%)" if best else "no similar title"
+                why = f"{isbn}; {near}"
+        if work is None:
+            report.unmatched.append((row, why))
+            continue
+        shelf = WANT if row.status == WANTED and not row.rating else READ
+        if work.key in seen:
+            report.duplicates += 1
+            earlier = seen[work.key]
+            if shelf == READ and report.stored[earlier][2] == WANT:  # read wins over want
+                report.stored[earlier] = (row, work, READ, how)
+            continue
+        seen[work.key] = len(report.stored)
+        report.stored.append((row, work, shelf, how))
+    return report

@@ -109,6 +109,7 @@ class Settings:
     retrain_schedule: Schedule | None = None
     retrain_min_fraction: float = 0.9
     retrain_timeout: float | None = 6 * 3600.0  # seconds before a retrain's trainer is ended; None: no limit
+    import_max_rows: int = 20_000  # books one library import may hold
     log_level: str = "INFO"
     env_file: Path | None = field(default=None, compare=False)
 
@@ -284,6 +285,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         if not model_path.is_absolute() and not model_path.exists():
             model_path = models_dir / model_path  # a bare folder name means one under models_dir
     port = _int("RAREREADS_TELEGRAM_WEBHOOK_PORT", get("TELEGRAM_WEBHOOK_PORT"), 8443)
+    import_rows = _int("RAREREADS_IMPORT_MAX_ROWS", get("IMPORT_MAX_ROWS"), 20_000)
+    if import_rows < 1:
+        raise SettingsError("RAREREADS_IMPORT_MAX_ROWS must be at least 1")
     return Settings(
         discord_token=_secret(get("DISCORD_TOKEN")),
         discord_test_guild_id=_int("RAREREADS_DISCORD_TEST_GUILD_ID", get("DISCORD_TEST_GUILD_ID"), None),
@@ -304,6 +308,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         retrain_schedule=parse_schedule(get("RETRAIN_SCHEDULE")),
         retrain_min_fraction=fraction,
         retrain_timeout=parse_duration("RAREREADS_RETRAIN_TIMEOUT", get("RETRAIN_TIMEOUT", "6h")),
+        import_max_rows=import_rows,
         log_level=level,
         env_file=env_path,
     )

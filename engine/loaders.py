@@ -1,4 +1,5 @@
-"""Readers for raw interaction dumps: Book-Crossing, goodbooks-10k, generic CSVs, Goodreads exports.
+"""Readers for raw interaction dumps: Book-Crossing, goodbooks-10k, generic CSVs (readers' own
+library exports are `engine.imports`).
 
 Every reader returns a `RawData` of editions and ratings; `engine.dataset.build_dataset`
 merges editions into works. Readers never raise on a single bad row: they count it in
@@ -214,50 +215,3 @@ def load_generic(interactions: str | Path, books: str | Path, rating_scale: int 
                                     parse_year(row.get("year") or ""), row.get("cover_url") or ""))
     ratings = list(_rating_rows(Path(interactions), ("user", "book", "rating"), skipped))
     return RawData("generic", rating_scale, editions, ratings, skipped)
-
-
-# --- Goodreads library export --------------------------------------------------------
-
-@dataclass
-class GoodreadsEntry:
-    """One row of a Goodreads "Export Library" CSV."""
-
-    book_id: str
-    title: str
-    author: str
-    isbns: tuple[str, ...]
-    rating: int  # 0 = not rated, else 1..5
-    shelf: str  # exclusive shelf: read, currently-reading, to-read
-    year: int
-
-
-def read_goodreads_export(source: str | Path | bytes) -> tuple[list[GoodreadsEntry], int]:
-    """Parse a Goodreads library export; returns (entries, number of unreadable rows).
-
-    `source` is a path or the file's bytes (as a chat attachment arrives).
-    """
-    if isinstance(source, (bytes, bytearray)):
-        text = bytes(source).decode("utf-8-sig", errors="replace")
-    else:
-        with _open_text(Path(source)) as handle:
-            text = handle.read().lstrip("\ufeff")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames or not {"Title", "Author"} <= {f.strip() for f in reader.fieldnames}:
-        raise DataFormatError("this does not look like a Goodreads library export (no Title and Author columns)")
-    entries, bad = [], 0
-    for row in reader:
-        row = {(k or "").strip(): (v or "") for k, v in row.items() if isinstance(v, str) or v is None}
-        title = row.get("Title", "").strip()
-        if not title:
-            bad += 1
-            continue
-        try:
-            rating = int(float(row.get("My Rating") or 0))
-        except ValueError:
-            rating = 0
-        isbns = tuple(i for i in (clean_isbn(row.get("ISBN", "")), clean_isbn(row.get("ISBN13", ""))) if i)
-        year = parse_year(row.get("Original Publication Year") or row.get("Year Published") or "")
-        entries.append(GoodreadsEntry(row.get("Book Id", "").strip(), title, row.get("Author", "").strip(),
-                                      isbns, max(0, min(rating, 5)), row.get("Exclusive Shelf", "").strip() or "read", year))
-    return entries, bad
-

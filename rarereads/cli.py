@@ -19,6 +19,7 @@ COMMANDS = {
     "eval": ("train.evaluate", "evaluate a model against baselines"),
     "recommend": ("bot.oneshot", "recommend books for one title (for scripts)"),
     "chat": ("bot.chat", "chat with rarereads in this terminal"),
+    "import": ("bot.importer", "import a Goodreads or StoryGraph export into a shelf"),
     "serve": ("bot.serve", "run the Discord and/or Telegram bots"),
     "bench": ("train.bench", "measure speed and memory"),
 }

@@ -93,20 +93,6 @@ def test_book(service):
     assert "Stanislaw Lem" in reply.text and reply.neighbours
 
 
-def test_goodreads_import(service):
-    csv = ("Book Id,Title,Author,ISBN,ISBN13,My Rating,Exclusive Shelf,Year Published\n"
-           '1,Dune (Dune #1),Frank Herbert,="0441172660",,5,read,1965\n'
-           "2,Solaris,Stanislaw Lem,,,0,read,1961\n"
-           "3,The Hobbit,J.R.R. Tolkien,,,0,to-read,1937\n"
-           "4,A Book Nobody Has Heard Of,Zed Unknown,,,4,read,2001\n").encode()
-    reply = service.shelf_import("local:gr", csv)
-    assert reply.matched == ["Dune", "Solaris"]
-    assert reply.unmatched == ["A Book Nobody Has Heard Of"]
-    assert "Imported 2 books" in reply.text
-    assert [e.rating for e in service.shelves.entries("local:gr")] == [5, None]
-    assert service.shelf_import("local:gr", b"not,a,goodreads\n1,2,3\n").kind == "error"
-    assert service.shelf_import("local:gr", b"").kind == "error"
-
 
 @pytest.mark.parametrize("line", ["", "   ", "x" * 10_000, "🙂🙂🙂", "/nope", "/recommend zzqqxx vvkk",
                                   "**bold** <b>hi</b>", "'; DROP TABLE entries; --", "/recommend Dune k=abc",

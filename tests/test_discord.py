@@ -40,7 +40,7 @@ def test_commands_are_synced_to_the_test_guild_with_descriptions(tmp_path):
                 for sub_option in option.get("options", []):
                     assert sub_option["description"], (command["name"], option["name"], sub_option["name"])
         shelf = next(c for c in synced if c["name"] == "shelf")
-        assert {o["name"] for o in shelf["options"]} == {"show", "add", "remove", "clear", "import"}
+        assert {o["name"] for o in shelf["options"]} == {"show", "want", "add", "remove", "clear", "import"}
 
     run_bot(tmp_path, scenario)
 

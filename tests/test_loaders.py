@@ -96,25 +96,7 @@ def test_generic_csvs_and_thresholds(tmp_path):
         loaders.load_generic(tmp_path / "books.csv", tmp_path / "likes.csv")
 
 
-GOODREADS_HEADER = ("Book Id,Title,Author,Author l-f,Additional Authors,ISBN,ISBN13,My Rating,Average Rating,Publisher,"
-                    "Binding,Number of Pages,Year Published,Original Publication Year,Date Read,Date Added,Bookshelves,"
-                    "Bookshelves with positions,Exclusive Shelf,My Review,Spoiler,Private Notes,Read Count,Owned Copies")
 
-
-def test_goodreads_export():
-    text = "\n".join([
-        GOODREADS_HEADER,
-        '234225,"Dune (Dune, #1)",Frank Herbert,"Herbert, Frank",,"=""0441172660""","=""9780441172665""",5,4.25,Ace,Paperback,604,1990,1965,2020/01/02,2019/12/01,,,read,,,,1,0',
-        '11,"The Hitchhiker\'s Guide to the Galaxy",Douglas Adams,"Adams, Douglas",,"=""""","=""""",0,4.22,,,,,1979,,2021/01/01,to-read,to-read (#1),to-read,,,,0,0',
-        ',,,,,,,,,,,,,,,,,,,,,,,',
-    ])
-    entries, bad = loaders.read_goodreads_export(("\ufeff" + text).encode())
-    assert bad == 1 and len(entries) == 2
-    dune = entries[0]
-    assert dune.isbns == ("0441172660", "9780441172665") and dune.rating == 5 and dune.shelf == "read" and dune.year == 1965
-    assert entries[1].rating == 0 and entries[1].shelf == "to-read" and entries[1].isbns == ()
-    with pytest.raises(DataFormatError, match="Goodreads"):
-        loaders.read_goodreads_export(b"user,book\n1,2\n")
 
 
 @needs_shared

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,32 @@ def test_nasty_input_is_escaped_and_answered(platform, tmp_path):
                         assert "**bold**" not in body and "`code`" not in body  # markdown is escaped
 
     run_scenario(platform, tmp_path, scenario)
+
+
+def test_large_imports_queue_on_their_own_and_never_hold_up_another_readers_help(platform, tmp_path):
+    """Six large imports filled the shared thread pool: another reader's /help waited 40 s."""
+    export = goodreads_export([("Solaris", "Stanislaw Lem", "", 4)])
+    release = threading.Event()
+
+    async def scenario(bot: Driver):
+        service = bot.runtime.service
+        importing = service.shelf_import
+
+        def slow_import(reader, data):
+            release.wait(20)  # a big export being matched
+            return importing(reader, data)
+
+        service.shelf_import = slow_import
+        readers = [5000 + n for n in range(8)]
+        try:
+            for user in readers:
+                bot.post_upload(user, "goodreads_library_export.csv", export)
+            await asyncio.sleep(0.3)
+            bot.post(ADMIN, "help")
+            assert "I recommend" in await bot.answered(ADMIN, "I recommend", timeout=5)
+        finally:
+            release.set()
+        for user in readers:
+            assert "Imported 1 book" in await bot.answered(user, "Imported", timeout=20)
+
+    run_scenario(platform, tmp_path, scenario, timeout=60)

@@ -44,6 +44,9 @@ def test_every_documented_variable_is_read(tmp_path):
         "RAREREADS_RETRAIN_SCHEDULE": "daily 03:00",
         "RAREREADS_RETRAIN_MIN_FRACTION": "0.95",
         "RAREREADS_LOG_LEVEL": "debug",
+        "RAREREADS_DISCORD_SYNC": "never",
+        "RAREREADS_RETRAIN_TIMEOUT": "90m",
+        "RAREREADS_IMPORT_MAX_ROWS": "5000",
     }
     s = load_settings(env)
     assert s.platforms == ["discord", "telegram"]
@@ -60,6 +63,7 @@ def test_every_documented_variable_is_read(tmp_path):
     assert s.retrain_schedule.at == dt.time(3, 0)
     assert s.retrain_min_fraction == 0.95
     assert s.log_level == "DEBUG"
+    assert (s.discord_sync, s.retrain_timeout, s.import_max_rows) == ("never", 5400.0, 5000)
 
 
 def test_dotenv_file_is_read_and_environment_wins(tmp_path, monkeypatch):
@@ -140,7 +144,8 @@ TOKEN_LIKE = ["123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "MTEx.discord-secr
 ECHOING = ["RAREREADS_DEFAULT_RARITY", "RAREREADS_RATE_LIMIT", "RAREREADS_RETRAIN_SCHEDULE",
            "RAREREADS_RETRAIN_MIN_FRACTION", "RAREREADS_DISCORD_ADMINS", "RAREREADS_TELEGRAM_ADMINS",
            "RAREREADS_DISCORD_TEST_GUILD_ID", "RAREREADS_TELEGRAM_MODE", "RAREREADS_LOG_LEVEL",
-           "RAREREADS_TELEGRAM_WEBHOOK_PORT", "RAREREADS_DISCORD_SYNC", "RAREREADS_RETRAIN_TIMEOUT"]
+           "RAREREADS_TELEGRAM_WEBHOOK_PORT", "RAREREADS_DISCORD_SYNC", "RAREREADS_RETRAIN_TIMEOUT",
+           "RAREREADS_IMPORT_MAX_ROWS"]
 
 
 @pytest.mark.parametrize("name", ECHOING)

@@ -137,12 +137,27 @@ class TelegramDriver(Driver):
         return await self._collect(user, mark)
 
 
+    def post(self, user: int, name: str, title: str | None = None, **options) -> None:
+        """Send a command without waiting for its answer (see `answered`)."""
+        self.api.send_text(user, self.line(name, title, **options))
+
+    def post_upload(self, user: int, filename: str, content: bytes) -> None:
+        self.api.send_document(user, filename, content)
+
+    async def answered(self, user: int, text: str, timeout: float = 10.0) -> str:
+        """The first message to `user` holding `text` (waiting up to `timeout`)."""
+        call = await self.api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user
+                                       and text in _plain(c.params.get("text", "")), timeout=timeout)
+        return _plain(call.params["text"])
+
+
 class DiscordDriver(Driver):
     platform = "discord"
 
     def __init__(self, runtime, shelves, api: DiscordStandIn, client):
         super().__init__(runtime, shelves)
         self.api, self.client = api, client
+        self._posted: list[dict] = []
 
     async def _send(self, payload: dict) -> Said:
         self.client._connection.parse_interaction_create(payload)
@@ -175,6 +190,25 @@ class DiscordDriver(Driver):
 
     async def upload(self, user: int, filename: str, content: bytes) -> Said:
         return await self._send(self.api.command(user, "shelf", sub="import", attachment=(filename, content)))
+
+    def _post(self, payload: dict) -> None:
+        self._posted.append(payload)
+        self.client._connection.parse_interaction_create(payload)
+
+    def post(self, user: int, name: str, title: str | None = None, **options) -> None:
+        """Send a command without waiting for its answer (see `answered`)."""
+        command, _, sub = name.partition(" ")
+        self._post(self.api.command(user, command, {"title": title, **options} if title else options, sub=sub or None))
+
+    def post_upload(self, user: int, filename: str, content: bytes) -> None:
+        self._post(self.api.command(user, "shelf", sub="import", attachment=(filename, content)))
+
+    async def answered(self, user: int, text: str, timeout: float = 10.0) -> str:
+        """The first answer to one of `user`'s posted commands holding `text` (waiting up to `timeout`)."""
+        tokens = {p["token"] for p in self._posted if (p.get("member") or p)["user"]["id"] == str(user)}
+        call = await self.api.wait_for(lambda c: any(tok in c.path for tok in tokens) and text in c.text,
+                                       timeout=timeout)
+        return call.text
 
 
 @contextlib.asynccontextmanager

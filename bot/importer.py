@@ -1,0 +1,62 @@
+"""`rarereads import FILE`: a Goodreads or StoryGraph export into a shelf, from the command line.
+
+Prints every book as it went: what it matched in the catalogue and how (by ISBN or by
+title), or why it did not match. A file that is not an export is refused in one line and
+changes nothing (exit status 1).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="goodreads_library_export.csv, or a StoryGraph export CSV")
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"shelves database (default: {DEFAULT_DB})")
+    parser.add_argument("--reader", default=None,
+                        help="whose shelf: a name (the terminal's reader local:NAME) or platform:id such as "
+                             "telegram:12345 (default: your login name, as in `rarereads chat`)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"model folder whose catalogue books are matched in (default: the one serving from {DEFAULT_MODELS_DIR})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.chat import local_reader
+    from bot.gate import serving_engine
+    from bot.service import Service
+    from engine.errors import ModelFolderError, ShelfStoreError
+    from engine.recommender import EngineHolder
+    from engine.shelf import WANT, ShelfStore
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"rarereads import: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        engine, _ = serving_engine(DEFAULT_MODELS_DIR, args.model)
+    except ModelFolderError as exc:
+        print(f"rarereads import: {exc}", file=sys.stderr)
+        return 2
+    try:
+        shelves = ShelfStore(args.db)
+    except ShelfStoreError as exc:
+        print(f"rarereads import: {exc}", file=sys.stderr)
+        return 2
+    reader = local_reader(args.reader)
+    try:
+        reply = Service(EngineHolder(engine), shelves).shelf_import(reader, data)
+    finally:
+        shelves.close()
+    if reply.imported is None:
+        print(f"rarereads import: {reply.text}", file=sys.stderr)
+        return 1
+    for row, work, shelf, how in reply.imported.stored:
+        print(f"{row.title} -> {work.label} [{how}]" + (" (want to read)" if shelf == WANT else ""))
+    for row, why in reply.imported.unmatched:
+        print(f"{row.title}: not found ({why})")
+    print(f"\n{reply.text}\n(reader {reader}, {args.db})")
+    return 0
