@@ -23,6 +23,7 @@ class Dialect:
         confirm: How to go ahead after a question, with `{command}` ("shelf clear").
         next_page: How to see page `{page}` of a shelf shown with `{command}`.
         shelf_commands: The command showing each shelf ("read", "want").
+        unshare: How to stop sharing a shelf with a group.
     """
 
     commands: tuple[str, ...]
@@ -32,6 +33,7 @@ class Dialect:
     confirm: str
     next_page: str
     shelf_commands: dict
+    unshare: str = "/shelf share off"
 
     def option(self, name: str, value) -> str:
         """`rarity=balanced` or `rarity: balanced`."""
@@ -46,11 +48,13 @@ class Dialect:
 
 _TYPED = (
     "/recommend Dune — rare books for one title (or just type a title)",
-    "/recommend — for your whole shelf",
-    "  options: k=5 (how many, up to {max_k}), rarity=deep",
+    "/recommend — for your whole shelf (in a group: the shelves its members shared)",
+    "  options: k=5 (how many, up to {max_k}), rarity=deep, lang=en (or any), page=2",
+    "Under each pick: Read it (to your shelf), Not interested (never again), More like this",
     "/book Dune — about one book",
     "/shelf — your shelf; /shelf add Dune [rating=5]; /shelf remove Dune; /shelf clear",
     "/shelf want — the books you want to read (from your imports)",
+    "/shelf share — in a group: add your shelf to its /recommend (book club); /shelf share off",
     "/forget — delete everything I keep about you",
 )
 TERMINAL = Dialect(
@@ -70,17 +74,20 @@ TELEGRAM = Dialect(
 )
 DISCORD = Dialect(
     commands=(
-        "/recommend title: Dune — rare books for one title (options: count, rarity)",
-        "/recommend — for your whole shelf",
+        "/recommend title: Dune — rare books for one title (options: count, rarity, lang, page)",
+        "/recommend — for your whole shelf (in a server: the shelves its members shared)",
+        "Under each list: Read it (to your shelf), Not interested (never again), More like this, More",
         "/book title: Dune — about one book",
         "/shelf show — your shelf; /shelf add title: Dune [rating: 5]; /shelf remove title: Dune; /shelf clear",
-        "/shelf import file: — your Goodreads export (CSV)",
+        "/shelf want — the books you want to read; /shelf import file: — a Goodreads or StoryGraph export",
+        "/shelf share — add your shelf to this server's /recommend (book club); stop: True to stop",
         "/forget — delete everything I keep about you",
     ),
     option_format="{name}: {value}", option_names={},
     choose="Pick it from the menu below.",
     confirm="Press Yes below, or run /{command} with yes: True.",
     next_page="More: {command} page: {page}", shelf_commands={"read": "/shelf show", "want": "/shelf want"},
+    unshare="/shelf share stop: True",
 )
 DIALECTS = {"discord": DISCORD, "telegram": TELEGRAM}
 

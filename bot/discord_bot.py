@@ -17,6 +17,8 @@ import discord
 from discord import app_commands
 from discord.utils import escape_markdown
 
+from engine.rarity import DEFAULT_RARITY, RARITIES
+
 from .conversation import Answer, Button, Conversation
 from .formatting import clean_input, clip
 from .runtime import BotRuntime
@@ -24,7 +26,10 @@ from .runtime import BotRuntime
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-RARITY_CHOICES = [app_commands.Choice(name=n, value=n) for n in ("any", "balanced", "rare", "deep")]
+# Built from engine.rarity, the one list of rarity names: a new setting shows up here by itself.
+RARITY_CHOICES = [app_commands.Choice(name=clip(f"{name}: {r.description}", 100), value=name)
+                  for name, r in RARITIES.items()]
+RARITY_HELP = f"How rare: {', '.join(RARITIES)} (default {DEFAULT_RARITY})"
 STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary,
           "danger": discord.ButtonStyle.danger}
 
@@ -43,7 +48,7 @@ def embeds_for(answer: Answer) -> list[discord.Embed]:
     """One embed per pick (title, author, year, reason, cover thumbnail)."""
     recs = getattr(answer.reply, "recommendations", None)
     embeds = []
-    for n, pick in enumerate(getattr(recs, "picks", None) or [], 1):
+    for n, pick in enumerate(getattr(recs, "picks", None) or [], getattr(answer.reply, "offset", 0) + 1):
         work = pick.work
         byline = " · ".join(p for p in (_md(work.author), str(work.year) if work.year else "") if p)
         embed = discord.Embed(title=clip(f"{n}. {_md(work.title)}", 256),
@@ -61,7 +66,7 @@ def content_for(answer: Answer) -> str:
     """Message text: the first line only when embeds carry the picks, else the whole reply."""
     text = answer.text
     if getattr(getattr(answer.reply, "recommendations", None), "picks", None):
-        text = (text.strip().splitlines() or [""])[0]
+        text = "\n".join(filter(None, [(text.strip().splitlines() or [""])[0], getattr(answer.reply, "note", "")]))
     return clip(_md(text), 2000) or "…"
 
 
@@ -235,15 +240,20 @@ def _command(interaction: discord.Interaction, work: Callable[[Conversation, str
 # --- commands ---------------------------------------------------------------------------------
 
 @app_commands.command(name="recommend", description="Rare books that readers of a title loved (no title: for your shelf)")
-@app_commands.describe(title="A book you love (leave empty to use your whole shelf)",
-                       count="How many picks (1-10)", rarity="How rare: any, balanced, rare (default) or deep")
+@app_commands.describe(title="A book you love (leave empty to use your whole shelf, or in a server the shared shelves)",
+                       count="How many picks (1-10)", rarity=RARITY_HELP,
+                       lang="Language of the picks: a code such as en or de, or any (default: the book's own)",
+                       page="Which page of picks (More gives the next one)")
 @app_commands.choices(rarity=RARITY_CHOICES)
 async def recommend_command(interaction: discord.Interaction, title: str | None = None,
                             count: app_commands.Range[int, 1, 10] | None = None,
-                            rarity: app_commands.Choice[str] | None = None) -> None:
-    """/recommend [title] [count] [rarity]."""
+                            rarity: app_commands.Choice[str] | None = None,
+                            lang: app_commands.Range[str, 2, 3] | None = None,
+                            page: app_commands.Range[int, 1, 10] = 1) -> None:
+    """/recommend [title] [count] [rarity] [lang] [page]."""
+    scope = f"{PLATFORM}:{interaction.guild_id}" if interaction.guild_id else None
     await _command(interaction, lambda c, reader: c.recommend(reader, _title(title), count,
-                                                              rarity.value if rarity else None))
+                                                              rarity.value if rarity else None, page - 1, lang, scope))
 
 
 @recommend_command.autocomplete("title")
@@ -306,6 +316,14 @@ shelf_add.autocomplete("title")(title_autocomplete)
 async def shelf_remove(interaction: discord.Interaction, title: str) -> None:
     """/shelf remove <title>."""
     await _command(interaction, lambda c, reader: c.shelf_remove(reader, _title(title)), private=True)
+
+
+@shelf_group.command(name="share", description="Book club: add your shelf to this server's /recommend")
+@app_commands.describe(stop="Stop sharing your shelf with this server")
+async def shelf_share(interaction: discord.Interaction, stop: bool = False) -> None:
+    """/shelf share [stop]."""
+    scope = f"{PLATFORM}:{interaction.guild_id}" if interaction.guild_id else None
+    await _command(interaction, lambda c, reader: c.share(reader, scope, on=not stop))
 
 
 @shelf_group.command(name="clear", description="Empty your shelf (asks first)")

@@ -15,11 +15,13 @@ import asyncio
 import contextlib
 import csv
 import datetime as dt
+import functools
 import logging
 import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -85,9 +87,44 @@ def write_extra_likes(likes, path: Path, lookup: Callable[[str], Any] | None = N
     return rows
 
 
+def write_extra_negatives(dismissed, path: Path) -> int:
+    """Write "not interested" marks as the trainer's CSV (`reader,title,author,work_key`); returns rows.
+
+    Args:
+        dismissed: `ShelfStore.all_dismissed()` rows: (reader, work key, title, author).
+        path: The CSV to write.
+    """
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["reader", "title", "author", "work_key"])
+        rows = 0
+        for reader, key, title, author in dismissed:
+            writer.writerow([reader, title, author, key])
+            rows += 1
+    return rows
+
+
+@functools.lru_cache(maxsize=1)
+def trainer_takes_negatives() -> bool:
+    """Whether `rarereads train` has `--extra-negatives` (asked once, from its --help)."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "rarereads", "train", "--help"], capture_output=True, text=True,
+                              cwd=PROJECT_ROOT, env=trainer_environment(os.environ, PROJECT_ROOT), timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--extra-negatives" in done.stdout
+
+
 def default_trainer_command(extra_likes: Path, models_dir: Path, extra_negatives: Path | None = None) -> list[str]:
-    """The real trainer: this Python, `-m rarereads train --models-dir DIR --extra-likes CSV`."""
-    return [sys.executable, "-m", "rarereads", "train", "--models-dir", str(models_dir), "--extra-likes", str(extra_likes)]
+    """The real trainer: this Python, `-m rarereads train --models-dir DIR --extra-likes CSV
+    [--extra-negatives CSV]` (blocking: the first call asks the trainer what it takes)."""
+    argv = [sys.executable, "-m", "rarereads", "train", "--models-dir", str(models_dir), "--extra-likes", str(extra_likes)]
+    if extra_negatives is not None:
+        if trainer_takes_negatives():
+            argv += ["--extra-negatives", str(extra_negatives)]
+        else:
+            log.info("this trainer takes no --extra-negatives yet: the readers' 'not interested' marks wait for it")
+    return argv
 
 
 def trainer_environment(environ: Mapping[str, str], models_dir: Path) -> dict[str, str]:
@@ -106,7 +143,7 @@ class RetrainManager:
         models_dir: Where the trainer writes model folders.
         min_fraction: The new model's figure must reach this fraction of the current one's.
         trainer_command: Builds the child's argv from the extra-likes CSV path, `models_dir`
-            and the extra-negatives CSV path (None when there are none).
+            and the extra-negatives CSV path ("not interested" marks; None when there are none).
         load_engine: Loads an engine from a model folder (blocking; run in a thread).
         metric: Dotted name of the manifest figure to compare; None picks one (`model_metric`).
         timeout: Seconds before the trainer and its children are stopped; None waits as long as it takes.
@@ -163,11 +200,16 @@ class RetrainManager:
         old_version = getattr(old, "version", "")
         workdir = Path(tempfile.mkdtemp(prefix="rarereads-retrain-"))
         try:
-            csv_path = workdir / "extra_likes.csv"
-            n_likes = await asyncio.to_thread(lambda: write_extra_likes(self.shelves.all_likes(), csv_path, old.work_by_key))
-            await report(f"Training a new model with {n_likes} shelf like{'s' if n_likes != 1 else ''}…", force=True)
+            likes, negatives = workdir / "extra_likes.csv", workdir / "extra_negatives.csv"
+            n_likes = await asyncio.to_thread(lambda: write_extra_likes(self.shelves.all_likes(), likes, old.work_by_key))
+            n_negatives = await asyncio.to_thread(lambda: write_extra_negatives(self.shelves.all_dismissed(), negatives))
+            said_no = f" and {n_negatives} not interested" if n_negatives else ""
+            await report(f"Training a new model with {n_likes} shelf like{'s' if n_likes != 1 else ''}{said_no}…",
+                         force=True)
             before = set(model_folders(self.models_dir))
-            code, tail = await self._run_trainer(self.trainer_command(csv_path, self.models_dir), report)
+            argv = await asyncio.to_thread(self.trainer_command, likes, self.models_dir,
+                                           negatives if n_negatives else None)
+            code, tail = await self._run_trainer(argv, report)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         new_folders = sorted(set(model_folders(self.models_dir)) - before)

@@ -22,10 +22,11 @@ Readers are `"<platform>:<user id>"` strings, as in `engine.shelf`.
 from __future__ import annotations
 
 import functools
+import inspect
+import json
 import logging
 import math
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -47,6 +48,8 @@ KINDS = ("recommendations", "choices", "shelf", "book", "info", "error", "confir
 PAGE_SIZE = 10
 MAX_LINE = 2000  # characters of one chat message we read at all
 MAX_IMPORT_ROWS = 20_000  # books in one import (RAREREADS_IMPORT_MAX_ROWS)
+MAX_PAGES = 10  # "More" pages of one list (the engine re-scores a few hundred candidates)
+LANGUAGE = re.compile(r"any|[a-z]{2,3}")  # "any" or an ISO 639 code
 IMPORT_MATCH_SCORE = 80  # a row without a known ISBN needs a title match this good
 CHOICE_TTL = 600  # seconds a "which one did you mean?" list stays answerable
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
@@ -66,14 +69,18 @@ class Reply:
         entries: For 'shelf': this page's books.
         work: For 'book' (and after a shelf change): the book concerned.
         neighbours: For 'book': rare books its readers loved.
-        page: For 'shelf': this page, from 0.
+        page: For 'shelf' and 'recommendations': this page, from 0.
         pages: For 'shelf': number of pages.
+        offset: For 'recommendations': how many picks earlier pages held (pick i is number
+            offset + i).
+        note: For 'recommendations': a line shown under the list (also the text's last line).
         matched: For a shelf import: titles added.
         unmatched: For a shelf import: titles not found in the catalogue.
         imported: For a shelf import: the whole `ImportReport` (row by row, and why).
         action: For 'choices' and 'confirm': what picking a candidate or saying yes does, as a
             button payload ({"do": "add", "rating": 5}, {"do": "clear"}); the candidate's key is
-            added per button.
+            added per button. For 'recommendations': the payload of the next page (None when
+            there is none). For 'shelf': {"shelf": READ or WANT}.
     """
 
     kind: str
@@ -85,28 +92,20 @@ class Reply:
     neighbours: list[Recommendation] = field(default_factory=list)
     page: int = 0
     pages: int = 0
+    offset: int = 0
+    note: str = ""
     matched: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
     action: dict | None = None
     imported: "ImportReport | None" = None
 
 
-@dataclass
-class _Pending:
-    """What a numbered reply from this reader would do."""
-
-    action: dict  # a button payload without its key: {"do": "recommend", "k": 5, ...}
-    choices: list[Work]
-    at: float
-
-
 def _entry(method):
     """A public command: it ends the reader's pending question, and never raises (logged, apology)."""
     @functools.wraps(method)
     def wrapper(self, reader, *args, **kwargs):
-        with self._lock:
-            self._pending.pop(reader, None)
         try:
+            self.shelves.set_pending(reader, None)
             return method(self, reader, *args, **kwargs)
         except Exception:  # noqa: BLE001 - the one catch-all: users never see tracebacks
             log.exception("%s failed", method.__name__)
@@ -146,53 +145,97 @@ class Service:
             raise ValueError(f"unknown rarity {default_rarity!r}")
         self.holder, self.shelves = holder, shelves
         self.default_rarity, self.max_k, self.max_import_rows = default_rarity, max_k, max_import_rows
-        self._pending: dict[str, _Pending] = {}
-        self._lock = threading.Lock()
 
     # --- recommendations --------------------------------------------------------------
 
     @_entry
-    def recommend(self, reader: str, title: str | None = None, k: int = 10, rarity: str | None = None) -> Reply:
-        """Rare books for one title, or for the reader's whole shelf when `title` is None."""
+    def recommend(self, reader: str, title: str | None = None, k: int = 10, rarity: str | None = None,
+                  page: int = 0, lang: str | None = None, scope: str | None = None) -> Reply:
+        """Rare books for one title, or with no title for the reader's shelf.
+
+        Args:
+            reader: Who asks.
+            title: A book they loved; None for their shelf (in a group with shared shelves:
+                the shelves its members shared with `/shelf share`).
+            k: Picks per page.
+            rarity: A name from `engine.rarity.RARITIES`; None for the default.
+            page: Which page of picks, from 0 ("More" asks for the next one).
+            lang: "any", a language code such as "en", or None for the seed's language.
+            scope: The group the request came from, or None in a private chat.
+        """
         engine = self.holder.current
-        options = self._options(k, rarity)
-        if isinstance(options, Reply):
-            return options
-        k, rarity = options
+        request = self._request(k, rarity, page, lang)
+        if isinstance(request, Reply):
+            return request
         if title is not None and title.strip():
-            found = self._resolve(engine, reader, title, {"do": "recommend", "k": k, "rarity": rarity})
+            found = self._resolve(engine, reader, title, {"do": "recommend", **request})
             if isinstance(found, Reply):
                 return found
-            return self._recommend_works(engine, reader, [found], k, rarity)
-        shelf = self.shelves.entries(reader)
-        works = [w for w in (engine.work_by_key(e.work_key) for e in shelf) if w is not None]
-        if not works:
-            hint = "Your shelf is empty. Tell me a book you loved: /recommend Dune, or /shelf add Dune."
-            return Reply("info", hint if not shelf else
-                         "None of the books on your shelf are in the current catalogue. Try /recommend <title>.")
-        return self._recommend_works(engine, reader, works, k, rarity)
+            return self._recommend_works(engine, reader, [found], request)
+        return self._recommend_shelves(engine, reader, request, scope)
 
-    def _options(self, k, rarity: str | None) -> tuple[int, str] | Reply:
+    def _request(self, k, rarity: str | None, page=0, lang: str | None = None) -> dict | Reply:
+        """A recommendation request's options, checked: {"k", "rarity", "page", "lang"}."""
         rarity = (rarity or self.default_rarity).strip().lower()
         if rarity not in RARITIES:
             return Reply("error", f"I know these rarities: {', '.join(RARITIES)}.")
         try:
-            return max(1, min(int(k or 10), self.max_k)), rarity
+            k, page = max(1, min(int(k or 10), self.max_k)), max(0, min(int(page or 0), MAX_PAGES - 1))
         except (TypeError, ValueError):
             return Reply("error", f"The number of books should be 1 to {self.max_k}.")
+        lang = (lang or "").strip().lower() or None
+        if lang is not None and not LANGUAGE.fullmatch(lang):
+            return Reply("error", "A language is a code such as en, de or fr, or any for every language.")
+        return {"k": k, "rarity": rarity, "page": page, "lang": lang}
 
-    def _recommend_works(self, engine, reader: str, works: list[Work], k: int, rarity: str) -> Reply:
+    def _recommend_shelves(self, engine, reader: str, request: dict, scope: str | None) -> Reply:
+        """Recommendations for the reader's shelf, or in a group for the shelves its members share."""
+        sharers = self.shelves.sharers(scope) if scope else []
+        readers = sharers or [reader]
+        entries = [e for r in readers for e in self.shelves.entries(r)]
+        works = list({w.key: w for w in (engine.work_by_key(e.work_key) for e in entries) if w is not None}.values())
+        if not works:
+            if sharers:
+                return Reply("info", "None of the shared books are in the current catalogue. Try /recommend <title>.")
+            hint = "Your shelf is empty. Tell me a book you loved: /recommend Dune, or /shelf add Dune."
+            return Reply("info", hint if not entries else
+                         "None of the books on your shelf are in the current catalogue. Try /recommend <title>.")
+        about = (f"the {_plural(len(works), 'book')} {_plural(len(sharers), 'member')} shared here" if sharers else
+                 f"the {_plural(len(works), 'book')} on your shelf")
+        tip = "" if sharers or not scope else "Book club: /shelf share adds your shelf to this group's picks."
+        more = {"do": "shelf_recs", "scope": scope} if sharers else {"do": "shelf_recs"}
+        return self._recommend_works(engine, reader, works, request, about=about, for_readers=readers + [reader],
+                                     more=more, tip=tip)
+
+    def _recommend_works(self, engine, reader: str, works: list[Work], request: dict, *, about: str = "",
+                         for_readers: list[str] | None = None, more: dict | None = None, tip: str = "") -> Reply:
+        """One page of picks for `works`, leaving out what `for_readers` read, want or refused."""
+        k, rarity, page = request["k"], request["rarity"], request["page"]
         # Never back: books on either shelf (read or wanted) and books the reader said no to.
-        result = engine.recommend(works, k=k, rarity=rarity, exclude=self.shelves.known_keys([reader]))
-        about = works[0].title if len(works) == 1 else f"the {_plural(len(works), 'book')} on your shelf"
+        excluded = self.shelves.known_keys(for_readers or [reader])
+        options = {"lang": request["lang"]} if request.get("lang") else {}
+        if options and not _takes_lang(engine):
+            return Reply("error", "This model cannot choose books by language yet; ask without lang=.")
+        # Pages come from one longer list: the engine's answer is deterministic for one model.
+        result = engine.recommend(works, k=k * (page + 1), rarity=rarity, exclude=excluded, **options)
+        result.picks = result.picks[k * page:]
+        about = about or works[0].title
         if not result.picks:
             say = dialect_of(reader)
-            return Reply("info", f"I found nothing {rarity} enough for {about}. Try {say.option('rarity', 'balanced')} "
-                                 f"or {say.option('rarity', 'any')}.", recommendations=result)
-        lines = [f"Readers who loved {about} also loved ({rarity}):"]
-        for i, pick in enumerate(result.picks, 1):
+            text = (f"That is all I have at {say.option('rarity', rarity)} for {about}." if page else
+                    f"I found nothing {rarity} enough for {about}. Try {say.option('rarity', 'balanced')} "
+                    f"or {say.option('rarity', 'any')}.")
+            return Reply("info", text, recommendations=result)
+        lines = [f"Readers who loved {about} also loved ({rarity}{f', page {page + 1}' if page else ''}):"]
+        for i, pick in enumerate(result.picks, k * page + 1):
             lines.append(f"{i}. {pick.work.label} · {pick.reason}")
-        return Reply("recommendations", "\n".join(lines), recommendations=result)
+        if tip:
+            lines.append(tip)
+        next_page = None
+        if len(result.picks) == k and page + 1 < MAX_PAGES:
+            next_page = {**(more or {"do": "recommend", "key": works[0].key}), **request, "page": page + 1}
+        return Reply("recommendations", "\n".join(lines), recommendations=result, page=page,
+                     offset=k * page, action=next_page, note=tip)
 
     @_entry
     def book(self, reader: str, title: str) -> Reply:
@@ -342,6 +385,21 @@ class Service:
                      unmatched=[row.title for row, _ in report.unmatched], imported=report)
 
     @_entry
+    def share(self, reader: str, scope: str | None, on: bool = True) -> Reply:
+        """Book-club mode: share (or stop sharing) the reader's shelf with the group `scope`."""
+        if scope is None:
+            return Reply("info", "Share your shelf from a group chat: /shelf share there adds your books to "
+                                 "that group's /recommend (book-club mode).")
+        changed = self.shelves.share(scope, reader, on)
+        members = len(self.shelves.sharers(scope))
+        if on:
+            verb = "Your shelf is now shared with this group" if changed else "Your shelf is already shared here"
+            return Reply("info", f"{verb}: /recommend here uses the shelves of the {_plural(members, 'member')} "
+                                 f"who shared ({dialect_of(reader).unshare} to stop).")
+        verb = "Your shelf is no longer shared here" if changed else "Your shelf was not shared here"
+        return Reply("info", f"{verb}; {_plural(members, 'member')} still share.")
+
+    @_entry
     def forget(self, reader: str, confirm: bool = False) -> Reply:
         """Delete everything stored about the reader; without `confirm` it only asks."""
         if not confirm:
@@ -367,31 +425,39 @@ class Service:
         if do == "remove":  # a shelf entry, which the catalogue may no longer hold
             entry = next((e for e in self.shelves.entries(reader) if e.work_key == key), None)
             return self._remove(reader, key, entry.title) if entry else Reply("info", "That book is not on your shelf.")
+        request = self._request(payload.get("k"), payload.get("rarity"), payload.get("page"), payload.get("lang"))
+        if isinstance(request, Reply):
+            return request
+        if do == "shelf_recs":  # "More" under recommendations for a shelf (or a group's shelves)
+            return self._recommend_shelves(engine, reader, request, payload.get("scope"))
         work = engine.work_by_key(key)
         if work is None:
             return Reply("error", "That book is no longer in my catalogue; please ask again.")
-        if do == "add":
+        if do in ("add", "read"):
             return self._add(reader, work, payload.get("rating"))
+        if do == "dismiss":
+            self.shelves.dismiss(reader, work)
+            return Reply("info", f"Noted: I won't recommend {work.title} to you again.", work=work)
         if do == "book":
             return self._book(engine, work)
-        options = self._options(payload.get("k"), payload.get("rarity"))
-        if isinstance(options, Reply):
-            return options
-        return self._recommend_works(engine, reader, [work], *options)
+        return self._recommend_works(engine, reader, [work], request)
 
     # --- text commands ----------------------------------------------------------------
 
-    _OPTION = re.compile(r"(?:^|\s)(k|n|rarity|rating)\s*=\s*(\S+)", re.IGNORECASE)
+    _OPTION = re.compile(r"(?:^|\s)(k|n|rarity|rating|page|lang)\s*=\s*(\S+)", re.IGNORECASE)
 
-    def handle_text(self, reader: str, line: str) -> Reply:
-        """Answer one chat line: a /command, a number picking from the last choices, or a title."""
+    def handle_text(self, reader: str, line: str, scope: str | None = None) -> Reply:
+        """Answer one chat line: a /command, a number picking from the last choices, or a title.
+
+        `scope` is the group the line was sent in (None in a private chat).
+        """
         line = (line or "").strip()
         if line.isdigit() and len(line) == 1:
             return self.choose(reader, int(line))
-        return self._text(reader, line)
+        return self._text(reader, line, scope)
 
     @_entry
-    def _text(self, reader: str, line: str) -> Reply:
+    def _text(self, reader: str, line: str, scope: str | None = None) -> Reply:
         if not line:
             return Reply("info", "Tell me a book you loved, e.g. /recommend Dune. /help lists everything.")
         if len(line) > MAX_LINE:
@@ -404,12 +470,16 @@ class Service:
         if command in ("start", "help", "h"):
             return self.help(reader)
         if command in ("recommend", "rec", "r"):
+            page = options.get("page", "1")
+            if not page.isdigit() or int(page) < 1:
+                return Reply("error", f"A page is a number from 1 to {MAX_PAGES}.")
             return self.recommend(reader, rest or None, k=options.get("k", options.get("n", 10)),
-                                  rarity=options.get("rarity"))
+                                  rarity=options.get("rarity"), page=int(page) - 1, lang=options.get("lang"),
+                                  scope=scope)
         if command == "book":
             return self.book(reader, rest) if rest else Reply("error", "Which book? /book Dune")
         if command == "shelf":
-            return self._shelf_command(reader, rest, options)
+            return self._shelf_command(reader, rest, options, scope)
         if command == "forget":
             return self.forget(reader, confirm=rest.lower() in ("yes", "y", "confirm"))
         return Reply("error", f"I don't know /{_short(command, 30)}. /help lists what I understand.")
@@ -418,7 +488,7 @@ class Service:
         options = {m.group(1).lower(): m.group(2) for m in self._OPTION.finditer(rest)}
         return " ".join(self._OPTION.sub(" ", rest).split()), options
 
-    def _shelf_command(self, reader: str, rest: str, options: dict) -> Reply:
+    def _shelf_command(self, reader: str, rest: str, options: dict, scope: str | None) -> Reply:
         sub, _, arg = rest.partition(" ")
         sub, arg = sub.lower(), arg.strip()
         if not sub:
@@ -436,8 +506,11 @@ class Service:
         if sub == "clear":
             return self.shelf_clear(reader, confirm=arg.lower() in ("yes", "y", "confirm"))
         if sub == "import":
-            return Reply("info", "Send your Goodreads export (CSV) as a file and I'll add your read books.")
-        return Reply("error", "Try /shelf, /shelf want, /shelf add <title>, /shelf remove <title>, or /shelf clear.")
+            return Reply("info", "Send your Goodreads or StoryGraph export (CSV) as a file and I'll add your books.")
+        if sub in ("share", "unshare"):
+            return self.share(reader, scope, on=sub == "share" and arg.lower() not in ("off", "stop", "no"))
+        return Reply("error", "Try /shelf, /shelf want, /shelf add <title>, /shelf remove <title>, /shelf clear "
+                              "or /shelf share.")
 
     # --- choices ----------------------------------------------------------------------
 
@@ -460,9 +533,11 @@ class Service:
             return self._ask(reader, f"Which {_short(title)} do you mean?", exc.candidates[:9], action)
 
     def _ask(self, reader: str, lead: str, choices: list[Work], action: dict) -> Reply:
-        """A numbered question: answering `n` (or pressing its button) runs `action` on `choices[n - 1]`."""
-        with self._lock:
-            self._pending[reader] = _Pending(action, choices, time.monotonic())
+        """A numbered question: answering `n` (or pressing its button) runs `action` on `choices[n - 1]`.
+
+        The question is kept in the shelf store, so it outlives a restart.
+        """
+        self.shelves.set_pending(reader, json.dumps({"action": action, "keys": [w.key for w in choices]}))
         lines = [f"{lead} {dialect_of(reader).choose}"] + [f"{i}. {w.label}" for i, w in enumerate(choices, 1)]
         return Reply("choices", "\n".join(lines), choices=choices, action=action)
 
@@ -475,17 +550,17 @@ class Service:
             return Reply("error", SORRY)
 
     def _choose(self, reader: str, number: int) -> Reply:
-        with self._lock:
-            pending = self._pending.get(reader)
-            if pending and time.monotonic() - pending.at > CHOICE_TTL:
-                self._pending.pop(reader, None)
-                pending = None
-            if pending is None:
-                return Reply("info", "There is nothing to choose from right now. Tell me a title, e.g. /recommend Dune.")
-            if not 1 <= number <= len(pending.choices):
-                return Reply("error", f"Pick a number from 1 to {len(pending.choices)}.")
-            self._pending.pop(reader, None)
-        return self._act(self.holder.current, reader, {**pending.action, "key": pending.choices[number - 1].key})
+        pending = self.shelves.pending(reader)
+        if pending is not None and time.time() - pending[1] > CHOICE_TTL:
+            self.shelves.set_pending(reader, None)
+            pending = None
+        if pending is None:
+            return Reply("info", "There is nothing to choose from right now. Tell me a title, e.g. /recommend Dune.")
+        question = json.loads(pending[0])
+        if not 1 <= number <= len(question["keys"]):
+            return Reply("error", f"Pick a number from 1 to {len(question['keys'])}.")
+        self.shelves.set_pending(reader, None)
+        return self._act(self.holder.current, reader, {**question["action"], "key": question["keys"][number - 1]})
 
 
 def _named_entries(entries: list[ShelfEntry], text: str) -> list[ShelfEntry]:
@@ -573,3 +648,13 @@ def match_export(engine, export) -> ImportReport:
         seen[work.key] = len(report.stored)
         report.stored.append((row, work, shelf, how))
     return report
+
+
+@functools.lru_cache(maxsize=8)
+def _engine_takes_lang(engine_type: type) -> bool:
+    return "lang" in inspect.signature(engine_type.recommend).parameters
+
+
+def _takes_lang(engine) -> bool:
+    """Whether this engine's `recommend` filters by language (the `lang=` option)."""
+    return _engine_takes_lang(type(engine))

@@ -80,7 +80,11 @@ def render(answer: Answer) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     picks = getattr(getattr(answer.reply, "recommendations", None), "picks", None) or []
     if picks:
         header = f"<b>{_esc(clip((answer.text.strip().splitlines() or [''])[0], 600))}</b>\n"
-        blocks = [(header, [])] + [(_pick_block(n, pick), answer.picks[n - 1:n]) for n, pick in enumerate(picks, 1)]
+        first = getattr(answer.reply, "offset", 0) + 1
+        blocks = [(header, [])] + [(_pick_block(first + i, pick), answer.picks[i:i + 1]) for i, pick in enumerate(picks)]
+        note = getattr(answer.reply, "note", "")
+        if note:
+            blocks.append((f"\n<i>{_esc(clip(note, 600))}</i>", []))
     else:
         blocks = [(block, []) for block in _plain_blocks(answer.text)]
     messages: list[tuple[list[str], list]] = [([], [])]
@@ -139,7 +143,7 @@ class TelegramChannel:
         return True
 
     async def answer(self, answer: Answer) -> None:
-        if answer.toast and await self._answer_query(answer.text, alert=True):
+        if answer.toast and await self._answer_query(answer.text, alert=getattr(answer.reply, "kind", "") == "error"):
             return
         await self._answer_query()
         for text, keyboard in render(answer):
@@ -205,7 +209,8 @@ async def chat_line(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     line = addressed_text(update.effective_message, bot.username, bot.id)
     if line is None:
         return
-    await runtime.command(_channel(update, context), lambda reader: runtime.conversation.text(reader, line))
+    channel = _channel(update, context)
+    await runtime.command(channel, lambda reader: runtime.conversation.text(reader, line, channel.scope))
 
 
 async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

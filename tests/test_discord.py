@@ -40,7 +40,7 @@ def test_commands_are_synced_to_the_test_guild_with_descriptions(tmp_path):
                 for sub_option in option.get("options", []):
                     assert sub_option["description"], (command["name"], option["name"], sub_option["name"])
         shelf = next(c for c in synced if c["name"] == "shelf")
-        assert {o["name"] for o in shelf["options"]} == {"show", "want", "add", "remove", "clear", "import"}
+        assert {o["name"] for o in shelf["options"]} == {"show", "want", "add", "remove", "clear", "import", "share"}
 
     run_bot(tmp_path, scenario)
 
@@ -152,9 +152,9 @@ def test_every_one_of_ten_picks_has_its_actions(tmp_path):
         titles = [e["title"].split(". ", 1)[1] for e in picks.calls[-1].data["embeds"]]
         assert len(titles) == 10
         for n in range(1, 11):
-            picks.control(f"{n}.", "Add")
-            picks.control(f"{n}.", "More")
-        await bot.press(READER, picks, "7.", "Add")
+            for action in ("Read it", "Not interested", "More like this"):
+                picks.control(f"{n}.", action)
+        await bot.press(READER, picks, "7.", "Read it")
         assert [e.title for e in bot.shelves.entries(bot.reader(READER))] == [titles[6]]
 
     run_bot(tmp_path, scenario)

@@ -241,3 +241,30 @@ def test_the_trainer_gets_only_the_environment_it_needs(holder, models_dir, tmp_
     env = json.loads(out.read_text())
     assert "secret" not in json.dumps(env).lower() and "nope" not in env.values()
     assert env["RAREREADS_MODELS_DIR"] == str(models_dir) and "PATH" in env
+
+
+def test_not_interested_marks_go_to_the_next_retrain_as_negatives(holder, models_dir):
+    retrain = manager(holder, models_dir)
+    engine = holder.current
+    retrain.shelves.dismiss("telegram:1", engine.resolve("Pavane"))
+    retrain.shelves.dismiss("discord:9", engine.resolve("Dune"))
+    lines: list[str] = []
+
+    async def report(text: str) -> None:
+        lines.append(text)
+
+    result = asyncio.run(retrain.retrain(report))
+    assert result.swapped
+    assert any("2 not interested" in line for line in lines)
+    assert any("read 2 extra negatives: discord:9 Dune; telegram:1 Pavane" in line for line in lines), lines
+
+
+def test_the_real_trainer_is_asked_for_negatives_only_when_it_takes_them(tmp_path, monkeypatch):
+    import bot.retrain as retrain_module
+
+    monkeypatch.setattr(retrain_module, "trainer_takes_negatives", lambda: False)
+    argv = retrain_module.default_trainer_command(tmp_path / "l.csv", tmp_path, tmp_path / "n.csv")
+    assert "--extra-negatives" not in argv and argv[argv.index("--extra-likes") + 1] == str(tmp_path / "l.csv")
+    monkeypatch.setattr(retrain_module, "trainer_takes_negatives", lambda: True)
+    argv = retrain_module.default_trainer_command(tmp_path / "l.csv", tmp_path, tmp_path / "n.csv")
+    assert argv[-2:] == ["--extra-negatives", str(tmp_path / "n.csv")]

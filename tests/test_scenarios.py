@@ -7,6 +7,7 @@ in test_telegram.py and test_discord.py.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 from pathlib import Path
@@ -18,18 +19,23 @@ pytest.importorskip("discord")
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from botkit import NASTY_INPUTS  # noqa: E402
-from drivers import ADMIN, PLATFORMS, READER, Driver, run_scenario  # noqa: E402
+from drivers import ADMIN, OTHER, PLATFORMS, READER, Driver, run_scenario  # noqa: E402
 from models import goodreads_export  # noqa: E402
 
 pytestmark = pytest.mark.parametrize("platform", PLATFORMS)
 
 
-def test_recommend_with_buttons_add_to_shelf_and_more_like_this(platform, tmp_path):
+def lists(text: str, title: str) -> bool:
+    """Whether `title` is one of the numbered picks in `text` (not merely named in a reason)."""
+    return re.search(rf"^\d+\. {re.escape(title)}( —|$)", text, re.M) is not None
+
+
+def test_recommend_with_buttons_read_it_and_more_like_this(platform, tmp_path):
     async def scenario(bot: Driver):
         picks = await bot.command(READER, "recommend", "Solaris", count=3, rarity="any")
         assert "Dune" in picks.text
-        assert sum("Add" in label for label in picks.labels) == 3
-        added = await bot.press(READER, picks, "1.", "Add")
+        assert sum("Read it" in label for label in picks.labels) == 3
+        added = await bot.press(READER, picks, "1.", "Read it")
         assert bot.shelves.count(bot.reader(READER)) == 1, added.text
         more = await bot.press(READER, picks, "2.", "More")
         assert more.controls and "Readers who loved" in more.text
@@ -190,3 +196,60 @@ def test_large_imports_queue_on_their_own_and_never_hold_up_another_readers_help
             assert "Imported 1 book" in await bot.answered(user, "Imported", timeout=20)
 
     run_scenario(platform, tmp_path, scenario, timeout=60)
+
+
+def test_read_it_not_interested_and_more(platform, tmp_path):
+    async def scenario(bot: Driver):
+        reader = bot.reader(READER)
+        picks = await bot.command(READER, "recommend", "Solaris", count=3, rarity="any")
+        read = await bot.press(READER, picks, "1.", "Read it")
+        assert "Added" in read.text and bot.shelves.count(reader) == 1
+        noted = await bot.press(READER, picks, "2.", "Not interested")
+        assert "won't recommend" in noted.text
+        dismissed = bot.shelves.all_dismissed()[0][2]
+        more = await bot.press(READER, picks, "More ▶")
+        assert "page 2" in more.text and "4." in more.text and "1." not in more.text.split("page 2")[1][:5]
+        again = await bot.command(READER, "recommend", "Solaris", count=10, rarity="any")
+        assert lists(picks.text, dismissed) and not lists(again.text, dismissed)  # never recommended again...
+        read_title = bot.shelves.entries(reader)[0].title
+        assert lists(picks.text, read_title) and not lists(again.text, read_title)  # ...nor what was read
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_buttons_and_pending_questions_survive_a_restart(platform, tmp_path):
+    said = {}
+
+    async def before(bot: Driver):
+        said["picks"] = await bot.command(READER, "recommend", "Solaris", count=3, rarity="any")
+        said["ask"] = await bot.command(READER, "shelf add", "The Road")
+
+    async def after(bot: Driver):  # a new process: new runtime, same SQLite file
+        await bot.press(READER, said["picks"], "2.", "Read it")
+        await bot.press(READER, said["ask"], "London")
+        titles = [e.author for e in bot.shelves.entries(bot.reader(READER))]
+        assert len(titles) == 2 and "Jack London" in titles
+
+    run_scenario(platform, tmp_path, before)
+    run_scenario(platform, tmp_path, after)
+
+
+def test_book_club_recommends_for_the_shelves_members_shared(platform, tmp_path):
+    async def scenario(bot: Driver):
+        await bot.command(READER, "shelf add", "Solaris")
+        await bot.command(ADMIN, "shelf add", "Pavane")
+        alone = await bot.command(READER, "recommend", group=True)
+        assert "your shelf" in alone.text and "/shelf share" in alone.text  # nobody shares yet
+        joined = await bot.command(READER, "shelf share", group=True)
+        assert "shared with this group" in joined.text
+        await bot.command(ADMIN, "shelf share", group=True)
+        club = await bot.command(OTHER, "recommend", group=True)  # anyone in the group may ask
+        assert "the 2 books 2 members shared here" in club.text
+        assert not lists(club.text, "Solaris") and not lists(club.text, "Pavane")
+        await bot.command(ADMIN, "shelf share", stop=True, group=True)
+        club = await bot.command(OTHER, "recommend", group=True)
+        assert "the 1 book 1 member shared here" in club.text
+        private = await bot.command(READER, "shelf share", group=False)
+        assert "from a group" in private.text
+
+    run_scenario(platform, tmp_path, scenario)

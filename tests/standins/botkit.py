@@ -26,14 +26,17 @@ def make_runtime(tmp_path: Path, env: dict, *, trainer_mode: str = "ok", rate: t
     from bot.service import Service
 
     models = tmp_path / "models"
-    folder = make_model(models, "20250101-000000-a", "a", metric=0.30, **({"books": books} if books else {}))
+    folder = models / "20250101-000000-a"  # a bot started again on the same folders finds it there
+    if not folder.exists():
+        make_model(models, folder.name, "a", metric=0.30, **({"books": books} if books else {}))
     holder = EngineHolder(Engine.from_folder(folder))
     shelves = ShelfStore(tmp_path / "shelves.sqlite")
     settings = load_settings(env)
 
-    def trainer(extra_likes: Path, models_dir: Path) -> list[str]:
+    def trainer(extra_likes: Path, models_dir: Path, extra_negatives: Path | None = None) -> list[str]:
+        negatives = ["--extra-negatives", str(extra_negatives)] if extra_negatives else []
         return [sys.executable, str(FAKE_TRAINER), "--models-dir", str(models_dir), "--extra-likes", str(extra_likes),
-                "--mode", trainer_mode, "--flavour", "b", "--sleep", str(trainer_sleep)]
+                *negatives, "--mode", trainer_mode, "--flavour", "b", "--sleep", str(trainer_sleep)]
 
     runtime = BotRuntime(service=Service(holder, shelves, default_rarity="rare"),
                          retrain=RetrainManager(holder, shelves, models, trainer_command=trainer, progress_interval=0),

@@ -89,6 +89,8 @@ class TelegramDriver(Driver):
         for key, value in options.items():
             if key == "yes":
                 words.append("yes" if value else "")
+            elif key == "stop":
+                words.append("off" if value else "")
             elif key == "page" and name == "shelf show":
                 words.append(str(value))
             else:
@@ -110,8 +112,10 @@ class TelegramDriver(Driver):
         toast = next((c for c in calls if c.method == "answerCallbackQuery" and c.params.get("text")), None)
         return Said(toast.params["text"] if toast else "", private=True, calls=calls)
 
-    async def command(self, user: int, name: str, title: str | None = None, **options) -> Said:
-        return await self.say(user, self.line(name, title, **options))
+    async def command(self, user: int, name: str, title: str | None = None, group: bool | None = None,
+                      **options) -> Said:
+        """`name` with options as a chat line; `group=True` sends it in the group (default: private)."""
+        return await self.say(user, self.line(name, title, **options), group=bool(group))
 
     async def say(self, user: int, text: str, **where) -> Said:
         """`text` from `user` (`where`: group=True, topic=, reply_to= as `TelegramStandIn.send_text` takes)."""
@@ -172,11 +176,13 @@ class DiscordDriver(Driver):
                                  for o in item.get("options", [])]
         return Said(call.text, controls, private=bool((call.data.get("flags") or 0) & 64), calls=[call])
 
-    async def command(self, user: int, name: str, title: str | None = None, **options) -> Said:
+    async def command(self, user: int, name: str, title: str | None = None, group: bool | None = None,
+                      **options) -> Said:
+        """The slash command `name` ("shelf add"); in the server unless `group=False` (a DM)."""
         command, _, sub = name.partition(" ")
         values = {"title": title} if title else {}
         values.update(options)
-        return await self._send(self.api.command(user, command, values, sub=sub or None))
+        return await self._send(self.api.command(user, command, values, sub=sub or None, guild=group is not False))
 
     async def say(self, user: int, text: str) -> Said:
         raise NotImplementedError("Discord has no free text: slash commands only")
