@@ -12,13 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from engine.rarity import DEFAULT_RARITY, RARITIES
 from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
 
 log = logging.getLogger(__name__)
 
-WELCOME = """rarereads: rare books that readers of your favourites loved.
+WELCOME = f"""rarereads: rare books that readers of your favourites loved.
 Try:  Dune            (just a title)
-      /recommend The Hobbit k=5 rarity=deep
+      /recommend The Hobbit k=5 rarity={list(RARITIES)[-1]}
       /shelf add Dune rating=5     then /recommend for your whole shelf
       /book Solaris   /help   /quit"""
 
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help=f"model folder (default: the newest in {DEFAULT_MODELS_DIR}, trained first if none)")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"shelves database (default: {DEFAULT_DB})")
-    parser.add_argument("--rarity", default="rare", help="default rarity: any, balanced, rare or deep")
+    parser.add_argument("--rarity", default=DEFAULT_RARITY, choices=list(RARITIES),
+                        help=f"default rarity: {', '.join(RARITIES)} (default: {DEFAULT_RARITY})")
 
 
 def find_or_train_model(model: Path | None, models_dir: Path = DEFAULT_MODELS_DIR) -> Path | None:

@@ -42,14 +42,14 @@ class Dialect:
     def help(self, default_rarity: str, max_k: int) -> str:
         rarities = ", ".join(f"{name} ({r.description})" for name, r in RARITIES.items())
         return "\n".join(["I recommend rare books that readers of your favourites loved.",
-                          *(line.format(max_k=max_k) for line in self.commands),
+                          *(line.format(max_k=max_k, rarest=list(RARITIES)[-1]) for line in self.commands),
                           f"Rarities: {rarities}. Default: {default_rarity}."])
 
 
 _TYPED = (
     "/recommend Dune — rare books for one title (or just type a title)",
     "/recommend — for your whole shelf (in a group: the shelves its members shared)",
-    "  options: k=5 (how many, up to {max_k}), rarity=deep, lang=en (or any), page=2",
+    "  options: k=5 (how many, up to {max_k}), rarity={rarest}, lang=en (or any), page=2",
     "Under each pick: Read it (to your shelf), Not interested (never again), More like this",
     "/book Dune — about one book",
     "/shelf — your shelf; /shelf add Dune [rating=5]; /shelf remove Dune; /shelf clear",

@@ -9,13 +9,16 @@ import json
 import sys
 from pathlib import Path
 
+from engine.rarity import DEFAULT_RARITY, RARITIES
 from rarereads.paths import DEFAULT_MODELS_DIR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("title", help='a book you liked, e.g. "Dune" or "Dune by Frank Herbert"')
     parser.add_argument("-k", type=int, default=10, help="how many books (default 10)")
-    parser.add_argument("--rarity", default="rare", help="any, balanced, rare (default) or deep")
+    parser.add_argument("--rarity", default=DEFAULT_RARITY, choices=list(RARITIES),
+                        help="; ".join(f"{name}: {r.description}" for name, r in RARITIES.items())
+                        + f" (default: {DEFAULT_RARITY})")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--model", type=Path, default=None,
                         help=f"model folder (default: the newest in {DEFAULT_MODELS_DIR})")
@@ -24,11 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bot.gate import serving_engine
     from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput, ModelFolderError
-    from engine.rarity import RARITIES
-
-    if args.rarity not in RARITIES:
-        print(f"unknown rarity {args.rarity!r}; choose one of {', '.join(RARITIES)}", file=sys.stderr)
-        return 2
     try:
         engine, _ = serving_engine(DEFAULT_MODELS_DIR, args.model)
     except ModelFolderError as exc:

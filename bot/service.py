@@ -35,7 +35,7 @@ from rapidfuzz import fuzz, process
 from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
 from engine.imports import DNF, READING, WANT as WANTED, ExportError, read_export
 from engine.normalize import normalize_author, normalize_title
-from engine.rarity import RARITIES
+from engine.rarity import DEFAULT_RARITY, RARITIES
 from engine.recommender import EngineHolder
 from engine.results import Recommendation, RecommendationList, Work
 from engine.shelf import READ, WANT, ShelfEntry, ShelfStore
@@ -139,7 +139,7 @@ class Service:
         max_import_rows: Most books one import may hold.
     """
 
-    def __init__(self, holder: EngineHolder, shelves: ShelfStore, default_rarity: str = "rare", max_k: int = 25,
+    def __init__(self, holder: EngineHolder, shelves: ShelfStore, default_rarity: str = DEFAULT_RARITY, max_k: int = 25,
                  max_import_rows: int = MAX_IMPORT_ROWS):
         if default_rarity not in RARITIES:
             raise ValueError(f"unknown rarity {default_rarity!r}")
@@ -222,9 +222,10 @@ class Service:
         about = about or works[0].title
         if not result.picks:
             say = dialect_of(reader)
+            milder = list(RARITIES)[:list(RARITIES).index(rarity)][::-1][:2]  # the settings before this one
+            tip = f" Try {' or '.join(say.option('rarity', name) for name in milder)}." if milder else ""
             text = (f"That is all I have at {say.option('rarity', rarity)} for {about}." if page else
-                    f"I found nothing {rarity} enough for {about}. Try {say.option('rarity', 'balanced')} "
-                    f"or {say.option('rarity', 'any')}.")
+                    f"I found nothing {rarity} enough for {about}.{tip}")
             return Reply("info", text, recommendations=result)
         lines = [f"Readers who loved {about} also loved ({rarity}{f', page {page + 1}' if page else ''}):"]
         for i, pick in enumerate(result.picks, k * page + 1):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from engine.rarity import RARITIES
+from engine.rarity import DEFAULT_RARITY, RARITIES
 
 from rarereads.paths import PROJECT_ROOT
 
@@ -104,7 +104,7 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"
     model: Path | None = None  # pinned model folder; None = newest in models_dir
     db: Path = PROJECT_ROOT / "var" / "shelves.sqlite"
-    default_rarity: str = "rare"
+    default_rarity: str = DEFAULT_RARITY
     rate_limit: RateLimit | None = RateLimit(5, 10.0)
     retrain_schedule: Schedule | None = None
     retrain_min_fraction: float = 0.9
@@ -255,7 +255,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     def get(name: str, default: str = "") -> str:
         return (env.get(f"RAREREADS_{name}") or default).strip()
 
-    rarity = get("DEFAULT_RARITY", "rare").lower()
+    rarity = get("DEFAULT_RARITY", DEFAULT_RARITY).lower()
     if rarity not in RARITIES:
         raise SettingsError(f"RAREREADS_DEFAULT_RARITY={_shown(rarity)}: choose one of {', '.join(RARITIES)}")
     mode = get("TELEGRAM_MODE", "polling").lower()

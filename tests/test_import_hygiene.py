@@ -100,15 +100,3 @@ def test_cli_parser_for_chat_and_recommend_stays_light():
     loaded = _loaded_after("from rarereads.cli import build_parser\nbuild_parser('chat')\nbuild_parser('recommend')")
     assert not loaded & set(HEAVY)
     assert "train" not in loaded  # chatting never loads the trainer's modules either
-
-
-def test_commands_have_help_text():
-    from rarereads.cli import build_parser
-
-    for command in ("chat", "recommend"):
-        parser = build_parser(command)
-        sub = next(a for a in parser._actions if a.dest == "command").choices[command]
-        assert sub.description
-        for action in sub._actions:
-            if action.dest != "help":
-                assert action.help, (command, action.dest)
