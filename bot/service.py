@@ -34,7 +34,7 @@ from rapidfuzz import fuzz, process
 
 from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
 from engine.imports import DNF, READING, WANT as WANTED, ExportError, read_export
-from engine.normalize import normalize_author, normalize_title
+from engine.normalize import normalize_author, normalize_title, work_key
 from engine.rarity import DEFAULT_RARITY, RARITIES
 from engine.recommender import EngineHolder
 from engine.results import Recommendation, RecommendationList, Work
@@ -596,7 +596,7 @@ class ImportReport:
 
     Attributes:
         stored: (row, work, shelf, how) for every book put on a shelf, each work once; `how`
-            is "ISBN" or "title".
+            is "ISBN", "title" (the catalogue's title and author) or "close title" (the matcher's).
         unmatched: (row, why) for books the catalogue does not have.
         duplicates: Rows naming a work an earlier row named.
         reading: Rows of books being read (neither liked yet nor wanted).
@@ -626,12 +626,14 @@ def match_export(engine, export) -> ImportReport:
             continue
         work = next((w for w in map(engine.work_by_isbn, row.isbns) if w is not None), None)
         why, how = "", "ISBN"
-        if work is None:
+        if work is None:  # the same title and author as the catalogue's (its key), else the matcher
             how = "title"
+            work = engine.work_by_key(work_key(row.title, row.author)) if row.author else None
+        if work is None:
             query = f"{row.title} by {row.author}" if row.author else row.title
             best = engine.match_title(query[:300], limit=1)
             if best and best[0].score >= IMPORT_MATCH_SCORE:
-                work = best[0].work
+                work, how = best[0].work, "close title"
             else:
                 isbn = "no ISBN of it in my catalogue" if row.isbns else "no ISBN"
                 near = f"closest title {best[0].work.label} ({best[0].score:.0f}%)" if best else "no similar title"

@@ -56,16 +56,14 @@ def export_bytes(header: str, rows: list[str], bom: bool = True, newline: str = 
     return ((codecs.BOM_UTF8 if bom else b"") + newline.join([header, *rows, ""]).encode("utf-8"))
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    return Engine.from_folder(make_model(tmp_path_factory.mktemp("models"), "20250101-000000-a", "a"))
+@pytest.fixture
+def engine(tiny_engine):
+    return tiny_engine
 
 
 @pytest.fixture
-def service(engine, tmp_path):
-    shelves = ShelfStore(tmp_path / "shelves.sqlite")
-    yield Service(EngineHolder(engine), shelves, max_import_rows=50)
-    shelves.close()
+def service(tiny_service):
+    return tiny_service
 
 
 def _shelf(service, shelf=READ):

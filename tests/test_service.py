@@ -16,24 +16,14 @@ from engine.shelf import ShelfStore  # noqa: E402
 R = "telegram:7"
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    return Engine.from_folder(make_model(tmp_path_factory.mktemp("models"), "20250101-000000-a", "a"))
-
-
-@pytest.fixture
-def service(engine, tmp_path):
-    shelves = ShelfStore(tmp_path / "shelves.sqlite")
-    yield Service(EngineHolder(engine), shelves)
-    shelves.close()
-
 
 def _titles(service, reader=R):
     return [e.title for e in service.shelves.entries(reader)]
 
 
-def test_remove_takes_off_only_a_book_that_is_on_the_shelf_and_named(service):
+def test_remove_takes_off_only_a_book_that_is_on_the_shelf_and_named(tiny_service):
     """`/shelf remove Dune` removed Dune Messiah when only that was on the shelf."""
+    service = tiny_service
     service.handle_text(R, "/shelf add Dune Messiah")
     asked = service.handle_text(R, "/shelf remove Dune")
     assert _titles(service) == ["Dune Messiah"]
@@ -47,7 +37,8 @@ def test_remove_takes_off_only_a_book_that_is_on_the_shelf_and_named(service):
     assert _titles(service) == []
 
 
-def test_remove_by_number_title_and_author_or_a_typo_that_asks(service):
+def test_remove_by_number_title_and_author_or_a_typo_that_asks(tiny_service):
+    service = tiny_service
     for title in ("Solaris", "Pavane", "Stoner"):
         service.handle_text(R, f"/shelf add {title}")
     assert service.handle_text(R, "/shelf remove 2").kind == "info"
@@ -59,8 +50,9 @@ def test_remove_by_number_title_and_author_or_a_typo_that_asks(service):
     assert _titles(service) == []
 
 
-def test_a_choice_prompt_ends_when_the_reader_sends_anything_else(service):
+def test_a_choice_prompt_ends_when_the_reader_sends_anything_else(tiny_service):
     """After '/shelf add The Road' and another command, a stray '1' still added 'The Road'."""
+    service = tiny_service
     asked = service.handle_text(R, "/shelf add The Road")
     assert asked.kind == "choices"
     service.handle_text(R, "/help")
@@ -83,9 +75,9 @@ class CountingHolder(EngineHolder):
 
 @pytest.mark.parametrize("line", ["/recommend Solaris", "/book Solaris", "/recommend", "/shelf add Pavane",
                                   "Solaris", "/recommend The Road", "/shelf remove Pavane"])
-def test_one_request_reads_the_serving_engine_once(engine, tmp_path, line):
+def test_one_request_reads_the_serving_engine_once(tiny_engine, tmp_path, line):
     shelves = ShelfStore(tmp_path / "shelves.sqlite")
-    holder = CountingHolder(engine)
+    holder = CountingHolder(tiny_engine)
     service = Service(holder, shelves)
     try:
         service.handle_text(R, "/shelf add Pavane")

@@ -1,0 +1,326 @@
+"""Figures for the bots, kept out of the test suite: a library import and a soak on loopback.
+
+    python tests/standins/bench_bots.py import [--rows 10000] [--model DIR]
+    python tests/standins/bench_bots.py soak [--readers 100] [--seconds 60]
+
+`import` builds a Goodreads export of real catalogue books (ISBN-13s for most rows, as
+Goodreads writes them, title and author only for the rest, some to-read and some books
+the catalogue lacks) and times parsing, matching and the one-transaction store, end to
+end through `Service.shelf_import`, on the serving model (default: the one the gate picks
+in models/).
+
+`soak` runs the real Telegram Application and discord.py client against their stand-ins
+on 127.0.0.1, with simulated readers (half on each platform) sending commands and
+pressing buttons for the whole time, and hot-swaps the model in the middle (flavour a
+answers only from the first half of the catalogue, flavour b only from the second, so a
+mixed answer shows). It counts errors and mixed answers and gives latency percentiles.
+
+Each run appends a section to BENCHMARKS.md (--output) with the machine and load average.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+GOODREADS_HEADER = ("Book Id,Title,Author,Author l-f,Additional Authors,ISBN,ISBN13,My Rating,Average Rating,Publisher,"
+                    "Binding,Number of Pages,Year Published,Original Publication Year,Date Read,Date Added,Bookshelves,"
+                    "Bookshelves with positions,Exclusive Shelf,My Review,Spoiler,Private Notes,Read Count,Owned Copies")
+
+
+def machine(load: tuple[float, float, float] | None = None) -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    ram = ""
+    with contextlib.suppress(OSError, StopIteration):
+        kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
+        ram = f", {kb / 2**20:.1f} GB RAM"
+    load = "/".join(f"{x:.2f}" for x in (load or os.getloadavg()))
+    return f"{cpu}, {os.cpu_count()} cores{ram}; Python {platform.python_version()}; load average {load} at the start"
+
+
+def append(output: Path, title: str, command: str, rows: list[tuple[str, str]], notes: list[str],
+           load: tuple[float, float, float]) -> str:
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"### {title}: {when}", "", f"Machine: {machine(load)}. Command: `{command}`.", "",
+             "| figure | value |", "| --- | --- |", *[f"| {a} | {b} |" for a, b in rows], "", *notes]
+    text = "\n".join(lines).rstrip() + "\n"
+    with open(output, "a") as handle:
+        handle.write("\n" + text)
+    return text
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+# --- import ----------------------------------------------------------------------------------
+
+def export_of(engine, rows: int, seed: int = 0) -> bytes:
+    """A Goodreads export of `rows` books from the engine's catalogue (and a few it lacks)."""
+    import csv
+    import io
+
+    from engine.imports import isbn_forms
+
+    rng = random.Random(seed)
+    ids = rng.sample(range(engine.n_works), min(rows, engine.n_works))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(GOODREADS_HEADER.split(","))
+    for n, i in enumerate(ids):
+        work = engine.work(i)
+        title, author = work.title, work.author
+        isbn13 = ""
+        forms = isbn_forms(work.isbns[0]) if work.isbns else ()
+        if forms and rng.random() < 0.7:  # most Goodreads rows carry an ISBN-13
+            isbn13 = forms[-1]
+        if not isbn13 and n % 3 == 1:  # Goodreads' series note
+            title = f"{title} ({author.split()[-1] if author else 'Some'} Saga, #{n % 7 + 1})"
+        elif not isbn13 and n % 3 == 2 and len(title) > 6:  # spelled another way: the matcher's job
+            cut = rng.randrange(1, len(title) - 1)
+            title = (title[:cut] + title[cut + 1:]).lower()
+        if n % 100 == 99:  # a book the catalogue does not have
+            title, author, isbn13 = f"An Unheard-of Book Number {n}", "Nobody Known", ""
+        shelf = "to-read" if n % 10 == 0 else "read"
+        rating = 0 if shelf == "to-read" else rng.choice([0, 3, 4, 5, 5])
+        review = "Loved it.\nWould read again, \"truly\"." if n % 50 == 0 else ""
+        writer.writerow([n, title, author, "", "", '=""', f'="{isbn13}"', rating, "4.0", "", "Paperback", "", "", "",
+                         "", "2024/01/01", "", "", shelf, review, "", "", 1, 0])
+    return out.getvalue().encode("utf-8")
+
+
+def run_import(args) -> int:
+    from bot.gate import serving_engine
+    from bot.service import Service, match_export
+    from engine.imports import read_export
+    from engine.recommender import EngineHolder
+    from engine.shelf import ShelfStore
+
+    load = os.getloadavg()
+    engine, _ = serving_engine(ROOT / "models", args.model)
+    data = export_of(engine, args.rows)
+    timings: dict[str, list[float]] = {"parse": [], "match": [], "store": [], "total": []}
+    for attempt in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = ShelfStore(Path(tmp) / "s.sqlite")
+            t0 = time.perf_counter()
+            export = read_export(data, max_rows=args.rows + 1)
+            t1 = time.perf_counter()
+            report = match_export(engine, export)
+            t2 = time.perf_counter()
+            store.add_many("local:bench", [(w, r.title, r.rating or None, s) for r, w, s, _ in report.stored])
+            t3 = time.perf_counter()
+            store.clear("local:bench")
+            store.clear("local:bench", shelf="want")
+            reply = Service(EngineHolder(engine), store, max_import_rows=args.rows + 1).shelf_import("local:bench", data)
+            t4 = time.perf_counter()
+            store.close()
+        for name, value in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            timings[name].append(value)
+    how = {way: sum(h == way for *_, h in report.stored) for way in ("ISBN", "title", "close title")}
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    rows = [("rows in the export (bytes)", f"{len(export.rows):,} ({len(data) / 2**20:.1f} MB)"),
+            ("stored (by ISBN / same title and author / close title) / not found / listed twice",
+             f"{len(report.stored):,} ({how['ISBN']:,} / {how['title']:,} / {how['close title']:,}) / "
+             f"{len(report.unmatched):,} / {report.duplicates:,}"),
+            ("parse (decode, CSV, checks), median of runs", f"{med['parse']:.2f} s"),
+            ("match (ISBN, else title by author)", f"{med['match']:.2f} s ({med['match'] / len(export.rows) * 1e3:.2f} ms/row)"),
+            ("store (one transaction)", f"{med['store']:.2f} s"),
+            ("end to end, Service.shelf_import", f"{med['total']:.2f} s (runs: {', '.join(f'{x:.1f}' for x in timings['total'])} s)")]
+    text = append(args.output, f"import of a {args.rows:,}-row Goodreads export", " ".join(["python", *sys.argv]),
+                  rows, [f"Model {engine.version} ({engine.n_works:,} works). {reply.text.splitlines()[0]}"], load)
+    print(text)
+    return 0
+
+
+# --- soak ------------------------------------------------------------------------------------
+
+TITLES = ["Solaris", "Roadside Picnic", "Pavane", "Stoner", "The Peregrine", "Dhalgren", "Riddley Walker",
+          "The Summer Book", "Engine Summer", "The Leopard", "Journey by Moonlight", "The Embedding"]
+
+
+class Stats:
+    def __init__(self):
+        self.latencies: dict[str, list[float]] = {"telegram": [], "discord": []}
+        self.errors: list[str] = []
+        self.mixed = 0
+        self.answers = 0
+        self.versions: dict[str, int] = {}
+
+    def check(self, platform_name: str, text: str, started: float, groups) -> None:
+        self.latencies[platform_name].append(time.perf_counter() - started)
+        if "went wrong" in text or "slow down" in text.lower():
+            self.errors.append(f"{platform_name}: {text[:80]}")
+            return
+        picked = set(re.findall(r"^\d+\. (.+?)(?: —|\n|$)", text, re.M))
+        if not picked:
+            return
+        self.answers += 1
+        a, b = picked & groups["a"], picked & groups["b"]
+        if a and b:
+            self.mixed += 1
+            self.errors.append(f"{platform_name}: mixed answer {sorted(picked)[:4]}")
+
+
+async def soak(args) -> dict:
+    import discord
+
+    from bot.discord_bot import RarereadsDiscord
+    from bot.telegram_bot import build_application
+    from botkit import make_runtime
+    from discord_api import GUILD_ID, DiscordStandIn
+    from drivers import DISCORD_TOKEN, TELEGRAM_TOKEN
+    from models import BOOKS, GROUP_A, GROUP_B, make_model
+    from telegram_api import TelegramStandIn
+
+    groups = {"a": {BOOKS[i][0] for i in GROUP_A}, "b": {BOOKS[i][0] for i in GROUP_B}}
+    tmp = Path(tempfile.mkdtemp(prefix="rarereads-soak-"))
+    env = {"RAREREADS_TELEGRAM_TOKEN": TELEGRAM_TOKEN, "RAREREADS_DISCORD_TOKEN": DISCORD_TOKEN}
+    runtime, shelves = make_runtime(tmp, env, rate=(10_000, 1.0))
+    b_folder = make_model(tmp / "models", "29990101-000000-b", "b", metric=0.33)
+    telegram_api = await TelegramStandIn(TELEGRAM_TOKEN).start()
+    discord_api = await DiscordStandIn(DISCORD_TOKEN).start()
+    old_base, discord.http.Route.BASE = discord.http.Route.BASE, discord_api.base
+    app = build_application(runtime, TELEGRAM_TOKEN, base_url=telegram_api.base_url,
+                            base_file_url=telegram_api.base_file_url)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    client = RarereadsDiscord(runtime, test_guild_id=GUILD_ID)
+    await client.login(DISCORD_TOKEN)
+    stats = Stats()
+    deadline = time.perf_counter() + args.seconds
+    rng = random.Random(0)
+
+    async def telegram_reader(user: int) -> None:
+        while time.perf_counter() < deadline:
+            title = rng.choice(TITLES)
+            mark = len(telegram_api.calls)
+            started = time.perf_counter()
+            telegram_api.send_text(user, f"/recommend {title} k=5 rarity=any")
+            try:
+                call = await telegram_api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user,
+                                                   after=mark, timeout=30)
+            except AssertionError:
+                stats.errors.append(f"telegram: no answer to {user}")
+                continue
+            stats.check("telegram", re.sub(r"<[^>]+>", "", call.params["text"]), started, groups)
+            buttons = [b for row in (call.params.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+            more = [b for b in buttons if "More like this" in b["text"]]
+            if more and rng.random() < 0.3:  # now and then a button instead of a command
+                mark = len(telegram_api.calls)
+                started = time.perf_counter()
+                telegram_api.press(user, rng.choice(more)["callback_data"],
+                                   {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "x"})
+                try:
+                    call = await telegram_api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user,
+                                                       after=mark, timeout=30)
+                    stats.check("telegram", re.sub(r"<[^>]+>", "", call.params["text"]), started, groups)
+                except AssertionError:
+                    stats.errors.append(f"telegram: no answer to a press by {user}")
+            await asyncio.sleep(rng.uniform(0.5, 1.5))  # reading the answer
+
+    async def discord_reader(user: int) -> None:
+        while time.perf_counter() < deadline:
+            title = rng.choice(TITLES)
+            payload = discord_api.command(user, "recommend", {"title": title, "count": 5, "rarity": "any"})
+            started = time.perf_counter()
+            client._connection.parse_interaction_create(payload)
+            try:
+                call = await discord_api.reply_to(payload, timeout=30)
+            except AssertionError:
+                stats.errors.append(f"discord: no answer to {user}")
+                continue
+            text = "\n".join(f"{e.get('title', '')}" for e in call.data.get("embeds") or [])
+            stats.check("discord", text.replace("\n", " —\n") + " —" if text else (call.data.get("content") or ""),
+                        started, groups)
+            await asyncio.sleep(rng.uniform(0.5, 1.5))
+
+    async def swap_in_the_middle() -> float:
+        await asyncio.sleep(args.seconds / 2)
+        started = time.perf_counter()
+        new = await asyncio.to_thread(runtime.retrain.gate.load_checked, b_folder)  # as a retrain does
+        runtime.holder.swap(new)
+        return time.perf_counter() - started
+
+    load_before = os.getloadavg()
+    readers = [asyncio.create_task(telegram_reader(10_000 + n)) for n in range(args.readers // 2)]
+    readers += [asyncio.create_task(discord_reader(20_000 + n)) for n in range(args.readers - args.readers // 2)]
+    swap = asyncio.create_task(swap_in_the_middle())
+    await asyncio.gather(*readers)
+    swap_seconds = await swap
+    load_after = os.getloadavg()
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    await client.close()
+    discord.http.Route.BASE = old_base
+    await runtime.close()
+    await telegram_api.stop()
+    await discord_api.stop()
+    shelves.close()
+    return {"stats": stats, "swap_seconds": swap_seconds, "load": (load_before, load_after),
+            "version": runtime.holder.current.version}
+
+
+def run_soak(args) -> int:
+    result = asyncio.run(soak(args))
+    stats = result["stats"]
+    every = stats.latencies["telegram"] + stats.latencies["discord"]
+    rows = [("simulated readers (Telegram / Discord), duration", f"{args.readers} ({args.readers // 2} / "
+             f"{args.readers - args.readers // 2}), {args.seconds} s, hot swap a -> b at {args.seconds / 2:.0f} s"),
+            ("answers (with picks)", f"{len(every):,} ({stats.answers:,})"),
+            ("errors", f"{len(stats.errors)}"),
+            ("mixed answers (picks of both models in one answer)", f"{stats.mixed}"),
+            ("latency p50 / p95 / p99, all", f"{_pct(every, .5) * 1e3:.0f} / {_pct(every, .95) * 1e3:.0f} / "
+             f"{_pct(every, .99) * 1e3:.0f} ms")]
+    for name, values in stats.latencies.items():
+        rows.append((f"latency p50 / p99, {name} ({len(values):,} answers)",
+                     f"{_pct(values, .5) * 1e3:.0f} / {_pct(values, .99) * 1e3:.0f} ms"))
+    rows.append(("hot swap (load b, swap)", f"{result['swap_seconds'] * 1e3:.0f} ms; serving {result['version']} after"))
+    load = "/".join(f"{x:.2f}" for x in result["load"][1])
+    notes = [f"Load average at the end: {load}. Latency is from the update reaching the stand-in to the bot's "
+             "answer arriving there (Telegram: long polling at poll_interval 0, AIORateLimiter's 30 messages/s; "
+             "Discord: the interaction callback). Readers wait 0.5-1.5 s between commands; "
+             "about 30% of Telegram answers are followed by a press of 'More like this'."]
+    if stats.errors:
+        notes.append("First errors: " + "; ".join(stats.errors[:5]))
+    print(append(args.output, f"soak: {args.readers} readers for {args.seconds:g} s on both stand-ins",
+                 " ".join(["python", *sys.argv]), rows, notes, result["load"][0]))
+    return 0 if not stats.errors else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md", help="file the run is appended to")
+    sub = parser.add_subparsers(dest="what", required=True)
+    imp = sub.add_parser("import", help="time a Goodreads import")
+    imp.add_argument("--rows", type=int, default=10_000, help="books in the export")
+    imp.add_argument("--repeat", type=int, default=3, help="runs (the median is reported)")
+    imp.add_argument("--model", type=Path, default=None, help="model folder (default: the gate's choice in models/)")
+    soak_parser = sub.add_parser("soak", help="simulated readers on both stand-ins with a hot swap")
+    soak_parser.add_argument("--readers", type=int, default=100, help="concurrent readers, half on each platform")
+    soak_parser.add_argument("--seconds", type=float, default=60.0, help="how long")
+    args = parser.parse_args()
+    return run_import(args) if args.what == "import" else run_soak(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
