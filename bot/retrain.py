@@ -143,7 +143,8 @@ class RetrainManager:
         models_dir: Where the trainer writes model folders.
         min_fraction: The new model's figure must reach this fraction of the current one's.
         trainer_command: Builds the child's argv from the extra-likes CSV path, `models_dir`
-            and the extra-negatives CSV path ("not interested" marks; None when there are none).
+            and the extra-negatives CSV path ("not interested" marks; None when there are none);
+            None means `default_trainer_command`, looked up when a retrain starts.
         load_engine: Loads an engine from a model folder (blocking; run in a thread).
         metric: Dotted name of the manifest figure to compare; None picks one (`model_metric`).
         timeout: Seconds before the trainer and its children are stopped; None waits as long as it takes.
@@ -152,7 +153,7 @@ class RetrainManager:
     """
 
     def __init__(self, holder, shelves, models_dir: str | Path, *, min_fraction: float = 0.9,
-                 trainer_command: Callable[..., list[str]] = default_trainer_command,
+                 trainer_command: Callable[..., list[str]] | None = None,
                  load_engine: Callable[[Path], Any] | None = None, metric: str | None = None,
                  timeout: float | None = None, progress_interval: float = 2.0, gate: ModelGate | None = None):
         self.holder = holder
@@ -207,7 +208,7 @@ class RetrainManager:
             await report(f"Training a new model with {n_likes} shelf like{'s' if n_likes != 1 else ''}{said_no}…",
                          force=True)
             before = set(model_folders(self.models_dir))
-            argv = await asyncio.to_thread(self.trainer_command, likes, self.models_dir,
+            argv = await asyncio.to_thread(self.trainer_command or default_trainer_command, likes, self.models_dir,
                                            negatives if n_negatives else None)
             code, tail = await self._run_trainer(argv, report)
         finally:

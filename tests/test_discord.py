@@ -276,3 +276,35 @@ def test_one_process_can_serve_past_2500_servers():
     from bot.discord_bot import RarereadsDiscord
 
     assert issubclass(RarereadsDiscord, discord.AutoShardedClient)
+
+
+def test_serve_connects_to_the_gateway_and_answers_what_it_delivers(tmp_path):
+    """The whole Discord path of `rarereads serve`: login, the gateway (HELLO, IDENTIFY, READY), a dispatch."""
+    from models import make_model
+
+    from bot.serve import serve
+    from bot.settings import load_settings
+
+    make_model(tmp_path / "models", "20250101-000000-a", "a")
+
+    async def main():
+        api = await DiscordStandIn(TOKEN).start()
+        old_base, discord.http.Route.BASE = discord.http.Route.BASE, api.base
+        stop = asyncio.Event()
+        try:
+            task = asyncio.create_task(serve(load_settings({
+                "RAREREADS_DISCORD_TOKEN": TOKEN, "RAREREADS_DISCORD_TEST_GUILD_ID": str(GUILD_ID),
+                "RAREREADS_MODELS_DIR": str(tmp_path / "models"), "RAREREADS_DB": str(tmp_path / "s.sqlite")}),
+                stop=stop))
+            await asyncio.wait_for(api.identified.wait(), 10)
+            payload = api.command(READER, "recommend", {"title": "Solaris"})
+            await api.dispatch(payload)
+            reply = await api.reply_to(payload)
+            stop.set()
+            assert await asyncio.wait_for(task, 10) == 0
+            return reply
+        finally:
+            discord.http.Route.BASE = old_base
+            await api.stop()
+
+    assert "Readers who loved Solaris" in asyncio.run(main()).text

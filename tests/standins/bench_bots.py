@@ -162,7 +162,7 @@ class Stats:
         self.errors: list[str] = []
         self.mixed = 0
         self.answers = 0
-        self.versions: dict[str, int] = {}
+        self.by_model = {"a": 0, "b": 0}  # answers whose picks all come from one model
 
     def check(self, platform_name: str, text: str, started: float, groups) -> None:
         self.latencies[platform_name].append(time.perf_counter() - started)
@@ -177,34 +177,47 @@ class Stats:
         if a and b:
             self.mixed += 1
             self.errors.append(f"{platform_name}: mixed answer {sorted(picked)[:4]}")
+        else:
+            self.by_model["a" if a else "b"] += 1
+
+
+BOT_PROCESS = """
+import sys
+import discord.http
+discord.http.Route.BASE = sys.argv[1]  # the stand-in's API; Telegram's comes from RAREREADS_TELEGRAM_BASE_URL
+sys.path.insert(0, sys.argv[2])
+import bot.retrain
+from pathlib import Path
+FAKE = str(Path(sys.argv[2]) / "fake_trainer.py")
+bot.retrain.default_trainer_command = lambda likes, models, negatives=None: [
+    sys.executable, FAKE, "--models-dir", str(models), "--extra-likes", str(likes), "--mode", "ok", "--flavour", "b"]
+from rarereads.cli import main
+sys.exit(main(["serve", "--env-file", "/nonexistent/.env"]))
+"""
 
 
 async def soak(args) -> dict:
-    import discord
-
-    from bot.discord_bot import RarereadsDiscord
-    from bot.telegram_bot import build_application
-    from botkit import make_runtime
+    """The bot is `rarereads serve` in a process of its own (as deployed); this process plays both
+    platforms (the stand-ins) and the readers, and asks for the hot swap with /retrain."""
     from discord_api import GUILD_ID, DiscordStandIn
-    from drivers import DISCORD_TOKEN, TELEGRAM_TOKEN
+    from drivers import ADMIN, DISCORD_TOKEN, TELEGRAM_TOKEN
     from models import BOOKS, GROUP_A, GROUP_B, make_model
     from telegram_api import TelegramStandIn
 
     groups = {"a": {BOOKS[i][0] for i in GROUP_A}, "b": {BOOKS[i][0] for i in GROUP_B}}
     tmp = Path(tempfile.mkdtemp(prefix="rarereads-soak-"))
-    env = {"RAREREADS_TELEGRAM_TOKEN": TELEGRAM_TOKEN, "RAREREADS_DISCORD_TOKEN": DISCORD_TOKEN}
-    runtime, shelves = make_runtime(tmp, env, rate=(10_000, 1.0))
-    b_folder = make_model(tmp / "models", "29990101-000000-b", "b", metric=0.33)
+    make_model(tmp / "models", "20250101-000000-a", "a", metric=0.30)
     telegram_api = await TelegramStandIn(TELEGRAM_TOKEN).start()
     discord_api = await DiscordStandIn(DISCORD_TOKEN).start()
-    old_base, discord.http.Route.BASE = discord.http.Route.BASE, discord_api.base
-    app = build_application(runtime, TELEGRAM_TOKEN, base_url=telegram_api.base_url,
-                            base_file_url=telegram_api.base_file_url)
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    client = RarereadsDiscord(runtime, test_guild_id=GUILD_ID)
-    await client.login(DISCORD_TOKEN)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAREREADS_TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+           "RAREREADS_TELEGRAM_BASE_URL": telegram_api.root, "RAREREADS_TELEGRAM_ADMINS": str(ADMIN),
+           "RAREREADS_DISCORD_TOKEN": DISCORD_TOKEN, "RAREREADS_DISCORD_TEST_GUILD_ID": str(GUILD_ID),
+           "RAREREADS_MODELS_DIR": str(tmp / "models"), "RAREREADS_DB": str(tmp / "shelves.sqlite"),
+           "RAREREADS_RATE_LIMIT": "off", "RAREREADS_LOG_LEVEL": "WARNING"}
+    bot = await asyncio.create_subprocess_exec(sys.executable, "-c", BOT_PROCESS, discord_api.base, str(HERE), env=env,
+                                               cwd=ROOT, stderr=open(tmp / "bot.log", "wb"))
+    await telegram_api.wait_for("setMyCommands", timeout=60)
+    await asyncio.wait_for(discord_api.identified.wait(), 60)
     stats = Stats()
     deadline = time.perf_counter() + args.seconds
     rng = random.Random(0)
@@ -235,49 +248,50 @@ async def soak(args) -> dict:
                     stats.check("telegram", re.sub(r"<[^>]+>", "", call.params["text"]), started, groups)
                 except AssertionError:
                     stats.errors.append(f"telegram: no answer to a press by {user}")
-            await asyncio.sleep(rng.uniform(0.5, 1.5))  # reading the answer
+            await asyncio.sleep(rng.uniform(*args.think))  # reading the answer
 
     async def discord_reader(user: int) -> None:
         while time.perf_counter() < deadline:
-            title = rng.choice(TITLES)
-            payload = discord_api.command(user, "recommend", {"title": title, "count": 5, "rarity": "any"})
+            payload = discord_api.command(user, "recommend", {"title": rng.choice(TITLES), "count": 5, "rarity": "any"})
             started = time.perf_counter()
-            client._connection.parse_interaction_create(payload)
+            await discord_api.dispatch(payload)
             try:
                 call = await discord_api.reply_to(payload, timeout=30)
             except AssertionError:
                 stats.errors.append(f"discord: no answer to {user}")
                 continue
-            text = "\n".join(f"{e.get('title', '')}" for e in call.data.get("embeds") or [])
-            stats.check("discord", text.replace("\n", " —\n") + " —" if text else (call.data.get("content") or ""),
+            titles = [e.get("title", "") for e in call.data.get("embeds") or []]
+            stats.check("discord", "\n".join(f"{t} —" for t in titles) or (call.data.get("content") or ""),
                         started, groups)
-            await asyncio.sleep(rng.uniform(0.5, 1.5))
+            await asyncio.sleep(rng.uniform(*args.think))
 
-    async def swap_in_the_middle() -> float:
+    async def retrain_in_the_middle() -> float:
         await asyncio.sleep(args.seconds / 2)
         started = time.perf_counter()
-        new = await asyncio.to_thread(runtime.retrain.gate.load_checked, b_folder)  # as a retrain does
-        runtime.holder.swap(new)
+        mark = len(telegram_api.calls)
+        telegram_api.send_text(ADMIN, "/retrain")
+        await telegram_api.wait_for("editMessageText", lambda c: "Now serving" in c.params.get("text", ""),
+                                    after=mark, timeout=60)
         return time.perf_counter() - started
 
     load_before = os.getloadavg()
     readers = [asyncio.create_task(telegram_reader(10_000 + n)) for n in range(args.readers // 2)]
     readers += [asyncio.create_task(discord_reader(20_000 + n)) for n in range(args.readers - args.readers // 2)]
-    swap = asyncio.create_task(swap_in_the_middle())
+    swap = asyncio.create_task(retrain_in_the_middle())
     await asyncio.gather(*readers)
     swap_seconds = await swap
     load_after = os.getloadavg()
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
-    await client.close()
-    discord.http.Route.BASE = old_base
-    await runtime.close()
+    bot.send_signal(2)  # SIGINT: what Ctrl-C does
+    code = await asyncio.wait_for(bot.wait(), 30)
     await telegram_api.stop()
     await discord_api.stop()
-    shelves.close()
+    log = (tmp / "bot.log").read_text(errors="replace")
+    problems = [line for line in log.splitlines() if "ERROR" in line or "Traceback" in line]
+    stats.errors += [f"bot log: {line[:100]}" for line in problems]
+    if code != 0:
+        stats.errors.append(f"rarereads serve exited with {code}")
     return {"stats": stats, "swap_seconds": swap_seconds, "load": (load_before, load_after),
-            "version": runtime.holder.current.version}
+            "version": "29990101-*-b (fake trainer)"}
 
 
 def run_soak(args) -> int:
@@ -286,7 +300,8 @@ def run_soak(args) -> int:
     every = stats.latencies["telegram"] + stats.latencies["discord"]
     rows = [("simulated readers (Telegram / Discord), duration", f"{args.readers} ({args.readers // 2} / "
              f"{args.readers - args.readers // 2}), {args.seconds} s, hot swap a -> b at {args.seconds / 2:.0f} s"),
-            ("answers (with picks)", f"{len(every):,} ({stats.answers:,})"),
+            ("answers (with picks: all from model a / all from model b)",
+             f"{len(every):,} ({stats.answers:,}: {stats.by_model['a']:,} / {stats.by_model['b']:,})"),
             ("errors", f"{len(stats.errors)}"),
             ("mixed answers (picks of both models in one answer)", f"{stats.mixed}"),
             ("latency p50 / p95 / p99, all", f"{_pct(every, .5) * 1e3:.0f} / {_pct(every, .95) * 1e3:.0f} / "
@@ -294,12 +309,17 @@ def run_soak(args) -> int:
     for name, values in stats.latencies.items():
         rows.append((f"latency p50 / p99, {name} ({len(values):,} answers)",
                      f"{_pct(values, .5) * 1e3:.0f} / {_pct(values, .99) * 1e3:.0f} ms"))
-    rows.append(("hot swap (load b, swap)", f"{result['swap_seconds'] * 1e3:.0f} ms; serving {result['version']} after"))
+    rows.append(("hot swap: /retrain at half time to 'Now serving' (fake trainer, gate, load, check, swap)",
+                 f"{result['swap_seconds']:.1f} s"))
     load = "/".join(f"{x:.2f}" for x in result["load"][1])
-    notes = [f"Load average at the end: {load}. Latency is from the update reaching the stand-in to the bot's "
-             "answer arriving there (Telegram: long polling at poll_interval 0, AIORateLimiter's 30 messages/s; "
-             "Discord: the interaction callback). Readers wait 0.5-1.5 s between commands; "
-             "about 30% of Telegram answers are followed by a press of 'More like this'."]
+    notes = [f"Load average at the end: {load}. The bot is `rarereads serve` in its own process (Telegram by long "
+             "polling, Discord over the stand-in's gateway); the stand-ins and the readers share this one. Latency "
+             "is from the update being queued at the stand-in (Telegram) or sent on the gateway (Discord) to the "
+             f"bot's answer reaching the stand-in. Readers wait {args.think[0]:g}-{args.think[1]:g} s between "
+             "commands; about 30% of Telegram answers are followed by a press of 'More like this'. Telegram's own "
+             "flood limit (30 messages/s for a bot, kept by AIORateLimiter) caps that side's throughput. A mixed "
+             "answer is one whose picks come from both halves of the catalogue (model a answers only from one, "
+             "model b only from the other)."]
     if stats.errors:
         notes.append("First errors: " + "; ".join(stats.errors[:5]))
     print(append(args.output, f"soak: {args.readers} readers for {args.seconds:g} s on both stand-ins",
@@ -318,6 +338,8 @@ def main() -> int:
     soak_parser = sub.add_parser("soak", help="simulated readers on both stand-ins with a hot swap")
     soak_parser.add_argument("--readers", type=int, default=100, help="concurrent readers, half on each platform")
     soak_parser.add_argument("--seconds", type=float, default=60.0, help="how long")
+    soak_parser.add_argument("--think", type=float, nargs=2, default=(2.0, 4.0), metavar=("MIN", "MAX"),
+                             help="seconds a reader waits between commands (uniform; default 2 to 4)")
     args = parser.parse_args()
     return run_import(args) if args.what == "import" else run_soak(args)
 

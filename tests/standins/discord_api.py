@@ -132,12 +132,15 @@ class DiscordStandIn(LoopbackServer):
         self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> synced commands
         self.attachments: dict[str, bytes] = {}
         self.refused: list[tuple[Call, list[str]]] = []  # messages refused as Discord would, with why
+        self._sockets: list = []  # gateway connections that said IDENTIFY: (websocket, send)
+        self.identified = asyncio.Event()
         self._ids = _snowflakes()
         self._new_call = asyncio.Event()
 
     # --- server ------------------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/attachments/{name}", self._attachment)
+        app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._api)
 
     @property
@@ -269,6 +272,52 @@ class DiscordStandIn(LoopbackServer):
 
         return await self.wait_for(answers, timeout=timeout)
 
+    # --- the gateway (for a bot in another process) ----------------------------------------------
+    async def dispatch(self, payload: dict) -> None:
+        """Deliver an INTERACTION_CREATE over the gateway to every identified connection."""
+        for send in list(self._sockets):
+            await send({"op": 0, "t": "INTERACTION_CREATE", "d": payload})
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        """Discord's gateway, as far as a slash-command bot uses it: HELLO, IDENTIFY -> READY,
+        heartbeats, and INTERACTION_CREATE dispatches (zlib-stream compressed when asked)."""
+        import zlib
+
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        compress = zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None
+        sequence = itertools.count(1)
+
+        async def send(message: dict) -> None:
+            if message.get("op") == 0:
+                message["s"] = next(sequence)
+            raw = json.dumps(message).encode()
+            if compress is None:
+                await ws.send_str(raw.decode())
+            else:
+                await ws.send_bytes(compress.compress(raw) + compress.flush(zlib.Z_SYNC_FLUSH))
+
+        await send({"op": 10, "d": {"heartbeat_interval": 41_250}})
+        try:
+            async for frame in ws:
+                if frame.type != web.WSMsgType.TEXT:
+                    continue
+                message = json.loads(frame.data)
+                if message.get("op") == 1:
+                    await send({"op": 11})
+                elif message.get("op") == 2:
+                    shard = (message["d"].get("shard") or [0, 1])
+                    await send({"op": 0, "t": "READY", "d": {
+                        "v": 10, "user": {**self.user(BOT_USER_ID, "rarereads"), "bot": True}, "guilds": [],
+                        "session_id": "soak-session", "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
+                        "application": {"id": str(APP_ID), "flags": 0}, "shard": shard}})
+                    self._sockets.append(send)
+                    self.identified.set()
+        finally:
+            if send in self._sockets:
+                self._sockets.remove(send)
+        return ws
+
     # --- handlers -----------------------------------------------------------------------------
     async def _attachment(self, request: web.Request) -> web.Response:
         content = self.attachments.get(request.match_info["name"])
@@ -301,6 +350,10 @@ class DiscordStandIn(LoopbackServer):
         if problems:
             self.refused.append((call, problems))
             return _json({"message": "Invalid Form Body", "code": 50035, "errors": problems}, status=400)
+        if path == "/gateway/bot":
+            return _json({"url": f"ws://127.0.0.1:{self.port}/gateway", "shards": 1,
+                          "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0,
+                                                  "max_concurrency": 1}})
         if path == "/users/@me":
             return _json({**self.user(BOT_USER_ID, "rarereads"), "bot": True, "verified": True,
                                        "mfa_enabled": False, "flags": 0})
