@@ -564,10 +564,22 @@ class Service:
         return self._act(self.holder.current, reader, {**question["action"], "key": question["keys"][number - 1]})
 
 
+_LEADING_ARTICLE = re.compile(r"^(the|a|an|le|la|les|el|der|die|das) ")
+
+
+def _bare_title(title: str) -> str:
+    """A title as it names a book: normalised, the part before a subtitle, no leading article."""
+    return _LEADING_ARTICLE.sub("", normalize_title(title.split(":")[0]))
+
+
 def _named_entries(entries: list[ShelfEntry], text: str) -> list[ShelfEntry]:
-    """Shelf entries `text` names exactly: their title, or title and author ("Dune by Herbert", "Dune - Herbert")."""
+    """Shelf entries `text` names: their title (with or without a leading article or subtitle),
+    or title and author ("Dune by Herbert", "Dune - Herbert"). "Dune" never names Dune Messiah."""
     wanted = normalize_title(text)
     found = [e for e in entries if normalize_title(e.title) == wanted]
+    if found:
+        return found
+    found = [e for e in entries if _bare_title(e.title) == _bare_title(text)]
     if found:
         return found
     for separator in (" by ", " - ", " — "):
@@ -576,7 +588,7 @@ def _named_entries(entries: list[ShelfEntry], text: str) -> list[ShelfEntry]:
             continue
         wanted_title, wanted_author = normalize_title(title), normalize_author(author)
         surname = wanted_author.split()[-1] if wanted_author else ""
-        found = [e for e in entries if normalize_title(e.title) == wanted_title
+        found = [e for e in entries if _bare_title(e.title) == _bare_title(title)
                  and (normalize_author(e.author) == wanted_author or surname in normalize_author(e.author).split())]
         if found:
             return found

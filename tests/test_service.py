@@ -46,6 +46,9 @@ def test_remove_by_number_title_and_author_or_a_typo_that_asks(tiny_service):
     service.handle_text(R, "/shelf remove Solaris by Stanislaw Lem")
     assert _titles(service) == ["Stoner"]
     assert service.handle_text(R, "/shelf remove The Hobbit").kind == "error"
+    service.handle_text(R, "/shelf add The Left Hand of Darkness")
+    service.handle_text(R, "/shelf remove left hand of darkness")  # without its article it still names it
+    assert _titles(service) == ["Stoner"]
     service.handle_text(R, "/shelf remove stonr")  # a typo the catalogue reads as the book on the shelf
     assert _titles(service) == []
 
