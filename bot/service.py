@@ -586,7 +586,7 @@ def _named_entries(entries: list[ShelfEntry], text: str) -> list[ShelfEntry]:
         title, sep, author = text.rpartition(separator)
         if not sep:
             continue
-        wanted_title, wanted_author = normalize_title(title), normalize_author(author)
+        wanted_author = normalize_author(author)
         surname = wanted_author.split()[-1] if wanted_author else ""
         found = [e for e in entries if _bare_title(e.title) == _bare_title(title)
                  and (normalize_author(e.author) == wanted_author or surname in normalize_author(e.author).split())]

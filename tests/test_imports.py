@@ -14,13 +14,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "standins"))
-from models import make_model  # noqa: E402
-
-from bot.service import Service  # noqa: E402
-from engine.imports import DNF, READ, READING, WANT, ExportError, isbn_forms, read_export  # noqa: E402
-from engine.recommender import Engine, EngineHolder  # noqa: E402
-from engine.shelf import ShelfStore  # noqa: E402
+from engine.imports import DNF, READ, READING, WANT, ExportError, isbn_forms, read_export
+from engine.shelf import ShelfStore
 
 ROOT = Path(__file__).resolve().parent.parent
 R = "local:importer"

@@ -1,17 +1,11 @@
 """The platform-neutral service on the tiny stand-in model: shelves, choices, one engine per request."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "standins"))
-from models import make_model  # noqa: E402
-
-from bot.service import Service  # noqa: E402
-from engine.recommender import Engine, EngineHolder  # noqa: E402
-from engine.shelf import ShelfStore  # noqa: E402
+from bot.service import Service
+from engine.recommender import EngineHolder
+from engine.shelf import ShelfStore
 
 R = "telegram:7"
 
