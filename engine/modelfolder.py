@@ -1,18 +1,28 @@
-"""Model folders: the only hand-off from the trainer to the engine.
+"""Model folders: the only hand-off from the trainer to the engine, read and written only here.
 
 A model folder holds:
 
-- `vectors.npz`: `query` (float32 [n, d]: a work's vector on the reader side),
-  `target` (float32 [n, d]: a work's vector on the candidate side) and `bias`
-  (float32 [n]) such that `mean(query[liked]) @ target[c] + bias[c]` scores how
-  likely a reader of the liked works is to like work c (popularity included);
-- `index.bin`: an hnswlib index (space `ip`) over `target`;
-- `works.tsv.gz`: the catalogue (title, author, year, cover_url, isbns, likes);
+- `vectors.npz`: `query` and `target` (float32 [n, d]: a work's vector on the reader side
+  and on the candidate side) and `trained` (bool [n]: works the model learned a vector
+  for). Its dense score of work c for a reader who liked works L is
+  `mean(query[L]) @ target[c]` (over the works of L that have a vector);
+- `index.bin`: the nearest-neighbour index (`engine.ann`) over the trained works' `target`;
+- `works.tsv.gz`: the catalogue (title, author, year, cover_url, isbns, ..., likes, language,
+  kind: see `engine.language` and `engine.kinds`): every
+  work with a like in the data, also those the model learned nothing about (they can be
+  found and shelved; the engine says when it cannot use one);
+- optionally `colike_indptr.npy`, `colike_works.npy`, `colike_weights.npy`: sparse co-like
+  weights, CSR by source work: the co-like score of c is the sum of `W[l, c]` over l in L.
+  When present the engine fuses the two orders (`engine.scoring`, `manifest["scoring"]`);
+- optionally `fans_indptr.npy` + `fans_readers.npy`: the training readers of each work (CSR),
+  for co-reader counts ("loved by 4 readers who loved Dune") and support floors;
 - `matcher.npz` (optional): the title matcher's index (`engine.matcher.TitleMatcher.save`),
   so the engine loads it in a second instead of building it (minutes at 2.8M works);
-- `manifest.json`: format version, data fingerprint, config, metrics, creation
-  time and the size and SHA-256 of every file above;
-- optionally `loss.png`, `map.png` and `eval.md`.
+- `manifest.json`: format version, data fingerprint, config, metrics (with `primary`, the
+  figure a retrain is judged on), scoring, creation time and the size and SHA-256 of
+  every file above;
+- optionally `loss.png`, `map.png`; and, written after the fact by `rarereads eval
+  --model`, `eval.md` and `eval.json` (not in the manifest, which stays as training wrote it).
 
 Folders are written to a temporary sibling and renamed into place only when complete.
 """
@@ -33,16 +43,50 @@ import zipfile
 
 import numpy as np
 
+from .ann import HnswIndex
 from .dataset import Works
 from .errors import ModelFolderError
+from .kinds import kind_codes
+from .language import language_codes
 from .matcher import TitleMatcher
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: bias folded into the vectors, catalogue of every liked work, co-like weights
 REQUIRED_FILES = ("vectors.npz", "index.bin", "works.tsv.gz")
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 200
+COLIKE_FILES = ("colike_indptr.npy", "colike_works.npy", "colike_weights.npy")
+FANS_FILES = ("fans_indptr.npy", "fans_readers.npy")
+
+
+@dataclass
+class Sparse:
+    """A CSR table over works, rows read on demand (`FileRows`): co-like weights or fans."""
+
+    indptr: np.ndarray  # int64 [n + 1], in memory
+    columns: "FileRows"  # int32 [nnz]: target works (co-like) or readers (fans)
+    values: "FileRows | None" = None  # float32 [nnz] (co-like weights; None for fans)
+
+    def row(self, i: int) -> np.ndarray:
+        return self.columns.span(int(self.indptr[i]), int(self.indptr[i + 1]))
+
+    def row_values(self, i: int) -> np.ndarray:
+        return self.values.span(int(self.indptr[i]), int(self.indptr[i + 1]))
+
+    def rows(self, ids) -> tuple[np.ndarray, np.ndarray | None]:
+        """Columns (and values) of rows `ids`, concatenated."""
+        ids = [int(i) for i in ids]
+        columns = [self.row(i) for i in ids]
+        values = [self.row_values(i) for i in ids] if self.values is not None else None
+        cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
+        return cat(columns, np.int32), (cat(values, np.float32) if values is not None else None)
+
+    def to_scipy(self, n_columns: int):
+        """The whole table as a scipy CSR matrix (the evaluation scores every reader at once)."""
+        from scipy.sparse import csr_matrix
+
+        values = np.asarray(self.values.array, np.float32) if self.values is not None else \
+            np.ones(len(self.columns.array), np.float32)
+        return csr_matrix((values, np.asarray(self.columns.array), self.indptr), shape=(len(self.indptr) - 1, n_columns))
 
 
 @dataclass
@@ -53,15 +97,24 @@ class ModelFolder:
     manifest: dict
     works: Works
     likes: np.ndarray  # int64 [n] training likes per work
-    query: np.ndarray
-    target: np.ndarray
-    bias: np.ndarray
-    index: object = field(repr=False)  # hnswlib.Index
+    query: np.ndarray  # float32 [n, d] (memory-mapped)
+    target: np.ndarray  # float32 [n, d] (memory-mapped)
+    trained: np.ndarray  # bool [n]: works with a vector (in the index)
+    index: HnswIndex = field(repr=False)
+    language: np.ndarray = field(default=None, repr=False)  # uint8 [n], `engine.language.CODE` (0 = unknown)
+    kind: np.ndarray = field(default=None, repr=False)  # uint8 [n], index into `engine.kinds.KINDS`
     matcher: TitleMatcher | None = field(default=None, repr=False)  # from matcher.npz, when present
+    colike: Sparse | None = field(default=None, repr=False)
+    fans: Sparse | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
         return int(self.target.shape[1])
+
+    @property
+    def scoring(self) -> dict:
+        """How the dense and co-like orders are fused (`engine.scoring.fuse`); empty without co-likes."""
+        return dict(self.manifest.get("scoring") or {}) if self.colike is not None else {}
 
 
 def _sha256(path: Path) -> str:
@@ -72,40 +125,59 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_index(target: np.ndarray, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION,
-                threads: int = -1):
-    """HNSW (inner product) over the candidate-side vectors."""
-    import hnswlib
-
-    index = hnswlib.Index(space="ip", dim=int(target.shape[1]))
-    index.init_index(max_elements=max(1, len(target)), M=m, ef_construction=ef_construction, random_seed=0)
-    index.add_items(np.ascontiguousarray(target, dtype=np.float32), np.arange(len(target)), num_threads=threads)
-    return index
+def _csr_arrays(indptr: np.ndarray, columns: np.ndarray, n_rows: int, what: str) -> None:
+    if len(indptr) != n_rows + 1 or indptr[0] != 0 or indptr[-1] != len(columns) or (np.diff(indptr) < 0).any():
+        raise ValueError(f"{what}: not a CSR table over {n_rows} works")
 
 
 def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, query: np.ndarray,
-                       target: np.ndarray, bias: np.ndarray, config: dict, metrics: dict,
-                       data_fingerprint: str, extra_files: dict[str, Path] | None = None,
-                       index=None, matcher: TitleMatcher | bool = True) -> Path:
+                       target: np.ndarray, config: dict, metrics: dict, data_fingerprint: str,
+                       trained: np.ndarray | None = None,
+                       colike: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, scoring: dict | None = None,
+                       fans: tuple[np.ndarray, np.ndarray] | None = None,
+                       extra_files: dict[str, Path] | None = None, index: HnswIndex | None = None,
+                       matcher: TitleMatcher | bool = True) -> Path:
     """Write a complete model folder atomically (temporary folder, then rename) and return its path.
 
     Args:
-        index: A built HNSW index over `target`; built here when None.
+        works, likes: The catalogue and its training likes per work.
+        query, target: float32 [n, d] (see the module docstring); rows of untrained works are ignored.
+        trained: bool [n], works with a vector; default all.
+        colike: Co-like weights as CSR arrays (indptr [n + 1], target works, weights).
+        scoring: How to fuse the co-like and dense orders (`fusion_weight`, `fusion_k`).
+        fans: Training readers of each work as CSR arrays (indptr [n + 1], reader ids).
+        metrics: The trainer's figures; `metrics["primary"]` names the one a retrain is judged on.
+        extra_files: More files to copy in (plots), listed in the manifest like the others.
+        index: A built index over the trained works' `target`; built here when None.
         matcher: The title matcher to store as `matcher.npz`: True builds it from `works`
             and `likes` (what the engine would build on every load otherwise), False
             stores none, or pass one already built.
     """
     out_dir = Path(out_dir)
     n = len(works)
-    if not (len(likes) == len(query) == len(target) == len(bias) == n):
-        raise ValueError("works, likes and vectors must have one row per work")
+    trained = np.ones(n, dtype=bool) if trained is None else np.asarray(trained, dtype=bool)
+    if not (len(likes) == len(query) == len(target) == len(trained) == n):
+        raise ValueError("works, likes, vectors and the trained mask must have one row per work")
+    for name, table in (("colike", colike), ("fans", fans)):
+        if table is not None:
+            _csr_arrays(np.asarray(table[0]), np.asarray(table[1]), n, name)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        np.savez(tmp / "vectors.npz", query=query.astype(np.float32), target=target.astype(np.float32),
-                 bias=bias.astype(np.float32))
-        (index or build_index(target)).save_index(str(tmp / "index.bin"))
-        works.write_tsv(tmp / "works.tsv.gz", extra={"likes": np.asarray(likes)})
+        target = np.ascontiguousarray(target, dtype=np.float32)
+        np.savez(tmp / "vectors.npz", query=np.asarray(query, np.float32), target=target, trained=trained)
+        ids = np.flatnonzero(trained)
+        (index or HnswIndex.build(target[ids], ids)).save(tmp / "index.bin")
+        publishers = getattr(works, "publisher", None)
+        works.write_tsv(tmp / "works.tsv.gz", extra={
+            "likes": np.asarray(likes), "language": language_codes(works.isbns),
+            "kind": kind_codes(works.title, works.author, publishers)})
+        if colike is not None:
+            for name, array, dtype in zip(COLIKE_FILES, colike, (np.int64, np.int32, np.float32)):
+                np.save(tmp / name, np.asarray(array, dtype))
+        if fans is not None:
+            for name, array, dtype in zip(FANS_FILES, fans, (np.int64, np.int32)):
+                np.save(tmp / name, np.asarray(array, dtype))
         if matcher is True:
             matcher = TitleMatcher(works.title, works.author, likes)
         if matcher:
@@ -118,9 +190,11 @@ def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, 
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "data_fingerprint": data_fingerprint,
             "n_works": n,
+            "n_trained": int(trained.sum()),
             "dim": int(target.shape[1]),
             "config": config,
             "metrics": metrics,
+            "scoring": dict(scoring or {}) if colike is not None else {},
             "files": files,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -145,7 +219,8 @@ def read_manifest(path: str | Path) -> dict:
     except ValueError as exc:
         raise ModelFolderError(f"{manifest_path} is not valid JSON: {exc}") from exc
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise ModelFolderError(f"{path}: model format {manifest.get('format_version')!r}, this rarereads reads {FORMAT_VERSION}")
+        raise ModelFolderError(f"{path}: model format {manifest.get('format_version')!r}, this rarereads reads "
+                               f"{FORMAT_VERSION}; train a new one with `rarereads train`")
     return manifest
 
 
@@ -168,20 +243,22 @@ def verify_model_folder(path: str | Path, check_hashes: bool = True) -> dict:
     return manifest
 
 
-def load_model_folder(path: str | Path, check_hashes: bool = True, ef: int = 128) -> ModelFolder:
+def load_model_folder(path: str | Path, check_hashes: bool = True, breadth: int = 128) -> ModelFolder:
     """Load and verify a model folder; raises ModelFolderError with a clear message when it is unusable."""
-    import hnswlib
-
     path = Path(path)
     manifest = verify_model_folder(path, check_hashes)
-    vectors = _load_arrays(path / "vectors.npz")
+    try:
+        vectors = _load_arrays(path / "vectors.npz")
+        query, target = vectors["query"], vectors["target"]
+        trained = np.asarray(vectors.get("trained", np.ones(len(target), bool)), dtype=bool)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise ModelFolderError(f"{path}: vectors.npz is unreadable: {exc}") from exc
     works, extra = Works.read_tsv(path / "works.tsv.gz", compact=True)
-    query, target, bias = vectors["query"], vectors["target"], vectors["bias"]
-    if not (len(works) == len(query) == len(target) == len(bias) == manifest["n_works"]):
+    if not (len(works) == len(query) == len(target) == len(trained) == manifest["n_works"]):
         raise ModelFolderError(f"{path}: catalogue and vectors disagree on the number of works")
-    index = hnswlib.Index(space="ip", dim=int(target.shape[1]))
-    index.load_index(str(path / "index.bin"), max_elements=len(target))
-    index.set_ef(ef)
+    if query.ndim != 2 or target.shape != query.shape or target.shape[1] != manifest.get("dim"):
+        raise ModelFolderError(f"{path}: vectors.npz does not hold {manifest.get('dim')}-dimensional vectors")
+    index = HnswIndex.load(path / "index.bin", dim=target.shape[1], count=int(trained.sum()), breadth=breadth)
     matcher = None
     if (path / "matcher.npz").exists() and "matcher.npz" in manifest.get("files", {}):
         try:
@@ -191,8 +268,42 @@ def load_model_folder(path: str | Path, check_hashes: bool = True, ef: int = 128
         if matcher is not None and len(matcher) != len(works):
             log.warning("%s: rebuilding the title matcher, matcher.npz is for another catalogue", path)
             matcher = None
-    return ModelFolder(path, manifest, works, extra.get("likes", np.zeros(len(works), np.int64)),
-                       query, target, bias, index, matcher)
+    n = len(works)
+    language = extra["language"].astype(np.uint8) if "language" in extra else language_codes(works.isbns)
+    kind = extra["kind"].astype(np.uint8) if "kind" in extra else np.zeros(n, np.uint8)
+    return ModelFolder(path, manifest, works, extra.get("likes", np.zeros(n, np.int64)),
+                       query, target, trained, index, language, kind, matcher,
+                       colike=_load_sparse(path, COLIKE_FILES, manifest, len(works)),
+                       fans=_load_sparse(path, FANS_FILES, manifest, len(works)))
+
+
+def _load_sparse(path: Path, names: tuple[str, ...], manifest: dict, n_works: int) -> Sparse | None:
+    """An optional CSR table (all its files listed in the manifest), or None; a damaged one is refused."""
+    listed = [name in manifest.get("files", {}) for name in names]
+    if not any(listed):
+        return None
+    if not all(listed):
+        raise ModelFolderError(f"{path}: manifest lists only some of {', '.join(names)}")
+    try:
+        arrays = [np.load(path / name, mmap_mode="r") for name in names]
+        _csr_arrays(arrays[0], arrays[1], n_works, names[0])
+        if len(arrays) > 2 and len(arrays[2]) != len(arrays[1]):
+            raise ValueError(f"{names[2]} and {names[1]} differ in length")
+    except (OSError, ValueError) as exc:
+        raise ModelFolderError(f"{path}: {exc}") from exc
+    return Sparse(np.array(arrays[0]), FileRows(arrays[1]), FileRows(arrays[2]) if len(arrays) > 2 else None)
+
+
+def write_eval_results(folder: str | Path, rows: list[dict], info: dict, table: str) -> None:
+    """Save `rarereads eval --model` results beside the manifest: rows merged into `eval.json`
+    (by method and rarity), and `eval.md` (the command and `table`). The manifest is left alone."""
+    folder = Path(folder)
+    path = folder / "eval.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    merged = {(r["method"], r["rarity"]): r for r in previous.get("rows", [])}
+    merged.update({(r["method"], r["rarity"]): r for r in rows})
+    path.write_text(json.dumps({**info, "rows": list(merged.values())}, indent=2) + "\n")
+    (folder / "eval.md").write_text(f"{info.get('command', 'rarereads eval')}\n\n{table}\n")
 
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:

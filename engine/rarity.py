@@ -1,27 +1,38 @@
 """Rarity: how far recommendations lean away from the books everyone already reads.
 
-A model scores a candidate work on a log scale (`mean(query[liked]) @ target + bias`
-estimates how likely a reader of the liked works is to like it, popularity
-included). A rarity setting re-ranks those scores with two levers:
+A rarity setting re-ranks a method's candidates with three levers, none of which looks
+at the scale of the method's scores (a skip-gram's log-odds, EASE's regression weights
+and ALS's preferences live on different scales, so a penalty added to the scores would
+mean something else for each):
 
-- a popularity penalty: `adjusted = score - penalty * log(1 + likes)`, where `likes`
-  counts a work's training likes (with `penalty = 1` the score becomes roughly a
-  lift: how much more often the reader's peers like the work than readers at large);
-- a filter: works outside it get `-inf` and are never recommended.
+- a filter: works outside it are never recommended (`exclude_head`, `max_likes`);
+- a support floor: a pick needs at least `min_support` co-readers, training readers who
+  liked it and at least one of the query's books (so a pick never rests on no evidence);
+- a popularity penalty on ranks: among the works the filter keeps, the candidate ranked
+  r-th by the method (1 = best) gets the key
 
-The settings (`RARITIES`):
+      key = -log(r) - penalty * log(1 + likes)
+
+  and the list is the candidates sorted by key. With `penalty = 0.5` a work four times
+  as liked as another must rank at least twice as high to stay ahead of it. Ranks make
+  the setting scale-free: adding a constant to a method's scores or multiplying them by
+  a positive factor (any increasing transform, in fact) changes no list.
+
+Only the `POOL` best-ranked candidates that the filter keeps are re-ranked: the engine
+fetches that many from its index, and `rarereads eval` takes each method's best `POOL`
+too, so both rank the same way and the evaluation measures what users get.
+
+The settings (`RARITIES`, the one list of rarity names: bots, help texts and the CLI
+read it from here):
 
 - `any`: pure relevance, the model's own order (popular books included);
-- `balanced`: a mild popularity penalty, nothing excluded;
-- `rare` (default): the head is excluded (the most-liked works that together hold
-  20% of all training likes) and a popularity penalty applies to the rest;
-- `deep`: only the long tail: works with at most `DEEP_MAX_LIKES` training likes.
+- `balanced`: the rank penalty with weight 0.5, nothing excluded;
+- `rare` (default): the head is excluded (the most-liked works that together hold 20%
+  of all training likes), the order is the model's; at least one co-reader;
+- `deep`: only the long tail, works with at most `DEEP_MAX_LIKES` training likes, in
+  the model's order; no support needed (the deep tail is where a single co-reader is
+  the usual evidence, and readers who ask for it know that).
 
-`adjust` is a pure function of (scores, likes, rarity): the engine applies it to the
-candidates it fetched from the index and `rarereads eval` applies it to every work,
-so both rank the same way and the evaluation measures what users get. The engine
-should fetch enough candidates (the filter and penalty can reorder them a lot);
-`allowed(likes, rarity)` gives the filter alone, e.g. for hnswlib's `filter=`.
 Numpy only: the serving side never needs torch.
 """
 from __future__ import annotations
@@ -32,6 +43,7 @@ import numpy as np
 
 HEAD_SHARE = 0.2  # the head holds this share of all training likes
 DEEP_MAX_LIKES = 5  # `deep`: works with at most this many training likes
+POOL = 500  # candidates a rarity setting re-ranks (the engine's index fetch)
 
 
 @dataclass(frozen=True)
@@ -41,9 +53,10 @@ class Rarity:
     Attributes:
         name: Its name, as users type it.
         description: One line for help texts.
-        penalty: Weight of `log(1 + likes)` subtracted from the score.
+        penalty: Weight of `log(1 + likes)` subtracted from `-log(rank)`.
         exclude_head: Whether head works (see `head_threshold`) are filtered out.
         max_likes: If set, only works with at most this many likes are kept.
+        min_support: Co-readers (readers who liked the pick and a query book) a pick needs.
     """
 
     name: str
@@ -51,15 +64,25 @@ class Rarity:
     penalty: float = 0.0
     exclude_head: bool = False
     max_likes: int | None = None
+    min_support: int = 0
+
+    @property
+    def filters(self) -> bool:
+        """Whether some works can never be recommended under this setting."""
+        return self.exclude_head or self.max_likes is not None
+
+    @property
+    def reorders(self) -> bool:
+        """Whether the list can differ from the model's own order of the works kept."""
+        return self.penalty != 0
 
 
 RARITIES: dict[str, Rarity] = {
     r.name: r for r in (
         Rarity("any", "pure relevance, popular books included"),
-        Rarity("balanced", "relevance with a mild lean to less-read books", penalty=0.5),
-        Rarity("rare", "no bestsellers: books outside the most-read few hundred", penalty=0.5, exclude_head=True),
-        Rarity("deep", f"only the long tail: books at most {DEEP_MAX_LIKES} readers liked", penalty=0.5,
-               max_likes=DEEP_MAX_LIKES),
+        Rarity("balanced", "relevance with a lean to less-read books", penalty=0.5),
+        Rarity("rare", "no bestsellers: books outside the most-read few hundred", exclude_head=True, min_support=1),
+        Rarity("deep", f"only the long tail: books at most {DEEP_MAX_LIKES} readers liked", max_likes=DEEP_MAX_LIKES),
     )
 }
 DEFAULT_RARITY = "rare"
@@ -106,12 +129,13 @@ def head_mask(likes: np.ndarray, share: float = HEAD_SHARE) -> np.ndarray:
 
 
 def allowed(likes: np.ndarray, rarity: str | Rarity | None, threshold: int | None = None) -> np.ndarray:
-    """Boolean mask of the works `rarity` may recommend.
+    """Boolean mask of the works `rarity` may recommend (its filter alone, support aside).
 
     Args:
-        likes: Training likes per work (all works of the model, so the head is the model's head).
+        likes: Training likes of the works to check.
         rarity: A rarity name or `Rarity`.
-        threshold: The head threshold if already known (`head_threshold(likes)`).
+        threshold: The head threshold of the whole model (`head_threshold` of every work's
+            likes); computed from `likes` when None, which is right only for all works.
     """
     setting = get_rarity(rarity)
     likes = np.asarray(likes)
@@ -124,30 +148,52 @@ def allowed(likes: np.ndarray, rarity: str | Rarity | None, threshold: int | Non
 
 
 def adjust(scores: np.ndarray, likes: np.ndarray, rarity: str | Rarity | None,
-           threshold: int | None = None, candidates: np.ndarray | None = None) -> np.ndarray:
-    """Rarity-adjusted scores: sort them descending to get the recommendations.
+           threshold: int | None = None, candidates: np.ndarray | None = None,
+           support: np.ndarray | None = None, pool: int = POOL) -> np.ndarray:
+    """Rarity keys: sort them descending to get the recommendations.
 
     Args:
-        scores: Model scores, `[..., n]` (log scale; `-inf` marks works already excluded).
+        scores: A method's scores, `[..., n]`, higher is better, any scale; `-inf` marks
+            works already excluded (the reader's own books).
         likes: Training likes per work of the whole model, `[n_works]`.
         rarity: A rarity name, a `Rarity`, or None for the default.
         threshold: The head threshold of `likes` if already known (saves a sort per call).
         candidates: If the scores cover only some works (the engine's index hits), their
             ids, `[n]`; `likes` still covers every work so the head stays the same.
+        support: Co-readers of each scored work, shaped like `scores`; needed when the
+            setting has a support floor (without it the floor is not applied).
+        pool: How many of the best works the filter keeps are ranked (see `POOL`).
 
     Returns:
-        float32 array shaped like `scores`; works the rarity filters out get `-inf`.
-        For `any` it equals `scores`, so the order is unchanged.
+        float64 keys shaped like `scores` (see the module docstring); `-inf` for works the
+        setting filters out, that lack support, or that rank below the pool.
     """
     setting = get_rarity(rarity)
-    scores = np.asarray(scores, dtype=np.float32)
+    scores = np.asarray(scores, dtype=np.float64)
     likes = np.asarray(likes)
     if setting.exclude_head and threshold is None:
         threshold = head_threshold(likes)
     if candidates is not None:
         likes = likes[np.asarray(candidates)]
-    if setting.penalty == 0 and not setting.exclude_head and setting.max_likes is None:
-        return scores.copy()
-    offset = (-setting.penalty * np.log1p(likes.astype(np.float64))).astype(np.float32)
-    offset[~allowed(likes, setting, threshold)] = -np.inf
-    return scores + offset
+    keep = np.isfinite(scores) & allowed(likes, setting, threshold)
+    if setting.min_support and support is not None:
+        keep &= np.asarray(support) >= setting.min_support
+    if scores.shape[-1] == 0:
+        return np.full(scores.shape, -np.inf)
+    flat = np.where(keep, scores, -np.inf).reshape(-1, scores.shape[-1])
+    keys = np.full(flat.shape, -np.inf)
+    n = flat.shape[1]
+    take = min(pool, n)
+    if take == 0:
+        return keys.reshape(scores.shape)
+    best = np.argpartition(-flat, take - 1, axis=1)[:, :take] if take < n else np.tile(np.arange(n), (len(flat), 1))
+    # Sort the pool best first; equal scores keep the works' order (stable on their ids).
+    order = np.lexsort((best, -np.take_along_axis(flat, best, axis=1)), axis=1)
+    best = np.take_along_axis(best, order, axis=1)
+    ranked = np.take_along_axis(flat, best, axis=1)
+    rank_keys = np.where(np.isfinite(ranked), -np.log(np.arange(1, take + 1, dtype=np.float64)), -np.inf)
+    if setting.penalty:
+        pool_likes = np.broadcast_to(likes, scores.shape).reshape(flat.shape)
+        rank_keys = rank_keys - setting.penalty * np.log1p(np.take_along_axis(pool_likes, best, axis=1).astype(np.float64))
+    np.put_along_axis(keys, best, rank_keys, axis=1)
+    return keys.reshape(scores.shape)

@@ -15,21 +15,26 @@ import numpy as np
 
 from . import rarity as rarities
 from .errors import AmbiguousTitle, BookNotFound, InvalidInput
+from .kinds import BOOK, KINDS
+from .language import parse_language, wanted_languages
 from .matcher import TitleMatcher, fast_fold, string_hash
 from .modelfolder import FileRows, ModelFolder, load_model_folder
 from .normalize import normalize_author, work_key
 from .results import Recommendation, RecommendationList, TitleMatch, Work
+from .scoring import DEFAULT_FUSION, fuse, pool_ranks
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 300
 NOT_FOUND_BELOW = 68.0  # best match score under which we ask "did you mean"
 AMBIGUOUS_WITHIN = 2.5  # other works this close to the best make the title ambiguous
-INDEX_CANDIDATES = 500  # HNSW hits re-scored exactly; rarity filters can drop many of them
+POOL = rarities.POOL  # candidates each order contributes (the index fetch); rarity re-ranks among them
+MAX_FETCH = 16 * POOL  # a rarity that filters many index hits fetches more, up to this many
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
-POPULAR_CANDIDATES = 200  # top works by bias added for `any`, where popularity counts fully
 MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
+MAX_QUERY_WORKS = 200  # a shelf's books read per request (the most recent first, as the caller orders them)
+KIND_SUPPORT = 3  # co-readers a pick of another kind than the query's (a study guide for a novel) needs
 _ARTICLES = {"the", "a", "an", "le", "la", "les", "el", "der", "die", "das"}
 
 
@@ -51,29 +56,34 @@ class Engine:
         ef: HNSW search breadth; at least the number of candidates fetched.
     """
 
-    def __init__(self, folder: ModelFolder, ef: int = SERVING_EF):
+    def __init__(self, folder: ModelFolder, ef: int = SERVING_EF, diversify: bool = True):
         self.folder = folder
         self.works = folder.works
         self.likes = np.asarray(folder.likes, dtype=np.int64)
-        self.bias = np.asarray(folder.bias, dtype=np.float32)
+        self.trained = np.asarray(folder.trained, dtype=bool)
+        self.language = np.asarray(folder.language, dtype=np.uint8)
+        self.kind = np.asarray(folder.kind, dtype=np.uint8)
         self.index = folder.index
-        self.index.set_ef(max(ef, INDEX_CANDIDATES))  # once: set_ef is not safe while others query
+        self.index.set_breadth(max(ef, POOL))  # once: hnswlib's set_ef is not safe while others search
+        self.diversify = diversify  # at most MAX_PER_AUTHOR / MAX_PER_SERIES per list (off: the model's own list)
         # A model folder's matcher.npz loads in a second; building takes minutes at 2.8M works.
         self.matcher = folder.matcher or TitleMatcher(self.works.title, self.works.author, self.likes)
         self._head = rarities.head_threshold(self.likes)
-        self._popular = np.argsort(-self.bias, kind="stable")[:POPULAR_CANDIDATES]
-        self._popular_sorted = np.sort(self._popular)
+        self._allowed = {name: rarities.allowed(self.likes, name, self._head) for name in rarities.RARITIES}
         self._query_rows = FileRows(folder.query)  # a few rows per request (see FileRows)
-        self._popular_target = FileRows(folder.target).rows(self._popular_sorted).astype(np.float32)
+        self._colike = folder.colike
+        self._fusion = {**DEFAULT_FUSION, **folder.scoring}
+        self._fans = folder.fans
         self._isbn_lock = threading.Lock()
         self._isbn_hash: np.ndarray | None = None
         self._isbn_work: np.ndarray | None = None
-        self._fans = self._load_fans(folder.path / "likes.npz")
 
     @classmethod
-    def from_folder(cls, path: str | Path, check_hashes: bool = True) -> "Engine":
-        """Load a model folder (see `engine.modelfolder`); raises ModelFolderError if unusable."""
-        return cls(load_model_folder(path, check_hashes=check_hashes))
+    def from_folder(cls, path: str | Path, check_hashes: bool = True, **options) -> "Engine":
+        """Load a model folder (see `engine.modelfolder`); raises ModelFolderError if unusable.
+
+        `options` go to the constructor (`ef`, `diversify`)."""
+        return cls(load_model_folder(path, check_hashes=check_hashes), **options)
 
     @property
     def version(self) -> str:
@@ -184,45 +194,52 @@ class Engine:
     # --- recommendations --------------------------------------------------------------
 
     def nearest(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, inner products) of the `n` works whose target vectors have the largest inner product with `vector` (HNSW)."""
-        n = min(int(n), self.n_works)
-        if n <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        labels, distances = self.index.knn_query(np.asarray(vector, np.float32).reshape(1, -1), k=n)
-        return labels[0].astype(np.int64), 1 - distances[0]  # hnswlib's "ip" distance is 1 - inner product
+        """(ids, inner products) of the `n` works whose target vectors have the largest inner product with `vector`."""
+        return self.index.search(vector, n)
+
+    def usable(self, work: Work | int) -> bool:
+        """Whether recommendations can start from this work (it has a vector or co-like weights)."""
+        i = work.id if isinstance(work, Work) else int(work)
+        return bool(self.trained[i]) or (self._colike is not None and self._colike.indptr[i + 1] > self._colike.indptr[i])
 
     def recommend(self, works: Sequence[Work | int], k: int = 10, rarity: str | None = None,
-                  exclude: Iterable[int | str] = ()) -> RecommendationList:
+                  exclude: Iterable[int | str] = (), lang: str | None = None) -> RecommendationList:
         """Works that readers of `works` loved, at the chosen rarity.
 
         Args:
-            works: The liked works (one title, or a whole shelf).
+            works: The liked works (one title, or a whole shelf; the first `MAX_QUERY_WORKS` are read).
             k: How many picks.
             rarity: A name from `engine.rarity.RARITIES`; None means the default.
             exclude: Work ids or work keys never to recommend (e.g. the reader's shelf).
+            lang: None (picks in the language of `works`), "any", or a language code ("de").
+
+        Returns:
+            The picks; `unused` names the query works the model knows nothing about (liked by
+            too few readers to have a vector), which did not shape the answer.
 
         Raises:
-            InvalidInput: no works, or an unknown rarity.
+            InvalidInput: no works, an unknown rarity or language.
         """
         setting = self._rarity(rarity)
-        liked = [w if isinstance(w, Work) else self.work(w) for w in works]
+        try:
+            language = parse_language(lang)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        liked = [w if isinstance(w, Work) else self.work(w) for w in works][:MAX_QUERY_WORKS]
         if not liked:
             raise InvalidInput("Name at least one book you liked.")
         k = max(1, int(k))
+        used = [w for w in liked if self.usable(w)]
+        unused = [w for w in liked if not self.usable(w)]
+        if not used:
+            return RecommendationList(liked, [], setting.name, self.version, unused)
         ids = np.array([w.id for w in liked], dtype=np.int64)
-        seed_rows = self._query_rows.rows(ids)
-        vector = seed_rows.mean(axis=0)
-        # The index gives the candidates' inner products: the target vectors (0.7 GB at 2.8M
-        # works, memory-mapped) are read only for the few popular works `any` adds.
-        candidates, dots = self.nearest(vector, INDEX_CANDIDATES)
-        if setting.name == "any":
-            extra = np.setdiff1d(self._popular, candidates)
-            candidates = np.concatenate([candidates, extra])
-            dots = np.concatenate([dots, self._popular_target[np.searchsorted(self._popular_sorted, extra)] @ vector])
-        scores = dots + self.bias[candidates]
-        adjusted = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         banned_ids = set(ids.tolist()) | {int(x) for x in exclude if not isinstance(x, str)}
+        candidates, scores = self._candidates(used, setting, banned_ids)
+        keys = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         banned_keys = {w.key for w in liked} | {x for x in exclude if isinstance(x, str)}
+        languages = wanted_languages(self.language[ids], language)
+        query_kinds = {int(self.kind[w.id]) for w in liked}
         query_series = {(series_stem(w.title), normalize_author(w.author)) for w in liked} - {("", "")}
         # "Children of Dune" is Dune's own series too: same author, every word of the query's title.
         query_words = {}
@@ -230,17 +247,18 @@ class Engine:
             words = frozenset(fast_fold(w.title).split()) - _ARTICLES
             if words:
                 query_words.setdefault(normalize_author(w.author), []).append(words)
-        # What the reasons compare each pick with, read once per request, not once per pick.
-        sources = liked[:50]
+        # What the reasons and support floors compare each pick with, read once per request.
+        sources = used[:50]
         source_fans = [self.fans(w.id) for w in sources] if self._fans is not None else None
+        readers = np.unique(np.concatenate(source_fans)) if source_fans else None
         picks: list[Recommendation] = []
         per_author: dict[str, int] = {}
         per_series: dict[str, int] = {}
-        for i in np.argsort(-adjusted, kind="stable"):
-            if len(picks) >= k or not np.isfinite(adjusted[i]):
+        for i in np.lexsort((candidates, -keys)):  # equal keys: lower work id first, as in the evaluation
+            if len(picks) >= k or not np.isfinite(keys[i]):
                 break
             c = int(candidates[i])
-            if c in banned_ids:
+            if c in banned_ids or (languages is not None and self.language[c] and self.language[c] not in languages):
                 continue
             work = self.work(c)
             author, stem = normalize_author(work.author), series_stem(work.title)
@@ -250,15 +268,63 @@ class Engine:
                 title_words = set(fast_fold(work.title).split())
                 if any(words <= title_words for words in query_words[author]):
                     continue
-            if author and per_author.get(author, 0) >= MAX_PER_AUTHOR:
+            support = self._support(c, readers)
+            if support is not None and support < setting.min_support:
                 continue
-            if stem and per_series.get(stem, 0) >= MAX_PER_SERIES:
-                continue
-            per_author[author] = per_author.get(author, 0) + 1
-            if stem:
-                per_series[stem] = per_series.get(stem, 0) + 1
-            picks.append(Recommendation(work, round(float(scores[i]), 4), self._reason(work, sources, source_fans, seed_rows[:50])))
-        return RecommendationList(liked, picks, setting.name, self.version)
+            if self.kind[c] != BOOK and int(self.kind[c]) not in query_kinds and (support or 0) < KIND_SUPPORT:
+                continue  # a study guide or a board book for a novel's readers needs strong evidence
+            if self.diversify:
+                if author and per_author.get(author, 0) >= MAX_PER_AUTHOR:
+                    continue
+                if stem and per_series.get(stem, 0) >= MAX_PER_SERIES:
+                    continue
+                per_author[author] = per_author.get(author, 0) + 1
+                if stem:
+                    per_series[stem] = per_series.get(stem, 0) + 1
+            picks.append(Recommendation(work, round(float(keys[i]), 4), self._reason(work, sources, source_fans),
+                                        support if support is not None else -1))
+        return RecommendationList(liked, picks, setting.name, self.version, unused)
+
+    def _candidates(self, used: list[Work], setting, banned: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate ids and their scores for the query works `used`, among the works `setting` allows
+        and not `banned` (the query's own works: they take no place in either order's pool).
+
+        The dense order comes from the index (its best `POOL` allowed works: a filter that
+        drops many hits fetches more); with co-like weights, the works co-liked with the
+        query are a second order and the two are fused by ranks (`engine.scoring`).
+        """
+        allowed = self._allowed[setting.name]
+        if banned:
+            allowed = allowed.copy()
+            gone = np.fromiter(banned, np.int64)
+            allowed[gone[(gone >= 0) & (gone < len(allowed))]] = False
+        trained = [w.id for w in used if self.trained[w.id]]
+        dense_ids, dense_scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if trained:
+            vector = self._query_rows.rows(np.array(trained)).mean(axis=0)
+            fetch = POOL
+            while True:
+                dense_ids, dense_scores = self.nearest(vector, fetch)
+                keep = allowed[dense_ids]
+                if keep.sum() >= POOL or fetch >= min(MAX_FETCH, len(self.index)):
+                    break
+                fetch *= 4
+            dense_ids, dense_scores = dense_ids[keep][:POOL], dense_scores[keep][:POOL]
+        if self._colike is None:
+            return dense_ids, dense_scores
+        columns, weights = self._colike.rows([w.id for w in used])
+        colike_ids, inverse = np.unique(columns.astype(np.int64), return_inverse=True)
+        colike_scores = np.bincount(inverse, weights=weights, minlength=len(colike_ids))
+        keep = allowed[colike_ids]
+        colike_ids, colike_scores = colike_ids[keep], colike_scores[keep]
+        ids = np.union1d(dense_ids, colike_ids)  # sorted: ties break on ids, as in the evaluation
+        dense_all = np.full(len(ids), -np.inf)
+        dense_all[np.searchsorted(ids, dense_ids)] = dense_scores
+        colike_all = np.full(len(ids), -np.inf)
+        colike_all[np.searchsorted(ids, colike_ids)] = colike_scores
+        fused = fuse(pool_ranks(colike_all, POOL), pool_ranks(dense_all, POOL),
+                     float(self._fusion["fusion_weight"]), float(self._fusion["fusion_k"]))
+        return ids, fused
 
     @staticmethod
     def _rarity(rarity: str | None):
@@ -269,57 +335,36 @@ class Engine:
 
     # --- reasons ----------------------------------------------------------------------
 
-    def _load_fans(self, path: Path):
-        """Readers of each work, as CSR arrays: `fans_*.npy` (memory-mapped), or an older `likes.npz`."""
-        folder = path.parent
-        if (folder / "fans_indptr.npy").exists() and (folder / "fans_readers.npy").exists():
-            try:
-                indptr = np.load(folder / "fans_indptr.npy", mmap_mode="r")
-                readers = np.load(folder / "fans_readers.npy", mmap_mode="r")
-                if len(indptr) == self.n_works + 1 and indptr[-1] == len(readers):
-                    return np.array(indptr), FileRows(readers)
-                log.warning("ignoring fans_*.npy in %s: they do not fit the catalogue", folder)
-            except (OSError, ValueError) as exc:
-                log.warning("ignoring fans_*.npy in %s: %s", folder, exc)
-        if not path.exists():
-            return None
-        try:
-            data = np.load(path)
-            users = np.asarray(data["user"] if "user" in data else data["reader"], dtype=np.int32)
-            items = np.asarray(data["work"], dtype=np.int64)
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring %s: %s", path, exc)
-            return None
-        order = np.lexsort((users, items))  # by work, then reader: each list sorted for intersect
-        indptr = np.zeros(self.n_works + 1, np.int64)
-        np.cumsum(np.bincount(items, minlength=self.n_works)[:self.n_works], out=indptr[1:])
-        return indptr, FileRows(users[order])
-
     def fans(self, work_id: int) -> np.ndarray:
-        """Sorted ids of the training readers who liked `work_id` (empty without likes.npz)."""
+        """Sorted ids of the training readers who liked `work_id` (empty when the folder has no fans)."""
         if self._fans is None:
             return np.zeros(0, np.int32)
-        indptr, users = self._fans
-        return users.span(int(indptr[work_id]), int(indptr[work_id + 1]))
+        return self._fans.row(int(work_id))
 
-    def _reason(self, pick: Work, sources: list[Work], source_fans: list[np.ndarray] | None,
-                source_rows: np.ndarray) -> str:
-        """"loved by 12 readers who loved Dune", or without co-like data the closest query book.
+    def _support(self, pick: int, readers: np.ndarray | None) -> int | None:
+        """Co-readers of a pick: training readers who liked it and at least one query work (None: unknown)."""
+        if readers is None:
+            return None
+        fans = self.fans(pick)
+        return int(np.count_nonzero(np.isin(fans, readers, assume_unique=True))) if len(fans) else 0
 
-        `sources` are the query's books, with their fans and query vectors (`source_rows`).
-        """
-        if source_fans is not None:
-            fans = self.fans(pick.id)
-            counts = [np.intersect1d(fans, theirs, assume_unique=True).size for theirs in source_fans]
-            best = int(np.argmax(counts))
-            if counts[best]:
-                count = counts[best]
-                return f"loved by {count} reader{'s' if count != 1 else ''} who loved {sources[best].title}"
-        # Which of the query's books points at this pick the most.
-        target = self.index.get_items([pick.id], return_type="numpy")[0]  # the index's copy: no page of target read
-        source = sources[int(np.argmax(source_rows @ target))]
-        readers = f"{pick.likes} reader{'s' if pick.likes != 1 else ''}"
-        return f"loved by readers of {source.title}; {readers} liked it"
+    def _reason(self, pick: Work, sources: list[Work], source_fans: list[np.ndarray] | None) -> str:
+        """"loved by 12 readers who loved Dune"; honest when the evidence is one reader or none."""
+        if source_fans is None:
+            return f"close to {sources[0].title} in what its readers like"
+        fans = self.fans(pick.id)
+        counts = [np.intersect1d(fans, theirs, assume_unique=True).size for theirs in source_fans]
+        best = int(np.argmax(counts))
+        count, source = counts[best], sources[best].title
+        if count >= 2:
+            return f"loved by {count} readers who loved {source}"
+        if count == 1:
+            return f"loved by one reader who loved {source} (a single reader's pick)"
+        return f"no reader of {source} rated it yet; readers with their taste did ({_plural(pick.likes, 'like')})"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def _hash(text: str) -> np.uint64:

@@ -37,8 +37,9 @@ class Recommendation:
     """One pick with its one-line reason."""
 
     work: Work
-    score: float
+    score: float  # the rarity key the list is sorted by (comparable within one list only)
     reason: str
+    support: int = -1  # co-readers: training readers who liked it and a query book (-1: unknown)
 
 
 @dataclass
@@ -49,3 +50,4 @@ class RecommendationList:
     picks: list[Recommendation] = field(default_factory=list)
     rarity: str = "rare"
     model_version: str = ""
+    unused: list[Work] = field(default_factory=list)  # query works the model could not use (no vector yet)

@@ -49,10 +49,11 @@ def test_bench_tiny_runs_and_prints_the_table(tmp_path, capsys):
     out, figures = tmp_path / "BENCHMARKS.md", tmp_path / "bench.json"
     code = main(["bench", "--size", "tiny", "--cache", str(tmp_path / "cache"), "--output", str(out),
                  "--queries", "42", "--baseline-queries", "2", "--train-steps", "2", "--train-shapes", "256x4,128x4",
+                 "--elsa-batches", "64",
                  "--hnsw-sample", "50", "--threads", "2", "--json", str(figures)])
     assert code == 0
     printed = capsys.readouterr().out
-    for label in ("trainer pairs/s", "HNSW build", "HNSW recall@10", "model folder load", "serving process RSS",
+    for label in ("trainer skipgram", "pairs/s", "trainer elsa", "readers/s", "co-like weights", "HNSW build", "HNSW recall@10", "model folder load", "serving process RSS",
                   "matcher p50 / p99", "matcher top-1", "baseline: rapidfuzz", "recommend end to end"):
         assert label in printed, label
     assert "Machine:" in printed and "cores" in printed
@@ -61,8 +62,9 @@ def test_bench_tiny_runs_and_prints_the_table(tmp_path, capsys):
     assert result["hnsw"]["recall10"] > 0.9  # planted clusters: an easy index
     assert result["serving"]["matcher_top1"] > 0.8
     assert result["serving"]["recommend_queries"] > 30
-    assert [t["batch"] for t in result["trainer"]] == ["256x4", "128x4"]
-    assert all(t["pairs_per_s"] > 0 for t in result["trainer"])
+    assert [(t["model"], t.get("batch")) for t in result["trainer"]] == [
+        ("skipgram", "256x4"), ("skipgram", "128x4"), ("elsa", "64 readers"), ("elsa co-like weights", None)]
+    assert all(t.get("pairs_per_s", t.get("readers_per_s", 1)) > 0 for t in result["trainer"])
 
 
 def test_bench_matcher_only(tmp_path, capsys):
@@ -84,5 +86,6 @@ def test_bench_trainer_only(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "batch 64x4" in printed and "batch 32x2" in printed and "host peak RSS" in printed
+    assert "trainer elsa" in printed and "batch 8192 readers" in printed and "co-like weights" in printed
     assert "HNSW" not in printed and "matcher" not in printed  # the trainer alone
     assert "--trainer-only" in out.read_text()

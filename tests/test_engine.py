@@ -9,7 +9,8 @@ import pytest
 
 from engine.dataset import Works
 from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
-from engine.modelfolder import build_index, write_model_folder
+from engine.ann import HnswIndex
+from engine.modelfolder import write_model_folder
 from engine.normalize import normalize_author
 from engine.recommender import Engine, EngineHolder, series_stem
 
@@ -53,8 +54,9 @@ CATALOGUE = [
 def make_model_folder(path: Path, dim: int = 8, with_likes: bool = True, seed: int = 0, matcher: bool = True) -> Path:
     """A model whose clusters are genres: a reader of one book is steered to its genre.
 
-    With `with_likes`, `likes.npz` holds training likes drawn per genre, so co-like
-    counts (the reasons) can be checked.
+    With `with_likes`, the folder's fans (training readers per work) are drawn per genre, so
+    co-reader counts (reasons, support floors) can be checked. Each work's popularity is a
+    last vector coordinate (the contract folds a bias in), so `any` leans to popular works.
     """
     rng = np.random.default_rng(seed)
     titles, authors, likes, cluster, isbns = (list(col) for col in zip(*CATALOGUE))
@@ -64,21 +66,17 @@ def make_model_folder(path: Path, dim: int = 8, with_likes: bool = True, seed: i
     query = centres[cluster] + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
     target = centres[cluster] + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
     likes = np.array(likes, dtype=np.int64)
-    bias = (0.5 * np.log1p(likes)).astype(np.float32)
+    query = np.hstack([query, np.ones((n, 1), np.float32)])
+    target = np.hstack([target, (0.5 * np.log1p(likes)).astype(np.float32)[:, None]])
     works = Works(titles, authors, np.full(n, 1990, np.int32), [""] * n, isbns)
-    extra = {}
+    fans = None
     if with_likes:
-        users, items = [], []
-        for w in range(n):
-            # Readers 0..99 read genre 0, 100..199 genre 1, 200..299 genre 2.
-            fans = rng.choice(100, size=min(int(likes[w]), 100), replace=False) + 100 * cluster[w]
-            users += fans.tolist()
-            items += [w] * len(fans)
-        np.savez(path.parent / "likes.npz", user=np.array(users, np.int32), work=np.array(items, np.int32))
-        extra["likes.npz"] = path.parent / "likes.npz"
-    return write_model_folder(path, works=works, likes=likes, query=query, target=target, bias=bias,
-                              config={"test": True}, metrics={}, data_fingerprint="test", extra_files=extra,
-                              matcher=matcher)
+        # Readers 0..99 read genre 0, 100..199 genre 1, 200..299 genre 2.
+        readers = [np.sort(rng.choice(100, size=min(int(likes[w]), 100), replace=False) + 100 * cluster[w])
+                   for w in range(n)]
+        fans = (np.concatenate([[0], np.cumsum([len(r) for r in readers])]), np.concatenate(readers))
+    return write_model_folder(path, works=works, likes=likes, query=query, target=target, fans=fans,
+                              config={"test": True}, metrics={}, data_fingerprint="test", matcher=matcher)
 
 
 @pytest.fixture(scope="module")
@@ -184,18 +182,26 @@ def test_rarity_changes_the_picks(engine):
 
 def test_reasons_count_real_co_likes(engine):
     dune, solaris = engine.work(0), engine.work(10)
-    for pick in engine.recommend([dune, solaris], k=5, rarity="balanced").picks:
+    picks = engine.recommend([dune, solaris], k=8, rarity="balanced").picks
+    assert picks
+    for pick in picks:
         counts = {w.title: np.intersect1d(engine.fans(w.id), engine.fans(pick.work.id)).size for w in (dune, solaris)}
         best = max(counts, key=counts.get)
-        assert pick.reason == f"loved by {counts[best]} reader{'s' if counts[best] != 1 else ''} who loved {best}"
+        if counts[best] >= 2:
+            assert pick.reason == f"loved by {counts[best]} readers who loved {best}"
+        elif counts[best] == 1:  # one reader's taste is said to be just that
+            assert pick.reason == f"loved by one reader who loved {best} (a single reader's pick)"
+        else:
+            assert pick.reason.startswith(f"no reader of {best} rated it yet")
+        union = np.union1d(engine.fans(dune.id), engine.fans(solaris.id))
+        assert pick.support == np.intersect1d(union, engine.fans(pick.work.id)).size
 
 
-def test_reasons_without_likes_file(engine_without_likes):
+def test_reasons_without_fans(engine_without_likes):
     picks = engine_without_likes.recommend([engine_without_likes.work(0)], k=3, rarity="balanced").picks
     assert picks
     for pick in picks:
-        assert pick.reason.startswith("loved by readers of Dune; ")
-        assert f"{pick.work.likes} reader" in pick.reason
+        assert pick.reason == "close to Dune in what its readers like" and pick.support == -1
 
 
 def test_shelf_of_many_books(engine):
@@ -213,8 +219,8 @@ def test_hnsw_recall_at_10_against_exact(tmp_path):
     queries = rng.standard_normal((200, dim)).astype(np.float32)
     works = Works([f"Book {i}" for i in range(n)], ["A"] * n, np.zeros(n, np.int32), [""] * n, [""] * n)
     folder = write_model_folder(tmp_path / "big", works=works, likes=np.zeros(n, np.int64), query=target,
-                                target=target, bias=np.zeros(n, np.float32), config={}, metrics={},
-                                data_fingerprint="x", index=build_index(target, threads=2))
+                                target=target, config={}, metrics={}, data_fingerprint="x",
+                                index=HnswIndex.build(target, threads=2))
     engine = Engine.from_folder(folder, check_hashes=False)
     exact = np.argsort(-(queries @ target.T), axis=1)[:, :10]
     found = [engine.nearest(q, 10) for q in queries]

@@ -115,7 +115,7 @@ def test_markdown_table_and_model_folder(tmp_path, capsys):
     rng = np.random.default_rng(0)
     model = write_model_folder(tmp_path / "model", works=dataset.works, likes=np.ones(n, int),
                                query=rng.normal(size=(n, dim)), target=rng.normal(size=(n, dim)),
-                               bias=np.zeros(n), config={"dim": dim}, metrics={}, data_fingerprint="x")
+                               config={"model": "skipgram", "dim": dim}, metrics={}, data_fingerprint="x")
     assert main(["eval", "--dataset", str(folder), "--methods", "popularity", "--rarities", "any,rare",
                  "--model", str(model)]) == 0
     out = capsys.readouterr().out

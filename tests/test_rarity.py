@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from engine import rarity
-from engine.rarity import DEEP_MAX_LIKES, RARITIES, adjust, allowed, get_rarity, head_mask, head_threshold
+from engine.rarity import DEEP_MAX_LIKES, POOL, RARITIES, adjust, allowed, get_rarity, head_mask, head_threshold
 
 
 @pytest.fixture
 def catalogue():
     rng = np.random.default_rng(1)
-    likes = np.concatenate([rng.integers(50, 400, 20), rng.integers(0, 30, 480)])
+    likes = np.concatenate([rng.integers(50, 400, 20), rng.integers(0, 30, 680)])
     scores = rng.normal(size=(8, len(likes))).astype(np.float32)
     return scores, likes
 
@@ -41,36 +41,74 @@ def test_head_holds_at_least_the_share(catalogue):
     assert likes[smaller].sum() < 0.2 * likes.sum()
 
 
-def test_any_is_the_identity(catalogue):
+def test_any_keeps_the_models_order(catalogue):
     scores, likes = catalogue
-    adjusted = adjust(scores, likes, "any")
-    np.testing.assert_array_equal(adjusted, scores)
-    assert adjusted is not scores  # a copy: callers may write into it
+    keys = adjust(scores, likes, "any")
     for row in range(len(scores)):
-        np.testing.assert_array_equal(ranking(adjusted[row]), ranking(scores[row]))
+        np.testing.assert_array_equal(ranking(keys[row])[:POOL], ranking(scores[row])[:POOL])
+    # The key is -log(rank): the best work gets 0, the second -log 2, ...
+    best = ranking(scores[0])
+    np.testing.assert_allclose(keys[0, best[:3]], -np.log([1, 2, 3]))
+    assert np.isfinite(keys).sum(axis=1).max() == min(POOL, len(likes))  # only the pool is ranked
 
 
-def test_rare_never_lists_head_works_and_orders_by_adjusted_score(catalogue):
+def test_rare_never_lists_head_works_and_keeps_the_models_order_otherwise(catalogue):
     scores, likes = catalogue
     head = head_mask(likes)
-    adjusted = adjust(scores, likes, "rare")
-    assert np.isneginf(adjusted[:, head]).all()
-    assert np.isfinite(adjusted[:, ~head]).all()
-    penalty = RARITIES["rare"].penalty
-    expected = scores[:, ~head] - penalty * np.log1p(likes[~head])
-    np.testing.assert_allclose(adjusted[:, ~head], expected, atol=1e-5)
+    keys = adjust(scores, likes, "rare")
+    assert np.isneginf(keys[:, head]).all()
+    for row in range(len(scores)):
+        tail = np.flatnonzero(~head)
+        ranked = np.isfinite(keys[row]).sum()
+        assert ranked == min(POOL, len(tail))
+        np.testing.assert_array_equal(tail[ranking(keys[row, tail])][:ranked], tail[ranking(scores[row, tail])][:ranked])
     # Even a head work with the best raw score ranks below every tail work.
     boosted = scores.copy()
     boosted[:, np.flatnonzero(head)[0]] = 100.0
-    top = ranking(adjust(boosted, likes, "rare")[0])[: (~head).sum()]
-    assert not head[top].any()
+    boosted_keys = adjust(boosted, likes, "rare")[0]
+    top = ranking(boosted_keys)[:np.isfinite(boosted_keys).sum()]
+    assert len(top) and not head[top].any()
 
 
-def test_penalty_prefers_the_less_liked_of_equal_scores():
-    likes = np.array([1000, 50, 3, 0, 0, 0, 0, 0, 0, 0])
-    scores = np.zeros(len(likes), dtype=np.float32)
-    balanced = adjust(scores, likes, "balanced")
-    assert balanced[0] < balanced[1] < balanced[2] < balanced[3]
+def test_balanced_penalises_popularity_on_ranks_by_hand():
+    # Ranks 1..5 by score; likes 99, 10, 3, 0, 0.
+    scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    likes = np.array([99, 10, 3, 0, 0])
+    keys = adjust(scores, likes, "balanced")
+    penalty = RARITIES["balanced"].penalty
+    expected = -np.log(np.arange(1, 6)) - penalty * np.log1p(likes)
+    np.testing.assert_allclose(keys, expected)
+    # A work 100 times as liked must rank 10 times higher to stay ahead (penalty 0.5):
+    # the 99-like work at rank 1 falls behind the unliked work at rank 4.
+    assert keys[3] > keys[0]
+    assert list(np.argsort(-keys, kind="stable")) == [3, 4, 2, 1, 0]
+
+
+@pytest.mark.parametrize("name", list(RARITIES))
+def test_rarity_is_scale_free(catalogue, name):
+    """Adding a constant to a method's scores or multiplying them by a positive factor changes no list."""
+    scores, likes = catalogue
+    support = np.random.default_rng(3).integers(0, 3, scores.shape)
+    reference = adjust(scores, likes, name, support=support)
+    for scale, shift in [(1.0, 7.5), (0.001, 0.0), (250.0, -3.0), (3.0, 1e4)]:
+        transformed = (scale * scores.astype(np.float64) + shift)
+        np.testing.assert_array_equal(adjust(transformed, likes, name, support=support), reference)
+        for row in range(len(scores)):
+            np.testing.assert_array_equal(ranking(adjust(transformed, likes, name, support=support)[row])[:20],
+                                          ranking(reference[row])[:20])
+
+
+def test_support_floor_drops_picks_without_co_readers(catalogue):
+    scores, likes = catalogue
+    support = np.zeros(scores.shape, dtype=int)
+    support[:, ::3] = 1  # a third of the works have one co-reader
+    rare = adjust(scores, likes, "rare", support=support)
+    assert RARITIES["rare"].min_support == 1
+    assert np.isneginf(rare[support < 1]).all()
+    assert np.isfinite(rare[(support >= 1) & ~head_mask(likes)[None, :]]).any()
+    deep = adjust(scores, likes, "deep", support=support)  # deep needs no support
+    assert np.isfinite(deep[:, (likes <= DEEP_MAX_LIKES) & (support[0] < 1)]).all()
+    assert np.array_equal(adjust(scores, likes, "rare"), adjust(scores, likes, "rare", support=None))  # unknown: no floor
 
 
 def test_deep_keeps_only_the_long_tail(catalogue):
@@ -89,13 +127,21 @@ def test_settings_narrow_from_any_to_deep(catalogue):
 
 
 def test_candidates_give_the_same_order_as_the_whole_catalogue(catalogue):
-    """The engine adjusts only its index hits; the order must match eval's over all works."""
+    """The engine adjusts only its index hits; holding the best works, they order as eval's whole catalogue."""
     scores, likes = catalogue
-    candidates = np.random.default_rng(2).choice(len(likes), size=120, replace=False)
     for name in RARITIES:
-        whole = adjust(scores, likes, name)[:, candidates]
-        part = adjust(scores[:, candidates], likes, name, candidates=candidates)
-        np.testing.assert_array_equal(whole, part)
+        keep = allowed(likes, name)
+        for row in range(len(scores)):
+            # The hits: the best POOL works the setting keeps, plus some it drops, in another order.
+            best = np.flatnonzero(keep)[np.argsort(-scores[row, keep], kind="stable")[:POOL]]
+            dropped = np.flatnonzero(~keep)[:50]
+            candidates = np.random.default_rng(row).permutation(np.concatenate([best, dropped]))
+            whole = adjust(scores[row], likes, name)
+            part = adjust(scores[row, candidates], likes, name, candidates=candidates)
+            # Equal keys (rank 2 with no likes is rank 1 with 3 likes under balanced) break on work ids.
+            order_whole = ranking(whole)[:np.isfinite(whole).sum()]
+            order_part = candidates[np.lexsort((candidates, -part))][:np.isfinite(part).sum()]
+            np.testing.assert_array_equal(order_part, order_whole)
 
 
 def test_explicit_threshold_matches_the_computed_one(catalogue):

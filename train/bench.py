@@ -60,7 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline-queries", type=int, default=5, help="queries for the brute-force rapidfuzz baseline")
     parser.add_argument("--train-steps", type=int, default=20, help="timed trainer steps (0: skip the trainer)")
     parser.add_argument("--train-shapes", default="4096x4",
-                        help="trainer batch shapes, targets x contexts, comma-separated (Lit2Vec2's is 128x4; default 4096x4)")
+                        help="skip-gram batch shapes, targets x contexts, comma-separated (Lit2Vec2's is 128x4; default 4096x4)")
+    parser.add_argument("--elsa-batches", default="8192",
+                        help="default model (ELSA): readers per step to time, comma-separated (default 8192; none: skip); "
+                             "its co-like weights are timed once")
     parser.add_argument("--hnsw-sample", type=int, default=500, help="queries for HNSW recall and latency")
     parser.add_argument("--threads", type=int, default=-1, help="threads for the HNSW build (default: all cores)")
     parser.add_argument("--matcher-only", action="store_true",
@@ -122,9 +125,8 @@ def load_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray | None, Pat
     return Dataset.load(folder), clusters, folder
 
 
-def stand_in_vectors(n: int, clusters: np.ndarray | None, likes: np.ndarray, dim: int = 64,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(query, target, bias) shaped like a trained model's: taste clusters plus noise, log-popularity bias.
+def stand_in_vectors(n: int, clusters: np.ndarray | None, dim: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(query, target) shaped like the default model's (ELSA): unit rows around taste-cluster centres.
 
     Used only when no trained model is at hand, so that HNSW, loading and serving can be
     measured at any size; the figures say so.
@@ -136,14 +138,12 @@ def stand_in_vectors(n: int, clusters: np.ndarray | None, likes: np.ndarray, dim
     centre = rng.standard_normal((k, dim), dtype=np.float32)
     centre /= np.linalg.norm(centre, axis=1, keepdims=True)
     target = np.empty((n, dim), np.float32)
-    query = np.empty((n, dim), np.float32)
     for lo in range(0, n, 1 << 20):
         hi = min(n, lo + (1 << 20))
         noise = rng.standard_normal((hi - lo, dim), dtype=np.float32) * np.float32(0.7 / np.sqrt(dim))
-        target[lo:hi] = 3.0 * (centre[clusters[lo:hi]] + noise)
-        query[lo:hi] = target[lo:hi] + rng.standard_normal((hi - lo, dim), dtype=np.float32) * np.float32(0.3)
-    bias = (0.5 * np.log1p(np.asarray(likes, np.float64)) - 5.0).astype(np.float32)
-    return query, target, bias
+        rows = centre[clusters[lo:hi]] + noise
+        target[lo:hi] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return target, target
 
 
 def find_model(args: argparse.Namespace, dataset: Dataset) -> Path | None:
@@ -181,26 +181,29 @@ def bench_trainer(dataset: Dataset, steps: int, shapes: list[tuple[int, int]], w
 
     import torch
 
-    from . import train as trainer
     from .config import TrainConfig
+    from .data import prepare_data
+    from .sampled import build_model, build_optimizer
     from .sampler import NegativeSampler, ReaderLikes, sample_skipgram
+    from .train import resolve_device
 
-    base = TrainConfig(val_readers=0, device=device, amp=amp).validate()
-    dev = trainer.resolve_device(base.device)
+    base = TrainConfig(model="skipgram", val_readers=0, device=device, amp=amp).validate()
+    dev = resolve_device(base.device)
     cuda = dev.type == "cuda"
     start = time.perf_counter()
-    data = trainer.prepare_data(dataset, base)
+    data = prepare_data(dataset, base)
     prepare_s = time.perf_counter() - start
     likes = ReaderLikes.from_csr(data.indptr, data.indices, dev)
     sampler = NegativeSampler(base.sampler, data.like_counts, base.alpha, dev)
     name = torch.cuda.get_device_name(dev) if cuda else f"cpu, {torch.get_num_threads()} threads"
     results = []
     for batch_size, contexts in shapes:
-        config = TrainConfig(batch_size=batch_size, contexts=contexts, val_readers=0, device=device, amp=amp).validate()
+        config = TrainConfig(model="skipgram", batch_size=batch_size, contexts=contexts, val_readers=0, device=device,
+                             amp=amp).validate()
         if cuda:
             torch.cuda.reset_peak_memory_stats(dev)
-        model = trainer.build_model(config, data, sampler).to(dev)
-        optimizer = trainer.build_optimizer(config, model)
+        model = build_model(config, data, sampler).to(dev)
+        optimizer = build_optimizer(config, model)
         generator = torch.Generator(device=dev)
         generator.manual_seed(0)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and cuda else torch.autocast("cpu", enabled=False)
@@ -227,12 +230,81 @@ def bench_trainer(dataset: Dataset, steps: int, shapes: list[tuple[int, int]], w
             times.append(time.perf_counter() - t)
         per_step = float(np.median(times))
         steps_per_epoch = int(np.ceil(likes.n_likes / batch_size))
-        results.append({"device": name, "prepare_s": prepare_s, "batch": f"{batch_size}x{contexts}",
+        results.append({"model": "skipgram", "device": name, "prepare_s": prepare_s, "batch": f"{batch_size}x{contexts}",
                         "s_per_step": per_step, "pairs_per_s": batch_size * contexts / per_step,
                         "train_likes": int(likes.n_likes), "epoch_min": steps_per_epoch * per_step / 60,
                         "gpu_peak_gb": torch.cuda.max_memory_allocated(dev) / 2 ** 30 if cuda else None,
                         "host_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20})
         del model, optimizer
+    return results
+
+
+def bench_elsa(dataset: Dataset, steps: int, batches: list[int], warmup: int = 2, device: str = "auto") -> list[dict]:
+    """The default model's step (ELSA: gather readers' likes, loss, backward, Adam) per readers-per-step
+    in `batches`, and one fit of its co-like weights; peak memory on CUDA."""
+    import resource
+
+    import torch
+
+    from .colike import fit_colike
+    from .config import TrainConfig
+    from .data import prepare_data
+    from .elsa import ELSA, _gather
+    from .train import resolve_device
+
+    base = TrainConfig(model="elsa", val_readers=0, device=device).validate()
+    dev = resolve_device(base.device)
+    cuda = dev.type == "cuda"
+    start = time.perf_counter()
+    data = prepare_data(dataset, base)
+    prepare_s = time.perf_counter() - start
+    name = torch.cuda.get_device_name(dev) if cuda else f"cpu, {torch.get_num_threads()} threads"
+    indptr = torch.from_numpy(data.indptr).to(dev)
+    indices = torch.from_numpy(data.indices.astype(np.int64)).to(dev)
+    results = []
+    for batch in batches:
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(dev)
+        model = ELSA(data.n_works, base.dim).to(dev)
+        optimizer = torch.optim.Adam(model.parameters(), lr=base.lr)
+        generator = torch.Generator().manual_seed(0)
+
+        def step() -> None:
+            readers = torch.randint(0, data.n_readers, (min(batch, data.n_readers),), generator=generator).to(dev)
+            row, col = _gather(indptr, indices, readers)
+            loss = model(row, col, len(readers))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        for _ in range(warmup):
+            step()
+        times = []
+        for _ in range(steps):
+            if cuda:
+                torch.cuda.synchronize(dev)
+            t = time.perf_counter()
+            step()
+            if cuda:
+                torch.cuda.synchronize(dev)
+            times.append(time.perf_counter() - t)
+        per_step = float(np.median(times))
+        steps_per_epoch = int(np.ceil(data.n_readers / batch))
+        results.append({"model": "elsa", "device": name, "prepare_s": prepare_s, "batch": f"{batch} readers",
+                        "s_per_step": per_step, "readers_per_s": min(batch, data.n_readers) / per_step,
+                        "train_likes": int(len(data.indices)), "epoch_min": steps_per_epoch * per_step / 60,
+                        "gpu_peak_gb": torch.cuda.max_memory_allocated(dev) / 2 ** 30 if cuda else None,
+                        "host_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20})
+        del model, optimizer
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(dev)
+    start = time.perf_counter()
+    _, figures = fit_colike(data.indptr, data.indices, data.n_works, neighbours=base.colike, lam=base.colike_lambda,
+                            min_likes=base.colike_min_likes, reader_cap=base.colike_reader_cap, device=dev)
+    results.append({"model": "elsa co-like weights", "device": name, "seconds": time.perf_counter() - start,
+                    "works": figures["colike_works"], "pairs": figures.get("colike_pairs", 0),
+                    "gpu_peak_gb": torch.cuda.max_memory_allocated(dev) / 2 ** 30 if cuda else None,
+                    "host_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20})
     return results
 
 
@@ -242,16 +314,16 @@ def bench_trainer(dataset: Dataset, steps: int, shapes: list[tuple[int, int]], w
 def bench_hnsw(query: np.ndarray, target: np.ndarray, sample: int, threads: int, ef: int | None = None,
                seed: int = 0) -> tuple[dict, object]:
     """Build time, size, recall@10 against exact inner-product search, single-query p50 (at the serving ef)."""
-    from engine.modelfolder import HNSW_EF_CONSTRUCTION, HNSW_M, build_index
+    from engine.ann import HNSW_EF_CONSTRUCTION, HNSW_M, HnswIndex
     from engine.recommender import SERVING_EF
 
     ef = ef or SERVING_EF
     start = time.perf_counter()
-    index = build_index(target, threads=threads)
+    index = HnswIndex.build(target, threads=threads)
     build_s = time.perf_counter() - start
-    index.set_ef(ef)
+    index.set_breadth(ef)
     with tempfile.TemporaryDirectory() as tmp:
-        index.save_index(str(Path(tmp) / "index.bin"))
+        index.save(Path(tmp) / "index.bin")
         size = (Path(tmp) / "index.bin").stat().st_size
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(query), size=min(sample, len(query)), replace=False)
@@ -263,13 +335,13 @@ def bench_hnsw(query: np.ndarray, target: np.ndarray, sample: int, threads: int,
         exact[lo:lo + 64] = np.take_along_axis(part, np.argsort(-np.take_along_axis(scores, part, 1), 1), 1)
 
     def measure(at: int) -> tuple[float, list[float]]:
-        index.set_ef(at)
-        found, _ = index.knn_query(queries, k=10, num_threads=threads)
+        index.set_breadth(at)
+        found = index.search_batch(queries, 10, threads=threads)
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)]))
         times = []
         for q in queries:
             t = time.perf_counter()
-            index.knn_query(q[None], k=10, num_threads=1)
+            index.search(q, 10)
             times.append(time.perf_counter() - t)
         return recall, times
 
@@ -573,11 +645,17 @@ def trainer_rows(trainer: list[dict]) -> list[str]:
     rows = []
     for t in trainer:
         peak = f", GPU peak {t['gpu_peak_gb']:.1f} GB" if t["gpu_peak_gb"] is not None else ""
-        rows.append(f"| trainer pairs/s ({t['device']}, batch {t['batch']}) "
-                    f"| {t['pairs_per_s']:,.0f} ({t['s_per_step']:.4f} s/step, {t['epoch_min']:.1f} min/epoch{peak}) |  |")
-    if trainer:
-        rows.append(f"| trainer data preparation ({trainer[0]['train_likes']:,} training likes); host peak RSS "
-                    f"| {trainer[0]['prepare_s']:.1f} s; {trainer[-1]['host_peak_gb']:.1f} GB |  |")
+        if "seconds" in t:  # the co-like weights
+            rows.append(f"| {t['model']} ({t['device']}): {t['works']:,} works, {t['pairs']:,} co-liked pairs "
+                        f"| {t['seconds']:.1f} s (host peak {t['host_peak_gb']:.1f} GB{peak}) |  |")
+            continue
+        rate = (f"{t['pairs_per_s']:,.0f} pairs/s" if "pairs_per_s" in t else f"{t['readers_per_s']:,.0f} readers/s")
+        rows.append(f"| trainer {t['model']} ({t['device']}, batch {t['batch']}) "
+                    f"| {rate} ({t['s_per_step']:.4f} s/step, {t['epoch_min']:.1f} min/epoch{peak}) |  |")
+    for model in dict.fromkeys(t["model"] for t in trainer if "prepare_s" in t):
+        first = next(t for t in trainer if t["model"] == model)
+        rows.append(f"| {model} data preparation ({first['train_likes']:,} training likes); host peak RSS "
+                    f"| {first['prepare_s']:.1f} s; {trainer[-1]['host_peak_gb']:.1f} GB |  |")
     return rows
 
 
@@ -707,6 +785,8 @@ def run(args: argparse.Namespace) -> int:
     if args.train_steps > 0:
         shapes = [tuple(int(x) for x in shape.split("x")) for shape in args.train_shapes.split(",")]
         trainer = bench_trainer(dataset, args.train_steps, shapes)
+        if args.elsa_batches.strip().lower() not in ("", "none", "0"):
+            trainer += bench_elsa(dataset, args.train_steps, [int(b) for b in args.elsa_batches.split(",")])
     if args.trainer_only:
         text = "\n".join(_header(f"{args.size} --trainer-only", info, data, command) + trainer_rows(trainer)) + "\n"
         print(text)
@@ -719,12 +799,12 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rarereads-bench-") as tmp:
         if model is not None:
             folder = load_model_folder(model, check_hashes=False)
-            query, target = folder.query, folder.target
+            query, target = folder.query[folder.trained], folder.target[folder.trained]
             data["vectors"] = f"trained model {model.name} ({len(target):,} works x {folder.dim})"
             del folder
         else:
             likes = np.bincount(work, minlength=n_works)
-            query, target, bias = stand_in_vectors(n_works, clusters, likes)
+            query, target = stand_in_vectors(n_works, clusters)
             data["vectors"] = f"planted stand-ins ({'synthetic clusters' if clusters is not None else 'random clusters'}, no trained model)"
         threads = args.threads if args.threads > 0 else (os.cpu_count() or 1)
         hnsw, index = bench_hnsw(query, target, args.hnsw_sample, threads)
@@ -732,7 +812,7 @@ def run(args: argparse.Namespace) -> int:
         if model is None:
             start = time.perf_counter()
             model = write_model_folder(Path(tmp) / "model", works=dataset.works, likes=likes, query=query, target=target,
-                                       bias=bias, config={"stand_in": True}, metrics={}, index=index,
+                                       config={"stand_in": True}, metrics={}, index=index,
                                        data_fingerprint=dataset.fingerprint())
             hnsw["folder_write_s"] = time.perf_counter() - start
         del query, target, index

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from rarereads.paths import DEFAULT_DATASET, DEFAULT_MODELS_DIR
 
-from .config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
+from .config import OPTIMIZERS, SAMPLERS, TrainConfig
+from .registry import MODELS
 
 log = logging.getLogger(__name__)
-CHOICES = {"model": MODELS, "sampler": SAMPLERS, "optimizer": OPTIMIZERS}
+CHOICES = {"model": tuple(MODELS), "sampler": SAMPLERS, "optimizer": OPTIMIZERS}
 
 
 def _field_help() -> dict[str, str]:
@@ -43,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         hint = hints[f.name]
         default = getattr(defaults, f.name)
+        per_model = {name: spec.defaults[f.name] for name, spec in MODELS.items() if f.name in spec.defaults}
+        if default is None and per_model:
+            default = ", ".join(f"{value} for {name}" for name, value in per_model.items())
+        if f.name == "model":
+            default = f"{default}; " + "; ".join(f"{name}: {spec.description}" for name, spec in MODELS.items())
         text = f"{helps.get(f.name, '')} (default: {default})"
         # Flags default to None so that a resumed run can tell which settings were given.
         if hint is bool:
@@ -61,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue from a checkpoint (its settings apply; flags given here override some)")
     parser.add_argument("--extra-likes", type=Path, metavar="CSV",
                         help="more likes to learn from: a CSV with columns reader,title,author (unknown works are skipped)")
+    parser.add_argument("--extra-negatives", type=Path, metavar="CSV",
+                        help="readers' 'not interested' marks, same columns and reader names as --extra-likes "
+                             "(elsa learns them as targets of -1; other models ignore them)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
@@ -95,26 +104,43 @@ def run(args: argparse.Namespace) -> int:
         dataset = Dataset.load(args.data)
     except DataFormatError as exc:
         raise SystemExit(f"rarereads train: {exc}") from exc
-    extra, extra_stats = None, None
-    if args.extra_likes:
-        users, works, extra_stats = trainer.read_extra_likes(args.extra_likes, dataset)
-        extra = (users, works)
-        log.info("extra likes from %s: %d rows, %d matched, %d unknown works skipped", args.extra_likes,
-                 extra_stats["rows"], extra_stats["matched"], extra_stats["unknown_works"])
+    extra, extra_stats, negatives, readers = None, None, None, {}
+    try:
+        if args.extra_likes:
+            users, works, extra_stats = trainer.read_extra_likes(args.extra_likes, dataset, readers)
+            extra = (users, works)
+            log.info("extra likes from %s: %d rows, %d matched, %d unknown works skipped", args.extra_likes,
+                     extra_stats["rows"], extra_stats["matched"], extra_stats["unknown_works"])
+        if args.extra_negatives:
+            users, works, negative_stats = trainer.read_extra_likes(args.extra_negatives, dataset, readers)
+            negatives = (users, works)
+            extra_stats = {**(extra_stats or {}), "negatives": negative_stats}
+            log.info("'not interested' marks from %s: %d rows, %d matched", args.extra_negatives,
+                     negative_stats["rows"], negative_stats["matched"])
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"rarereads train: {exc}") from exc
     out = args.out or default_out(args.models_dir, config.model)
     checkpoints = Path(args.models_dir if args.out is None else out.parent) / "checkpoints" / out.name
-    path = trainer.train(config, dataset, out, resume=args.resume, checkpoint_dir=checkpoints, extra=extra,
-                         extra_stats=extra_stats, progress=not args.no_progress)
+    try:
+        path = trainer.train(config, dataset, out, resume=args.resume, checkpoint_dir=checkpoints, extra=extra,
+                             extra_stats=extra_stats, negatives=negatives, progress=not args.no_progress)
+    except ValueError as exc:
+        raise SystemExit(f"rarereads train: {exc}") from exc
     if path is not None:
         import json
 
         metrics = json.loads((path / "manifest.json").read_text())["metrics"]
         print(f"model folder: {path}")
-        print(f"  {metrics['train_seconds']:.1f} s on {metrics['device']}, {metrics['pairs_per_second']:,} pairs/s, "
-              f"final loss {metrics['final_loss']:.4f}")
+        rate = (f", {metrics['pairs_per_second']:,} pairs/s" if "pairs_per_second" in metrics
+                else f", {metrics['readers_per_second']:,} readers/s" if "readers_per_second" in metrics else "")
+        loss = f", final loss {metrics['final_loss']:.4f}" if metrics.get("final_loss") is not None else ""
+        print(f"  {metrics['train_seconds']:.1f} s on {metrics['device']}{rate}{loss}")
+        if metrics.get("colike_works"):
+            print(f"  co-like weights: {metrics['colike_weights']:,} for {metrics['colike_works']:,} works "
+                  f"({metrics['colike_seconds']:.1f} s)")
         if metrics.get("val_hit@20") is not None:
-            base = metrics["popularity_baseline"].get("hit@20")
-            print(f"  validation hit@20 {metrics['val_hit@20']:.4f} (most-liked-first: {base if base is None else f'{base:.4f}'}), "
-                  f"mean rank {100 * metrics['val_mean_rank_pct']:.2f}% of {metrics['data']['works']:,} works")
-        print(f"  checkpoint: {metrics['checkpoint']}")
+            print(f"  validation hit@20 {metrics['val_hit@20']:.4f}, mean rank "
+                  f"{100 * metrics['val_mean_rank_pct']:.2f}% of {metrics['data']['works']:,} works")
+        if metrics.get("checkpoint"):
+            print(f"  checkpoint: {metrics['checkpoint']}")
     return 0

@@ -1,12 +1,14 @@
 """Training settings: one dataclass, one comment per field (the CLI makes a flag of each).
 
+Fields left at None take the chosen model's default (`train.registry`): a skip-gram step
+and an ELSA step mean different things, so their batch sizes, epochs and learning rates
+differ. `validate()` fills them in, so a manifest always records the values used.
 No torch here, so `rarereads train --help` and the manifest reader stay light.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-MODELS = ("skipgram", "mf")
 SAMPLERS = ("log_uniform", "unigram", "uniform")
 OPTIMIZERS = ("sparse_adam", "adagrad")
 
@@ -14,23 +16,30 @@ OPTIMIZERS = ("sparse_adam", "adagrad")
 @dataclass
 class TrainConfig:
     # model
-    model: str = "skipgram"  # "skipgram" (work-to-work, after Lit2Vec2) or "mf" (reader and work vectors)
-    dim: int = 64  # embedding size
+    model: str = "elsa"  # a name from `train.registry` (`rarereads train --help` lists them)
+    dim: int | None = None  # embedding size
     # data
     like_threshold: float | None = None  # rating that counts as a like (None: the dataset's default, 7 of 10 / 4 of 5)
     min_likes: int = 1  # drop works with fewer training likes than this before training
+    # co-like weights (any model): a sparse regression of each work on its most co-liked works, fused with the embedding
+    colike: int | None = None  # co-liked works each work is regressed on (0: no co-like part)
+    colike_lambda: float = 100.0  # ridge penalty of those regressions (higher: smoother, leans to popular works)
+    colike_min_likes: int = 3  # works need this many training likes to get co-like weights (others rely on the embedding)
+    colike_reader_cap: int = 200  # readers with more likes count a random sample of this many in co-like counts
+    fusion_weight: float = 0.35  # share of the embedding's ranks in the fused order (the rest is the co-like part's)
+    fusion_k: int = 20  # reciprocal-rank fusion constant: 1 / (fusion_k + rank)
     # sampling
-    batch_size: int = 4096  # targets (skipgram) or likes (mf) per step
+    batch_size: int | None = None  # per step: targets (skipgram), likes (mf) or readers (elsa)
     contexts: int = 4  # skipgram: context works drawn from the same reader's likes per target
     negatives: int = 5  # negatives per positive pair (k): their weight, and their number when not pooled
     negative_pool: int = 0  # negatives drawn once per step and shared by the batch (0: k drawn per pair, as word2vec)
     sampler: str = "log_uniform"  # negatives: "log_uniform" over popularity rank, "unigram" (count^alpha) or "uniform"
     alpha: float = 0.75  # unigram sampler exponent
     # optimisation
-    epochs: float = 5.0  # passes over the training likes (each like a target once per epoch on average)
+    epochs: float | None = None  # passes over the training likes (each like a target once per epoch on average)
     max_steps: int = 0  # stop after this many steps in all (0: run all epochs); for benchmarks and tests
     optimizer: str = "sparse_adam"  # "sparse_adam" or "adagrad" (both take sparse gradients)
-    lr: float = 0.02  # learning rate
+    lr: float | None = None  # learning rate
     weight_decay: float = 0.0  # L2 penalty on the vectors (and biases) each step touches
     # evaluation and checkpoints
     val_readers: int = 500  # readers with one like each held out for validation (0: none)
@@ -45,23 +54,34 @@ class TrainConfig:
     threads: int = 0  # CPU threads for torch (0: torch's default)
 
     def validate(self) -> "TrainConfig":
-        """Raise ValueError for settings that cannot work; return self for chaining."""
+        """Fill the model's defaults into unset fields, raise ValueError for settings that
+        cannot work; return self for chaining."""
+        from .registry import MODELS
+
         if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, not {self.model!r}")
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, not {self.model!r}")
+        for name, value in MODELS[self.model].defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, not {self.sampler!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
-        for name in ("negative_pool", "checkpoint_every", "eval_every", "max_steps", "val_readers", "threads"):
+        for name in ("negative_pool", "checkpoint_every", "eval_every", "max_steps", "val_readers", "threads", "colike"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more")
-        for name in ("dim", "batch_size", "contexts", "negatives", "min_likes", "log_every"):
+        for name in ("dim", "batch_size", "contexts", "negatives", "min_likes", "log_every", "colike_min_likes",
+                     "colike_reader_cap", "fusion_k"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise ValueError("epochs or max_steps must be positive")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
+        if self.colike_lambda <= 0:
+            raise ValueError("colike_lambda must be positive")
+        if not 0 <= self.fusion_weight <= 1:
+            raise ValueError("fusion_weight must be between 0 and 1")
         return self
 
     @classmethod

@@ -1,23 +1,33 @@
-"""`rarereads eval`: offline evaluation of the model and baselines, at every rarity.
+"""`rarereads eval`: rarereads' models and the strongest simple recommenders, on equal terms.
 
-Protocol:
+Protocols (`--protocol`):
 
-- Data: the dataset's likes (`Dataset.likes()`: ratings >= 7 of 10 on Book-Crossing).
-  The universe is the works with at least one like; users are the readers with one.
-- Split: every reader with at least 5 likes holds out 20% of them, rounded half up and
-  at least one (5-7 likes: 1, 8-12: 2, ...), chosen at random with seed 0. Everything
-  else is training data. The split depends only on the likes and the seed.
-- Every method is fitted on the training likes only: `rarereads eval` trains the
-  skip-gram itself with the trainer (a model folder trained on all likes would have
-  seen the held-out ones); `--model FOLDER` takes that folder's training config and
-  saves the results there as `eval.md` and `eval.json`.
-- Candidates: every work of the universe except the reader's training likes. Each
-  method scores all of them (batches of readers x all works); the rarity setting
-  (`engine.rarity.adjust`, the same function the engine uses) re-ranks and filters the
-  scores; the top k = 20 form the list. The skip-gram's rarity settings see the like
-  counts of its model folder, as the engine does; the baselines' see the training likes.
-- Head and tail: the head is the most-liked works that together hold 20% of training
-  likes (ties at the boundary included, `engine.rarity.head_mask`); the tail is the rest.
+- `readme` (the reference): the dataset's likes (`Dataset.likes()`: ratings >= 7 of 10 on
+  Book-Crossing); every reader with at least 5 likes holds out 20% of them, rounded half up
+  and at least one (5-7 likes: 1, 8-12: 2, ...), chosen at random with seed 0. Everything
+  else is training data. An evaluated reader's shelf is their training likes.
+- `new-readers` (the bot's situation: a reader the model has never seen brings a shelf):
+  10% of the readers with at least 5 likes (seed 0) are held out of training entirely;
+  80% of each one's likes are their shelf, the other 20% (rounded as above) are to be found.
+
+Equal terms:
+
+- Every method is fitted on the same training likes, and ranks every work except the
+  reader's shelf.
+- Every method's hyperparameters (the baselines' and rarereads' own) are chosen on a
+  validation split carved from the training likes by the same protocol (seed + 1), never on
+  the test split; the objective is recall at k under `any` plus tail recall at k under the
+  default rarity. The chosen values are printed and saved with the rows.
+- Every method's list goes through the same rarity setting (`engine.rarity.adjust`, the
+  engine's own function), which works on ranks and co-reader counts, not on scores, so no
+  method's scale favours or hurts it. Co-readers (for support floors) are training readers
+  who liked the candidate and a shelf work, counted the same way for every method.
+- `--served` adds, for rarereads' models, the same protocol answered through
+  `Engine.recommend` (index candidates, rarity, support floors, language and kind rules,
+  diversity, exclusions): what readers actually get.
+
+Head and tail: the head is the most-liked works that together hold 20% of training likes
+(ties at the boundary included, `engine.rarity.head_mask`); the tail is the rest.
 
 Metrics at k (means over evaluated readers unless said otherwise):
 
@@ -31,12 +41,9 @@ Metrics at k (means over evaluated readers unless said otherwise):
 - `tail_share`: the share of tail works in each list;
 - `coverage`: distinct works in all lists / works in the universe (catalogue coverage).
 
-Methods: `skipgram` (this project's model: `mean(query[liked]) @ target + bias`),
-`popularity` (most training likes), `itemknn` (sum of cosine similarities of co-like
-vectors, no neighbour cut-off), `als` (implicit's ALS, 64 factors, 15 iterations) and
-`bpr` (implicit's BPR, 64 factors, 100 iterations). Baseline scores are put on a log
-scale (log1p of counts, log of similarities and ALS preferences; BPR's are log-odds
-already) so the rarity penalty means the same for every method.
+Methods: rarereads' models from `train.registry` (`elsa`, the default, with its co-like
+weights; `skipgram`; `mf`) and the baselines of `train.baselines` (`popularity`, `itemknn`,
+`rp3beta`, `als`, `ease`).
 """
 from __future__ import annotations
 
@@ -44,31 +51,33 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
 from engine import rarity as rarity_mod
-from engine.dataset import Dataset, Works
+from engine.dataset import Dataset
 from engine.errors import RarereadsError
+
+from engine.scoring import best_of
+
+from .baselines import BASELINES, Method, Scorer
 
 log = logging.getLogger(__name__)
 
 K = 20
 HOLDOUT = 0.2
 MIN_LIKES = 5
+NEW_READERS = 0.1  # new-readers protocol: share of the readers with MIN_LIKES likes held out of training
 SEED = 0
 COLUMNS = ("method", "rarity", "recall", "ndcg", "tail_recall", "arp", "tail_share", "coverage")
-METHODS = ("skipgram", "popularity", "itemknn", "als", "bpr")
-ALS_FACTORS, ALS_ITERATIONS = 64, 15
-BPR_FACTORS, BPR_ITERATIONS = 64, 100
-
-Scorer = Callable[[np.ndarray], np.ndarray]  # reader ids [b] -> float32 scores [b, n_works]
+PROTOCOLS = ("readme", "new-readers")
+OURS = ("elsa", "skipgram", "mf")
+METHODS = OURS + tuple(BASELINES)
 
 
 # --- split ----------------------------------------------------------------------------
@@ -99,18 +108,35 @@ def holdout_mask(user: np.ndarray, holdout: float = HOLDOUT, min_likes: int = MI
     return rank < n_test[user]
 
 
+def new_reader_mask(user: np.ndarray, share: float = NEW_READERS, min_likes: int = MIN_LIKES,
+                    seed: int = SEED) -> np.ndarray:
+    """Which likes belong to readers held out of training (`share` of those with `min_likes` likes)."""
+    user = np.asarray(user, dtype=np.int64)
+    counts = np.bincount(user) if len(user) else np.zeros(0, np.int64)
+    eligible = np.flatnonzero(counts >= min_likes)
+    chosen = np.random.default_rng(seed).choice(eligible, size=int(round(share * len(eligible))), replace=False)
+    held = np.zeros(len(counts), dtype=bool)
+    held[chosen] = True
+    return held[user] if len(user) else np.zeros(0, dtype=bool)
+
+
 @dataclass
 class Split:
-    """Training and held-out likes over a compact universe (ids 0..n-1)."""
+    """Training likes, and the evaluated readers' shelves and held-out likes, over a compact universe.
+
+    Readers and works are numbered 0..n-1; `work_ids` maps universe works back to the dataset.
+    """
 
     n_users: int
     n_works: int
     train_user: np.ndarray
     train_work: np.ndarray
-    test_user: np.ndarray
+    shelf_user: np.ndarray  # the books each evaluated reader brings
+    shelf_work: np.ndarray
+    test_user: np.ndarray  # their held-out likes, to be found
     test_work: np.ndarray
     work_ids: np.ndarray  # dataset work id of each universe work
-    held_out: np.ndarray  # bool per like given to `make_split`: True when held out
+    protocol: str = "readme"
 
     @property
     def readers(self) -> np.ndarray:
@@ -121,34 +147,66 @@ class Split:
         """Training likes per universe work."""
         return np.bincount(self.train_work, minlength=self.n_works).astype(np.int64)
 
-    def train_matrix(self):
-        """Training likes as a CSR matrix, readers x works, float32 ones."""
+    def _matrix(self, user: np.ndarray, work: np.ndarray):
         from scipy.sparse import csr_matrix
 
-        ones = np.ones(len(self.train_user), dtype=np.float32)
-        return csr_matrix((ones, (self.train_user, self.train_work)), shape=(self.n_users, self.n_works))
+        ones = np.ones(len(user), dtype=np.float32)
+        return csr_matrix((ones, (user, work)), shape=(self.n_users, self.n_works))
+
+    def train_matrix(self):
+        """Training likes as a CSR matrix, readers x works, float32 ones."""
+        return self._matrix(self.train_user, self.train_work)
+
+    def shelf_matrix(self):
+        """Each evaluated reader's shelf as a CSR matrix, readers x works."""
+        return self._matrix(self.shelf_user, self.shelf_work)
+
+    def validation(self, seed: int) -> "Split":
+        """A split of the training likes alone by the same protocol (to choose hyperparameters on)."""
+        if self.protocol == "new-readers":
+            new = new_reader_mask(self.train_user, seed=seed)
+            return _new_reader_split(self.n_users, self.n_works, self.train_user, self.train_work, new,
+                                     self.work_ids, seed)
+        test = holdout_mask(self.train_user, seed=seed)
+        keep = ~test
+        return Split(self.n_users, self.n_works, self.train_user[keep], self.train_work[keep],
+                     self.train_user[keep], self.train_work[keep], self.train_user[test], self.train_work[test],
+                     self.work_ids, self.protocol)
 
 
 def make_split(user: np.ndarray, work: np.ndarray, holdout: float = HOLDOUT, min_likes: int = MIN_LIKES,
-               seed: int = SEED) -> Split:
-    """Split likes (dataset ids) into training and held-out likes over the liked works."""
+               seed: int = SEED, protocol: str = "readme") -> Split:
+    """Split likes (dataset ids) by `protocol` over the liked works."""
     users, user_index = np.unique(np.asarray(user), return_inverse=True)
     work_ids, work_index = np.unique(np.asarray(work), return_inverse=True)
     user_index, work_index = user_index.astype(np.int32), work_index.astype(np.int32)
+    if protocol == "new-readers":
+        return _new_reader_split(len(users), len(work_ids), user_index, work_index,
+                                 new_reader_mask(user_index, min_likes=min_likes, seed=seed), work_ids, seed, holdout)
+    if protocol != "readme":
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     test = holdout_mask(user_index, holdout, min_likes, seed)
-    return Split(len(users), len(work_ids), user_index[~test], work_index[~test],
-                 user_index[test], work_index[test], work_ids, test)
+    return Split(len(users), len(work_ids), user_index[~test], work_index[~test], user_index[~test],
+                 work_index[~test], user_index[test], work_index[test], work_ids, protocol)
+
+
+def _new_reader_split(n_users, n_works, user, work, new, work_ids, seed, holdout=HOLDOUT) -> Split:
+    """Readers marked `new` leave training; 80% of their likes are shelves, 20% to find."""
+    test = new & holdout_mask(user, holdout, 1, seed)
+    shelf = new & ~test
+    return Split(n_users, n_works, user[~new], work[~new], user[shelf], work[shelf], user[test], work[test],
+                 work_ids, "new-readers")
 
 
 # --- metrics --------------------------------------------------------------------------
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best scores per row, best first; -1 where the score is -inf."""
+    """Indices of the k best scores per row, best first (equal scores: lower index first); -1 where -inf."""
     n = scores.shape[1]
     k = min(k, n)
     part = np.argpartition(scores, n - k, axis=1)[:, n - k:]
     values = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")
+    order = np.lexsort((part, -values), axis=1)
     top = np.take_along_axis(part, order, axis=1)
     top[~np.isfinite(np.take_along_axis(values, order, axis=1))] = -1
     return top
@@ -210,147 +268,161 @@ def ranking_metrics(top: np.ndarray, truth_row: np.ndarray, truth_work: np.ndarr
     }
 
 
-def evaluate_scorer(scorer: Scorer, split: Split, rarities: Iterable[str], k: int = K,
-                    batch_size: int = 256, rarity_likes: np.ndarray | None = None) -> dict[str, dict[str, float]]:
-    """Score every evaluated reader against every work and measure each rarity's lists.
+def support_counts(shelves, train) -> np.ndarray:
+    """`[b, n]` co-readers: training readers who liked the work and at least one shelf work."""
+    co_readers = (shelves @ train.T).tocsr()
+    co_readers.data[:] = 1
+    return np.asarray((co_readers @ train).toarray(), dtype=np.int32)
+
+
+def evaluate_scorers(scorers: dict[str, Scorer], split: Split, rarities: Iterable[str], k: int = K,
+                     batch_size: int = 256) -> dict[str, dict[str, dict[str, float]]]:
+    """Score every evaluated reader against every work, apply each rarity, measure the lists.
 
     Args:
-        scorer: Maps reader ids to `[b, n_works]` float32 log-scale scores.
-        split: The split (training likes are excluded from the candidates).
+        scorers: Method name -> scorer (see `train.baselines`).
+        split: The split (shelves are excluded from the candidates).
         rarities: Rarity names to measure.
         k: List length.
-        batch_size: Readers scored at once (memory: about 3 x batch x works x 4 bytes).
-        rarity_likes: The like counts the rarity setting sees, when the method has its own
-            (a model folder's, as the engine uses them); by default the training likes.
-            Metrics always use the training likes.
+        batch_size: Readers scored at once (memory: a few batch x works float32 arrays).
 
     Returns:
-        Metrics per rarity name.
+        Metrics per method and rarity name.
     """
-    rarities = list(rarities)
+    rarities = [rarity_mod.get_rarity(r) for r in rarities]
     readers = split.readers
     likes = split.train_likes()
     threshold = rarity_mod.head_threshold(likes)
-    seen_likes = likes if rarity_likes is None else np.asarray(rarity_likes)
-    seen_threshold = rarity_mod.head_threshold(seen_likes)
-    train = split.train_matrix()
-    tops = {name: np.empty((len(readers), min(k, split.n_works)), dtype=np.int64) for name in rarities}
+    allowed = {r.name: rarity_mod.allowed(likes, r, threshold) for r in rarities}
+    train, shelves = split.train_matrix(), split.shelf_matrix()
+    need_support = any(r.min_support for r in rarities)
+    width = min(k, split.n_works)
+    tops = {(m, r.name): np.empty((len(readers), width), dtype=np.int64) for m in scorers for r in rarities}
     for start in range(0, len(readers), batch_size):
         batch = readers[start:start + batch_size]
-        scores = np.array(scorer(batch), dtype=np.float32, copy=True)
-        seen = train[batch].tocoo()
-        scores[seen.row, seen.col] = -np.inf
-        for name in rarities:
-            adjusted = rarity_mod.adjust(scores, seen_likes, name, threshold=seen_threshold)
-            tops[name][start:start + len(batch)] = top_k(adjusted, k)
+        shelf = shelves[batch]
+        seen = shelf.tocoo()
+        support = support_counts(shelf, train) if need_support else None
+        for name, scorer in scorers.items():
+            dense = None
+            for r in rarities:
+                result = scorer(batch, shelf, allowed[r.name])
+                if isinstance(result, tuple):  # candidate lists (fused models), the shelf already out
+                    ids, scores = result
+                else:  # scores over every work: the setting's best `POOL` works, as the engine fetches
+                    if dense is None:
+                        dense = np.array(result, dtype=np.float64, copy=True)
+                        dense[seen.row, seen.col] = -np.inf
+                    ids, scores = best_of(np.where(allowed[r.name], dense, -np.inf), rarity_mod.POOL)
+                rows = np.arange(len(batch))[:, None]
+                keys = rarity_mod.adjust(scores, likes, r, threshold=threshold, candidates=ids,
+                                         support=support[rows, ids] if support is not None else None)
+                best = top_k(keys, k)
+                listed = np.where(best >= 0, np.take_along_axis(ids, np.maximum(best, 0), axis=1), -1)
+                tops[name, r.name][start:start + len(batch)] = -1
+                tops[name, r.name][start:start + len(batch), :listed.shape[1]] = listed
     truth_row = np.searchsorted(readers, split.test_user)
     head = likes >= threshold
-    return {name: ranking_metrics(tops[name], truth_row, split.test_work, likes, head) for name in rarities}
+    return {m: {r.name: ranking_metrics(tops[m, r.name], truth_row, split.test_work, likes, head) for r in rarities}
+            for m in scorers}
 
 
-# --- methods --------------------------------------------------------------------------
+# --- rarereads' own models --------------------------------------------------------------
 
-def _row_means(split: Split, known: np.ndarray | None = None):
-    """Training matrix scaled so each row averages over the reader's liked works (`known` ones only)."""
-    from scipy.sparse import diags
-
-    train = split.train_matrix()
-    if known is not None:
-        train = train @ diags(np.asarray(known, dtype=np.float32))
-    counts = np.asarray(train.sum(axis=1)).ravel()
-    return (diags((1.0 / np.maximum(counts, 1)).astype(np.float32)) @ train).tocsr()
+def training_dataset(split: Split, dataset: Dataset) -> Dataset:
+    """The split's training likes as a dataset the trainer reads (every like rated 10)."""
+    return Dataset(dataset.works, split.train_user.astype(np.int32), split.work_ids[split.train_work].astype(np.int32),
+                   np.full(len(split.train_user), 10.0, np.float32), 10, dataset.source, split.n_users,
+                   dict(dataset.meta))
 
 
-def vector_scorer(query: np.ndarray, target: np.ndarray, bias: np.ndarray, split: Split,
-                  known: np.ndarray | None = None) -> Scorer:
-    """The model's score, `mean(query[liked]) @ target + bias`, as the engine computes it.
+class OurModels:
+    """Fits rarereads' models on a split, sharing work between hyperparameter sets.
 
-    Args:
-        query, target, bias: Vectors over the split's universe.
-        split: The split.
-        known: Works the model has vectors for (default: all); the others are never
-            recommended and left out of the readers' means.
+    An ELSA or skip-gram embedding does not depend on the co-like or fusion settings,
+    and the co-like weights not on the fusion settings, so a grid over those trains each
+    embedding and each co-like table once.
     """
-    means = _row_means(split, known)
-    query = np.asarray(query, dtype=np.float32)
-    target_t = np.ascontiguousarray(np.asarray(target, dtype=np.float32).T)
-    bias = np.array(bias, dtype=np.float32)
-    if known is not None:
-        bias[~np.asarray(known, dtype=bool)] = -np.inf
 
-    def score(batch: np.ndarray) -> np.ndarray:
-        return (means[batch] @ query) @ target_t + bias
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self._cache: dict = {}
 
-    return score
+    def method(self, name: str, grid: list[dict]) -> Method:
+        return Method(name, lambda split, params: self.fit(name, split, params), grid)
 
+    def config(self, name: str, params: dict):
+        return train_config({**params, "model": name})
 
-def popularity_scorer(split: Split) -> Scorer:
-    """Everyone gets the most-liked works."""
-    logs = np.log1p(split.train_likes()).astype(np.float32)
-    return lambda batch: np.broadcast_to(logs, (len(batch), len(logs)))
+    def fit(self, name: str, split: Split, params: dict) -> Scorer:
+        from engine.scoring import FolderScorer
+        from scipy.sparse import csr_matrix
 
+        config = self.config(name, params)
+        embedding, data = self._embedding(split, config)
+        colike = None
+        if config.colike:
+            key = ("colike", id(split), config.colike, config.colike_lambda, config.colike_min_likes,
+                   config.colike_reader_cap)
+            if key not in self._cache:
+                from .colike import fit_colike
 
-def itemknn_scorer(split: Split) -> Scorer:
-    """Sum over the reader's likes of the cosine similarity of co-like vectors.
+                lone = np.maximum(data.catalogue_likes[data.rows] - data.like_counts, 0)
+                self._cache[key] = fit_colike(data.indptr, data.indices, data.n_works, neighbours=config.colike,
+                                              lam=config.colike_lambda, min_likes=config.colike_min_likes,
+                                              reader_cap=config.colike_reader_cap, seed=config.seed,
+                                              lone_likes=lone)[0]
+            indptr, columns, weights = self._cache[key]
+            universe = self._universe(split, data)
+            rows = np.repeat(universe, np.diff(indptr))
+            colike = csr_matrix((weights, (rows, universe[columns])), shape=(split.n_works, split.n_works))
+        query, target, trained = embedding
+        return FolderScorer(query, target, trained, colike,
+                            {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k})
 
-    Computed through readers, `((R / |i|) @ X.T) @ X / |c|`, so the works x works
-    similarity matrix is never built.
-    """
-    from scipy.sparse import diags
+    def _universe(self, split: Split, data) -> np.ndarray:
+        return np.searchsorted(split.work_ids, data.work_ids)
 
-    train = split.train_matrix().tocsr()
-    inverse_norm = diags((1.0 / np.sqrt(np.maximum(split.train_likes(), 1))).astype(np.float32))
-    left = train @ inverse_norm
-    right_t = train.T.tocsr()
-    right = (train @ inverse_norm).tocsr()
+    def _embedding(self, split: Split, config):
+        """(query, target, trained) over the split's universe, and the training data (cached per split)."""
+        import torch
 
-    def score(batch: np.ndarray) -> np.ndarray:
-        similarity = ((left[batch] @ right_t) @ right).toarray()
-        return np.log(similarity + 1e-12, dtype=np.float32)
+        from .data import prepare_data
+        from .registry import get_model
+        from .train import resolve_device
 
-    return score
-
-
-def _limit_blas():
-    """implicit wants single-threaded BLAS (it parallelises itself)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, "blas")
-
-
-def als_scorer(split: Split, factors: int = ALS_FACTORS, iterations: int = ALS_ITERATIONS) -> Scorer:
-    """implicit's AlternatingLeastSquares; scores are log(max(preference, 1e-6))."""
-    from implicit.cpu.als import AlternatingLeastSquares
-
-    with _limit_blas():
-        model = AlternatingLeastSquares(factors=factors, iterations=iterations, random_state=SEED)
-        model.fit(split.train_matrix(), show_progress=False)
-    users, items_t = model.user_factors, np.ascontiguousarray(model.item_factors.T)
-    return lambda batch: np.log(np.maximum(users[batch] @ items_t, 1e-6))
-
-
-def bpr_scorer(split: Split, factors: int = BPR_FACTORS, iterations: int = BPR_ITERATIONS) -> Scorer:
-    """implicit's BayesianPersonalizedRanking; its scores are log-odds already."""
-    from implicit.cpu.bpr import BayesianPersonalizedRanking
-
-    with _limit_blas():
-        model = BayesianPersonalizedRanking(factors=factors, iterations=iterations, random_state=SEED)
-        model.fit(split.train_matrix(), show_progress=False)
-    users, items_t = model.user_factors, np.ascontiguousarray(model.item_factors.T)
-    return lambda batch: users[batch] @ items_t
+        structural = {k: v for k, v in vars(config).items()
+                      if k not in ("colike", "colike_lambda", "colike_min_likes", "colike_reader_cap",
+                                   "fusion_weight", "fusion_k")}
+        key = ("embedding", id(split), tuple(sorted(structural.items())))
+        if key not in self._cache:
+            if config.threads:
+                torch.set_num_threads(config.threads)
+            data = prepare_data(training_dataset(split, self.dataset), config)
+            fitted = get_model(config.model).fit(config, data, resolve_device(config.device), progress=False)
+            universe = self._universe(split, data)
+            query = np.zeros((split.n_works, fitted.query.shape[1]), np.float32)
+            target = np.zeros_like(query)
+            query[universe], target[universe] = fitted.query, fitted.target
+            trained = np.zeros(split.n_works, dtype=bool)
+            trained[universe] = True
+            self._cache[key] = ((query, target, trained), data)
+        return self._cache[key]
 
 
-def skipgram_scorer(split: Split, dataset: Dataset, settings: dict) -> tuple[Scorer, np.ndarray]:
-    """Train the project's model on the training likes: its scorer and its folder's like counts."""
-    known, query, target, bias, likes = train_vectors(split, dataset, settings)
-    return vector_scorer(query, target, bias, split, known), likes
+# The grids of rarereads' models: what the validation split chooses among.
+OUR_GRIDS = {
+    "elsa": [{"colike_lambda": lam, "fusion_weight": 0.35} for lam in (50.0, 100.0, 200.0)]
+            + [{"colike_lambda": 100.0, "fusion_weight": w} for w in (0.2, 0.5)],
+    "skipgram": [{"dim": d} for d in (64, 128)],
+    "mf": [{"dim": d} for d in (64, 128)],
+}
 
 
 def train_config(settings: dict):
     """A `TrainConfig` from `settings` (strings from the command line are converted).
 
-    Evaluation trains on every training like unless told otherwise (`val_readers=0`):
-    every method sees the same data.
+    Evaluation trains on every training like (`val_readers=0`): every method sees the same data.
     """
     import typing
     from dataclasses import fields
@@ -387,43 +459,74 @@ def _coerce(hint, value):
         raise SystemExit(f"--model-config: {value!r} is not a {kind.__name__}") from None
 
 
-def train_vectors(split: Split, dataset: Dataset, settings: dict):
-    """Train with `train/` on the training likes only and read the vectors back.
+# --- choosing hyperparameters -------------------------------------------------------------
 
-    Returns:
-        (known, query, target, bias, likes) over the split's universe; `known` marks works
-        the trainer kept in its catalogue (the others have zero vectors); `likes` are the
-        like counts of the model folder, which the engine's rarity settings use.
+def objective(metrics: dict[str, dict[str, float]]) -> float:
+    """What validation maximises: recall under `any` plus tail recall under the default rarity."""
+    def value(x):
+        return 0.0 if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+    return value(metrics["any"]["recall"]) + value(metrics[rarity_mod.DEFAULT_RARITY]["tail_recall"])
+
+
+def choose(method: Method, validation: Split, k: int, batch_size: int) -> tuple[dict, list[tuple[dict, float]]]:
+    """The grid point with the best validation objective, and every point's objective."""
+    if len(method.grid) == 1:
+        return method.grid[0], []
+    tried = []
+    for params in method.grid:
+        t0 = time.perf_counter()
+        scorer = method.fit(validation, params)
+        metrics = evaluate_scorers({method.name: scorer}, validation, ["any", rarity_mod.DEFAULT_RARITY], k,
+                                   batch_size)[method.name]
+        tried.append((params, objective(metrics)))
+        log.info("%s %s: validation objective %.4f (%.0f s)", method.name, params, tried[-1][1],
+                 time.perf_counter() - t0)
+    best = max(tried, key=lambda t: t[1])[0]
+    return best, tried
+
+
+# --- served -----------------------------------------------------------------------------
+
+def served_metrics(folder: Path, split: Split, dataset: Dataset, config, rarities: Iterable[str], k: int = K,
+                   diversify: bool = True, lang: str | None = None) -> dict[str, dict[str, float]]:
+    """The protocol answered through `Engine.recommend`, reader by reader (what users get).
+
+    Args:
+        folder: A model folder trained on `split`'s training likes.
+        config: Its training config (to renumber its catalogue into the split's universe).
+        diversify: The engine's per-author and per-series limits (off: the model's own list).
+        lang: The requests' `lang` (None: the language of each reader's shelf, as in chat).
     """
-    import tempfile
+    from engine.recommender import Engine
 
-    from train import train as trainer
+    from .data import prepare_data
 
-    config = train_config(settings)
-    like = dataset.rating >= dataset.like_threshold()  # the likes `split` was made from, in order
-    train = np.flatnonzero(like)[~split.held_out]
-    training = Dataset(dataset.works, dataset.user[train], dataset.work[train], dataset.rating[train],
-                       dataset.rating_scale, dataset.source, dataset.n_users, dict(dataset.meta))
-    with tempfile.TemporaryDirectory(prefix="rarereads-eval-") as tmp:
-        folder = trainer.train(config, training, Path(tmp) / "model", checkpoint_dir=Path(tmp) / "checkpoints",
-                               progress=False)
-        vectors = np.load(folder / "vectors.npz")
-        query, target, bias = vectors["query"], vectors["target"], vectors["bias"]
-        folder_likes = Works.read_tsv(folder / "works.tsv.gz")[1]["likes"]
-        rows = trainer.prepare_data(training, config).work_ids  # model row -> dataset work id
-    universe = np.searchsorted(split.work_ids, rows)
-    known = np.zeros(split.n_works, dtype=bool)
-    known[universe] = True
-    full = [np.zeros((split.n_works, query.shape[1]), np.float32) for _ in range(2)]
-    full[0][universe], full[1][universe] = query, target
-    full_bias = np.zeros(split.n_works, np.float32)
-    full_bias[universe] = bias
-    likes = np.zeros(split.n_works, np.int64)
-    likes[universe] = folder_likes
-    return known, full[0], full[1], full_bias, likes
-
-
-BASELINES = {"popularity": popularity_scorer, "itemknn": itemknn_scorer, "als": als_scorer, "bpr": bpr_scorer}
+    engine = Engine.from_folder(folder, check_hashes=False, diversify=diversify)
+    catalogue = prepare_data(training_dataset(split, dataset), config).catalogue_ids
+    to_folder = np.full(split.n_works, -1, np.int64)
+    position = np.searchsorted(catalogue, split.work_ids)
+    found = (position < len(catalogue)) & (catalogue[np.minimum(position, len(catalogue) - 1)] == split.work_ids)
+    to_folder[found] = position[found]
+    to_universe = np.searchsorted(split.work_ids, catalogue)
+    readers = split.readers
+    shelves = split.shelf_matrix()
+    likes = split.train_likes()
+    head = rarity_mod.head_mask(likes)
+    truth_row = np.searchsorted(readers, split.test_user)
+    results = {}
+    for name in rarities:
+        top = np.full((len(readers), k), -1, np.int64)
+        for row, reader in enumerate(readers):
+            ids = to_folder[shelves[reader].indices]
+            ids = ids[ids >= 0]
+            if not len(ids):
+                continue
+            picks = engine.recommend(ids.tolist(), k=k, rarity=name, lang=lang).picks
+            listed = to_universe[[p.work.id for p in picks]]
+            top[row, :len(listed)] = listed
+        results[name] = ranking_metrics(top, truth_row, split.test_work, likes, head)
+    return results
 
 
 # --- output ---------------------------------------------------------------------------
@@ -447,17 +550,6 @@ def _json_value(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def save_to_model_folder(folder: Path, rows: list[dict], info: dict) -> None:
-    """Write `eval.md` and merge the rows into `eval.json` (the manifest is left alone)."""
-    path = folder / "eval.json"
-    previous = json.loads(path.read_text()) if path.exists() else {}
-    merged = {(r["method"], r["rarity"]): r for r in previous.get("rows", [])}
-    merged.update({(r["method"], r["rarity"]): r for r in rows})
-    document = {**info, "rows": list(merged.values())}
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    (folder / "eval.md").write_text(f"{info['command']}\n\n{markdown_table(list(merged.values()))}\n")
-
-
 # --- command --------------------------------------------------------------------------
 
 def _parse_key_values(items: list[str], what: str) -> dict[str, str]:
@@ -474,15 +566,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rarereads.paths import DEFAULT_DATASET
 
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="dataset folder (default: %(default)s)")
-    parser.add_argument("--model", type=Path, help="model folder: train with its config and save eval.md/eval.json into it")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="readme",
+                        help="readme: readers hold out 20%% of their likes; new-readers: 10%% of readers are "
+                             "held out of training and bring 80%% of their likes as a shelf (default: %(default)s)")
+    parser.add_argument("--model", type=Path, help="model folder: evaluate its config and save eval.md/eval.json into it")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated methods among {', '.join(METHODS)} (default: all)")
     parser.add_argument("--rarities", default=",".join(rarity_mod.RARITIES),
-                        help="comma-separated rarity settings to measure (default: all)")
+                        help=f"comma-separated rarity settings among {', '.join(rarity_mod.RARITIES)} (default: all)")
     parser.add_argument("--model-config", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a training setting of the skip-gram (repeatable), e.g. dim=64")
-    parser.add_argument("--sweep", metavar="KEY=V1,V2,...",
-                        help="train one skip-gram per value of a setting and compare them, e.g. sampler=uniform,unigram")
+                        help="a training setting of rarereads' models (repeatable), e.g. dim=64; it is not tuned")
+    parser.add_argument("--no-tune", action="store_true",
+                        help="skip the validation search: each method's first grid point and rarereads' defaults")
+    parser.add_argument("--served", action="store_true",
+                        help="also answer the protocol through Engine.recommend for rarereads' models (what users get)")
     parser.add_argument("-k", type=int, default=K, help="list length (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=SEED, help="split seed (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=256, help="readers scored at once (default: %(default)s)")
@@ -506,49 +603,83 @@ def run(args: argparse.Namespace) -> int:
         dataset = Dataset.load(args.dataset)
     except RarereadsError as exc:
         raise SystemExit(f"rarereads eval: {exc}") from None
-    split = make_split(*dataset.likes(), seed=args.seed)
-    log.info("split: %d training likes, %d held out from %d readers, %d works",
-             len(split.train_user), len(split.test_user), len(split.readers), split.n_works)
+    split = make_split(*dataset.likes(), seed=args.seed, protocol=args.protocol)
+    validation = split.validation(args.seed + 1)
+    log.info("%s split: %d training likes, %d readers evaluated (%d shelf likes, %d held out), %d works",
+             args.protocol, len(split.train_user), len(split.readers), len(split.shelf_user), len(split.test_user),
+             split.n_works)
 
-    rows = []
-    for method in methods:
-        variants = _variants(args.sweep, overrides) if method == "skipgram" else [(method, {})]
-        for label, settings in variants:
-            t0 = time.perf_counter()
-            scorer, likes = (skipgram_scorer(split, dataset, settings) if method == "skipgram"
-                             else (BASELINES[method](split), None))
-            t1 = time.perf_counter()
-            metrics = evaluate_scorer(scorer, split, rarities, args.k, args.batch_size, likes)
-            log.info("%s: fitted in %.1f s, scored in %.1f s", label, t1 - t0, time.perf_counter() - t1)
-            rows += [{"method": label, "rarity": name, **{c: _json_value(v) for c, v in metrics[name].items()}}
-                     for name in rarities]
+    ours = OurModels(dataset)
+    folder_model = overrides.pop("model", None)
+    if folder_model:  # --model FOLDER: its settings are for its own model only
+        methods = [m for m in methods if m not in OURS or m == folder_model]
+    chosen, scorers, notes = {}, {}, {}
+    for name in methods:
+        if name in OURS:
+            grid = [dict(overrides)] if (overrides or args.no_tune) else [{**p} for p in OUR_GRIDS[name]]
+            method = ours.method(name, grid)
+        else:
+            method = BASELINES[name]
+            if args.no_tune:
+                method = Method(method.name, method.fit, method.grid[:1], method.note)
+        params, tried = choose(method, validation, args.k, args.batch_size)
+        chosen[name] = {"params": params, "validation": [{"params": p, "objective": round(o, 5)} for p, o in tried]}
+        t0 = time.perf_counter()
+        scorers[name] = method.fit(split, params)
+        notes[name] = method.note
+        log.info("%s: chose %s; fitted in %.0f s", name, params or "(no hyperparameters)", time.perf_counter() - t0)
+    metrics = evaluate_scorers(scorers, split, rarities, args.k, args.batch_size)
+    rows = [{"method": m, "rarity": r, **{c: _json_value(v) for c, v in metrics[m][r].items()}}
+            for m in methods for r in rarities]
+    if args.served:
+        rows += served_rows(args, split, dataset, ours, chosen, [m for m in methods if m in OURS], rarities)
 
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         print(markdown_table(rows))
+        print()
+        print("Chosen on the validation split (objective: recall@k under any + tail recall@k under "
+              f"{rarity_mod.DEFAULT_RARITY}):")
+        for name in methods:
+            note = f" ({notes[name]})" if notes.get(name) else ""
+            print(f"- {name}: {json.dumps(chosen[name]['params']) if chosen[name]['params'] else 'nothing to choose'}{note}")
     seconds = time.perf_counter() - started
     log.info("evaluated in %.0f s", seconds)
     if args.model:
+        from engine.modelfolder import write_eval_results
+
         command = "rarereads eval " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["eval"] else "rarereads eval"
-        save_to_model_folder(args.model, rows, {"command": command, "k": args.k, "seed": args.seed,
-                                                "seconds": round(seconds, 1), "model_config": overrides})
+        write_eval_results(args.model, rows, {"command": command, "k": args.k, "seed": args.seed,
+                                              "protocol": args.protocol, "seconds": round(seconds, 1),
+                                              "model_config": overrides, "chosen": chosen}, markdown_table(rows))
     return 0
 
 
-def _variants(sweep: str | None, overrides: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
-    """(label, training settings) of each skip-gram to train: one, or one per swept value."""
-    if not sweep:
-        return [("skipgram", overrides)]
-    key, _, values = sweep.partition("=")
-    key = key.strip().replace("-", "_")
-    if not key or not values.strip():
-        raise SystemExit(f"--sweep takes KEY=V1,V2,..., not {sweep!r}")
-    return [(f"skipgram {key}={v.strip()}", {**overrides, key: v.strip()}) for v in values.split(",") if v.strip()]
+def served_rows(args, split: Split, dataset: Dataset, ours: OurModels, chosen: dict, names: list[str],
+                rarities: list[str]) -> list[dict]:
+    """`--served` rows: each of rarereads' models trained with its chosen settings, asked reader by reader."""
+    import tempfile
+
+    from .train import train as trainer
+
+    rows = []
+    for name in names:
+        config = ours.config(name, chosen[name]["params"])
+        with tempfile.TemporaryDirectory(prefix="rarereads-eval-") as tmp:
+            folder = trainer(config, training_dataset(split, dataset), Path(tmp) / "model",
+                             checkpoint_dir=Path(tmp) / "checkpoints", progress=False)
+            t0 = time.perf_counter()
+            metrics = served_metrics(folder, split, dataset, config, rarities, args.k)
+        log.info("%s served: %d readers x %d rarities in %.0f s", name, len(split.readers), len(rarities),
+                 time.perf_counter() - t0)
+        rows += [{"method": f"{name} (served)", "rarity": r, **{c: _json_value(v) for c, v in metrics[r].items()}}
+                 for r in rarities]
+    return rows
 
 
 def model_overrides(args: argparse.Namespace) -> dict[str, str]:
-    """Training settings for the skip-gram: the model folder's config, then `--model-config`.
+    """Training settings for rarereads' models: the model folder's config, then `--model-config`.
 
     The folder's `val_readers` is left out: in evaluation every method learns from all
     training likes (see `train_config`).

@@ -79,8 +79,7 @@ def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: fl
     if nan:
         query[:] = np.nan
     return write_model_folder(Path(models_dir) / name, works=works(books), likes=likes, query=query, target=target,
-                              bias=np.zeros(n, np.float32), config={"model": f"tiny-{flavour}"}, metrics=metrics,
-                              data_fingerprint=f"tiny-{flavour}")
+                              config={"model": f"tiny-{flavour}"}, metrics=metrics, data_fingerprint=f"tiny-{flavour}")
 
 
 def goodreads_export(rows: list[tuple[str, str, str, int]]) -> bytes:
