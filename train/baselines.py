@@ -126,17 +126,24 @@ def als(train, params: dict) -> Scorer:
     return score
 
 
-def ease(train, params: dict) -> Scorer:
+def ease_weights(train, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """EASE's works (ids with at least `EASE_MIN_LIKES` likes, at most `EASE_MAX_WORKS`) and its
+    dense weights among them, `B = I - P / diag(P)` with `P = (XᵀX + lam I)^-1`, zero diagonal."""
     likes = _likes(train)
     keep = np.flatnonzero(likes >= EASE_MIN_LIKES)
     if len(keep) > EASE_MAX_WORKS:  # the most-liked ones: a dense inverse of more would not fit
         keep = np.sort(keep[np.argsort(-likes[keep], kind="stable")[:EASE_MAX_WORKS]])
     sub = train[:, keep].astype(np.float32)
     gram = (sub.T @ sub).toarray()
-    gram[np.diag_indices_from(gram)] += params["lambda"]
+    gram[np.diag_indices_from(gram)] += lam
     inverse = np.linalg.inv(gram)
     weights = inverse / (-np.diag(inverse))
     weights[np.diag_indices_from(weights)] = 0
+    return keep, weights
+
+
+def ease(train, params: dict) -> Scorer:
+    keep, weights = ease_weights(train, params["lambda"])
     n = train.shape[1]
 
     def score(readers, shelves, allowed=None):

@@ -1,0 +1,182 @@
+"""A blind side-by-side read of two recommenders' rare picks (a developer's tool, not a user command).
+
+    python -m train.blindread picks --model FOLDER --out a.json        # 10 rare picks per seed
+    python -m train.blindread ease --out models/ease-folder            # EASE served by the same engine
+    python -m train.blindread lists a.json b.json --out DIR            # shuffled, unlabelled lists + key
+    python -m train.blindread score DIR/key.json DIR/scores.json       # un-blind the judge's scores
+
+The judge (someone who has not seen which list is which) gets only `DIR/lists.md`, which
+holds the scoring rule, and returns `scores.json`: for each seed, a score 0-2 per pick of
+each list and the list they prefer. `score` reports mean fit, the share of mismatches
+(score 0) and the preferred list per system, and the picks' co-reader support.
+
+EASE is served through the same `Engine.recommend` as rarereads (the same rarity setting,
+support floor, language and kind rules, series and author limits): a model folder with no
+embedding and EASE's weights pruned to each work's `EASE_NEIGHBOURS` largest as its
+co-like table, so the two lists differ only in the model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SEEDS = (
+    "Dune by Frank Herbert", "The Hobbit by J.R.R. Tolkien", "Pride and Prejudice by Jane Austen",
+    "Life of Pi by Yann Martel", "Good Omens by Terry Pratchett", "The Da Vinci Code by Dan Brown",
+    "Harry Potter and the Sorcerer's Stone by J. K. Rowling", "The Catcher in the Rye by J.D. Salinger",
+    "To Kill a Mockingbird by Harper Lee", "1984 by George Orwell", "The Lovely Bones by Alice Sebold",
+    "Memoirs of a Geisha by Arthur Golden", "The Secret Life of Bees by Sue Monk Kidd", "Neuromancer by William Gibson",
+    "The Name of the Rose by Umberto Eco", "Bridget Jones's Diary by Helen Fielding",
+    "A Prayer for Owen Meany by John Irving", "Jurassic Park by Michael Crichton",
+    "The Hitchhiker's Guide to the Galaxy by Douglas Adams", "Girl with a Pearl Earring by Tracy Chevalier",
+)
+PICKS = 10
+EASE_NEIGHBOURS = 100
+RULE = """Scoring rule. For each seed book there are two lists of ten books, A and B, meant for a
+reader who loved the seed and wants *rare* books: good ones they have probably not heard of.
+Score every book for fit with that reader:
+
+- 2: a reader who loved the seed would very likely love this book (same pleasures: genre,
+  tone, ambition or subject), and it is a real book to read, in the seed's language;
+- 1: plausible: some readers of the seed would enjoy it, or it fits only loosely;
+- 0: a mismatch: no reason to give it to this reader (another genre or audience entirely, a
+  children's picture book for an adult novel, a workbook, a study guide, a reference book,
+  a book in another language than the seed, or the seed itself / its own sequel series).
+
+Then say which list you would rather hand this reader ("A", "B" or "same").
+Answer as JSON: {"<seed>": {"A": [ten scores], "B": [ten scores], "prefer": "A"|"B"|"same"}, ...}."""
+
+
+def picks(model: Path, out: Path, rarity: str = "rare") -> None:
+    """The first `PICKS` picks of the model for each seed, with the facts the read reports."""
+    from engine.recommender import Engine
+
+    engine = Engine.from_folder(model, check_hashes=False)
+    result = {}
+    for seed in SEEDS:
+        work = engine.resolve(seed)
+        answer = engine.recommend([work], k=PICKS, rarity=rarity)
+        result[seed] = {"seed": work.label, "picks": [
+            {"label": p.work.label, "likes": p.work.likes, "support": p.support, "reason": p.reason}
+            for p in answer.picks]}
+    out.write_text(json.dumps({"model": str(model), "rarity": rarity, "seeds": result}, indent=2) + "\n")
+
+
+def ease_folder(out: Path, dataset_path: Path, lam: float) -> None:
+    """A model folder serving EASE: no embedding, EASE's weights as the co-like table (fusion weight 0)."""
+    from scipy.sparse import csr_matrix
+
+    from engine.dataset import Dataset
+    from engine.modelfolder import write_model_folder
+
+    from .baselines import ease_weights
+    from .config import TrainConfig
+    from .data import prepare_data
+    from .export import fans, to_catalogue
+
+    dataset = Dataset.load(dataset_path)
+    data = prepare_data(dataset, TrainConfig(val_readers=0).validate(), context=1)
+    train = csr_matrix((np.ones(len(data.indices), np.float32), data.indices, data.indptr),
+                       shape=(data.n_readers, data.n_works))
+    keep, weights = ease_weights(train, lam)
+    top = np.argpartition(-np.abs(weights), min(EASE_NEIGHBOURS, len(keep) - 1), axis=1)[:, :EASE_NEIGHBOURS]
+    values = np.take_along_axis(weights, top, axis=1)
+    rows = np.zeros(data.n_works + 1, np.int64)
+    sizes = np.zeros(data.n_works, np.int64)
+    sizes[keep] = top.shape[1]
+    np.cumsum(sizes, out=rows[1:])
+    order = np.argsort(top, axis=1)
+    columns = keep[np.take_along_axis(top, order, axis=1)].ravel().astype(np.int32)
+    values = np.take_along_axis(values, order, axis=1).ravel().astype(np.float32)
+    n = len(data.catalogue_ids)
+    colike = to_catalogue((rows, columns, values), data.rows, n)
+    write_model_folder(out, works=dataset.works.subset(data.catalogue_ids), likes=data.catalogue_likes,
+                       query=np.zeros((n, 1), np.float32), target=np.zeros((n, 1), np.float32),
+                       trained=np.zeros(n, bool), colike=colike, scoring={"fusion_weight": 0.0, "fusion_k": 20},
+                       fans=to_catalogue(fans(data.indptr, data.indices, data.n_works), data.rows, n, renumber=False),
+                       config={"model": "ease", "lambda": lam, "neighbours": EASE_NEIGHBOURS}, metrics={},
+                       data_fingerprint=dataset.fingerprint())
+
+
+def lists(first: Path, second: Path, out: Path, seed: int = 0) -> None:
+    """`lists.md` for the judge (A and B shuffled per seed) and `key.json` (which is which)."""
+    runs = [json.loads(first.read_text()), json.loads(second.read_text())]
+    rng = random.Random(seed)
+    key, lines = {}, ["# Blind read", "", RULE, ""]
+    for name in SEEDS:
+        order = [0, 1]
+        rng.shuffle(order)
+        key[name] = {"A": str([first, second][order[0]]), "B": str([first, second][order[1]])}
+        lines += [f"## {runs[0]['seeds'][name]['seed']}", ""]
+        for letter, which in zip("AB", order):
+            lines.append(f"List {letter}:")
+            lines += [f"{i}. {p['label']}" for i, p in enumerate(runs[which]["seeds"][name]["picks"], 1)]
+            lines.append("")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lists.md").write_text("\n".join(lines) + "\n")
+    (out / "key.json").write_text(json.dumps(key, indent=2) + "\n")
+
+
+def score(key_path: Path, scores_path: Path) -> dict:
+    """Un-blind: per system, mean fit, mismatch share, seeds preferred, and co-reader support of its picks."""
+    key = json.loads(key_path.read_text())
+    scores = json.loads(scores_path.read_text())
+    systems: dict[str, dict] = {}
+    for seed, sides in key.items():
+        judged = scores[seed]
+        for letter in "AB":
+            system = systems.setdefault(sides[letter], {"scores": [], "preferred": 0, "support": []})
+            system["scores"] += judged[letter]
+            system["preferred"] += judged.get("prefer") == letter
+            run = json.loads(Path(sides[letter]).read_text())
+            system["support"] += [p["support"] for p in run["seeds"][seed]["picks"]]
+    report = {}
+    for name, s in systems.items():
+        values, support = np.array(s["scores"], float), np.array(s["support"])
+        report[name] = {"mean_fit": round(float(values.mean()), 3), "mismatch_share": round(float((values == 0).mean()), 3),
+                        "seeds_preferred": int(s["preferred"]), "picks": int(len(values)),
+                        "picks_on_0_co_readers": int((support == 0).sum()),
+                        "picks_on_1_co_reader": int((support == 1).sum())}
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rarereads.paths import DEFAULT_DATASET
+
+    parser = argparse.ArgumentParser(prog="python -m train.blindread", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("picks")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--rarity", default="rare")
+    e = sub.add_parser("ease")
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    e.add_argument("--lambda", dest="lam", type=float, default=100.0, help="EASE's ridge penalty (the evaluation's choice)")
+    lst = sub.add_parser("lists")
+    lst.add_argument("first", type=Path)
+    lst.add_argument("second", type=Path)
+    lst.add_argument("--out", type=Path, required=True)
+    lst.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("score")
+    s.add_argument("key", type=Path)
+    s.add_argument("scores", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "picks":
+        picks(args.model, args.out, args.rarity)
+    elif args.command == "ease":
+        ease_folder(args.out, args.dataset, args.lam)
+    elif args.command == "lists":
+        lists(args.first, args.second, args.out, args.seed)
+    else:
+        print(json.dumps(score(args.key, args.scores), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
