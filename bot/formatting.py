@@ -21,10 +21,3 @@ def clean_input(text: str | None) -> str:
     text = "".join(c if c.isprintable() else " " for c in printable((text or "")[: MAX_INPUT * 4]))
     return clip(" ".join(text.split()), MAX_INPUT)
 
-
-def parse_count(text: str | None, default: int | None = None, low: int = 1, high: int = 20) -> int | None:
-    """A pick count typed by a user, clamped to [low, high]; `default` if absent or not a number."""
-    try:
-        return max(low, min(high, int(str(text).strip())))
-    except (TypeError, ValueError):
-        return default

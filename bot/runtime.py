@@ -257,9 +257,10 @@ class BotRuntime:
                 await channel.answer(Answer(TextReply(f"That file is over {MAX_IMPORT_BYTES // 2**20} MB: too big "
                                                       "to be a library export."), private=True))
                 return
-            await channel.busy()  # the download alone may take a moment
+            await channel.busy()  # the download alone may take a moment, and the matching longer
             data = await download()
-            answer = await self._run(channel, lambda: self.conversation.import_file(reader, data), self.import_pool)
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self.import_pool, lambda: self.conversation.import_file(reader, data))
             await channel.answer(answer)
 
     # --- /status --------------------------------------------------------------------------
