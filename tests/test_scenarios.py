@@ -62,7 +62,7 @@ def test_ambiguous_title_offers_choices_that_work(platform, tmp_path):
         ask = await bot.command(READER, "shelf add", "The Road")  # McCarthy's and London's
         assert any("London" in label for label in ask.labels) and len(ask.controls) >= 2
         await bot.press(READER, ask, "London")
-        assert [e.work_key for e in bot.shelves.entries(bot.reader(READER))] == ["the road|jack london"]
+        assert [e.work_key for e in bot.shelves.entries(bot.reader(READER))] == ["road|jack london"]
 
     run_scenario(platform, tmp_path, scenario)
 
