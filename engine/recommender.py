@@ -183,7 +183,11 @@ class Engine:
         best = matches[0]
         if self._names_exactly(text, best.work):
             return TitleLookup(best.work)
-        close = [m.work for m in matches if m.score >= best.score - AMBIGUOUS_WITHIN]
+        close, keys = [], set()  # one per work key: a catalogue that lists a work twice names it once
+        for m in matches:
+            if m.score >= best.score - AMBIGUOUS_WITHIN and m.work.key not in keys:
+                keys.add(m.work.key)
+                close.append(m.work)
         if len(close) == 1:
             return TitleLookup(best.work)
         close.sort(key=lambda w: -w.likes)  # stable: equally liked ones keep their match order

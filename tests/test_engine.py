@@ -42,6 +42,8 @@ CATALOGUE = [
     ("Jonathan Strange & Mr Norrell", "Susanna Clarke", 6, 1, ""),
     ("Silence", "Shusaku Endo", 3, 2, ""),
     ("Silence", "Anne Ghost", 3, 2, ""),
+    ("Hamlet", "William Shakespeare", 4, 2, ""),
+    ("Hamlet", "Cliffs Notes", 3, 2, ""),  # a study guide of it, nearly as liked
     ("The Remains of the Day", "Kazuo Ishiguro", 40, 2, ""),
     ("Stoner", "John Williams", 3, 2, ""),
     ("The Leopard", "Giuseppe Tomasi di Lampedusa", 2, 2, ""),
@@ -111,6 +113,9 @@ def test_lookups_by_key_and_isbn(engine):
     assert engine.work_by_key("no such|book") is None
     assert engine.work_by_isbn("059035342x").title == "Harry Potter and the Sorcerer's Stone"
     assert engine.work_by_isbn("0-441-01359-7").id == 1
+    assert engine.work_by_isbn("9780441172665").id == 0  # the ISBN-13 of 0441172660
+    assert engine.work_by_isbn("978-0-590-35342-7").title.startswith("Harry Potter")
+    assert engine.work_by_key("the hobbit|jrr tolkien").title == "The Hobbit"  # a key from before articles were dropped
     assert engine.work_by_isbn("1234567890") is None
     assert engine.work_by_isbn("") is None
 
@@ -129,6 +134,11 @@ def test_resolve(engine):
         engine.resolve("silence")
     assert {w.author for w in ambiguous.value.candidates} == {"Shusaku Endo", "Anne Ghost"}
     assert engine.resolve("Silence by Shusaku Endo").author == "Shusaku Endo"
+    hamlet = engine.lookup("hamlet")  # not most of the likes, but the other is a study guide
+    assert hamlet.work.author == "William Shakespeare" and [w.author for w in hamlet.also] == ["Cliffs Notes"]
+    assert hamlet.also_line == "also: Hamlet — Cliffs Notes (1990)"
+    dune = engine.lookup("dune")
+    assert dune.work.title == "Dune" and dune.also == () and dune.also_line == ""
     assert engine.resolve("silence - endo").author == "Shusaku Endo"
 
 
