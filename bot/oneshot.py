@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     try:
-        work = engine.resolve(args.title)
+        found = engine.lookup(args.title)
     except InvalidInput as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -46,18 +46,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.title!r} could be several books: {names}. Add the author, e.g. \"Title by Author\".",
               file=sys.stderr)
         return 1
+    work = found.work
     result = engine.recommend([work], k=max(1, args.k), rarity=args.rarity)
     if args.json:
         payload = {
-            "query": {"title": work.title, "author": work.author, "likes": work.likes},
+            "query": {"title": work.title, "author": work.author, "likes": work.likes, "url": work.url,
+                      "also": [{"title": w.title, "author": w.author, "url": w.url} for w in found.also]},
             "rarity": result.rarity,
             "model": result.model_version,
             "recommendations": [
                 {"title": p.work.title, "author": p.work.author, "year": p.work.year or None,
-                 "likes": p.work.likes, "score": p.score, "reason": p.reason} for p in result.picks],
+                 "likes": p.work.likes, "score": p.score, "reason": p.reason, "url": p.work.url} for p in result.picks],
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
+        if found.also:
+            print(found.also_line)
         print(f"Readers who loved {work.label} also loved ({result.rarity}):")
         for i, p in enumerate(result.picks, 1):
             print(f"{i}. {p.work.label} · {p.reason}")

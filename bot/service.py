@@ -34,7 +34,7 @@ from rapidfuzz import fuzz, process
 
 from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
 from engine.imports import DNF, READING, WANT as WANTED, ExportError, read_export
-from engine.normalize import normalize_author, normalize_title, work_key
+from engine.normalize import normalize_author, normalize_title, split_subtitle, work_key
 from engine.rarity import DEFAULT_RARITY, RARITIES
 from engine.recommender import EngineHolder
 from engine.results import Recommendation, RecommendationList, Work
@@ -564,12 +564,9 @@ class Service:
         return self._act(self.holder.current, reader, {**question["action"], "key": question["keys"][number - 1]})
 
 
-_LEADING_ARTICLE = re.compile(r"^(the|a|an|le|la|les|el|der|die|das) ")
-
-
 def _bare_title(title: str) -> str:
-    """A title as it names a book: normalised, the part before a subtitle, no leading article."""
-    return _LEADING_ARTICLE.sub("", normalize_title(title.split(":")[0]))
+    """A title as it names a book: normalised (no leading article), the part before a subtitle."""
+    return normalize_title(split_subtitle(title)[0])
 
 
 def _named_entries(entries: list[ShelfEntry], text: str) -> list[ShelfEntry]:

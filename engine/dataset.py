@@ -3,7 +3,8 @@
 On disk a dataset is a folder:
 
 - `dataset.json`: format version, source, rating scale, counts, skipped rows, fingerprint
-- `works.tsv.gz`: `title, author, year, cover_url, isbns` (row number = work id; isbns `|`-joined)
+- `works.tsv.gz`: `title, author, year, cover_url, isbns, publisher` (row number = work id; isbns
+  `|`-joined, the most rated edition's first; files without `publisher` read as empty)
 - `ratings.npz`: `user`, `work` (int32), `rating` (float32, 0 = implicit)
 """
 from __future__ import annotations
@@ -13,16 +14,17 @@ import gzip
 import hashlib
 import io
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
+from .editions import Grouping, group_editions
 from .errors import DataFormatError
 from .loaders import RawData
-from .normalize import clean_text, display_title, first_author, tidy_case, work_key
+from .normalize import clean_text, display_title, first_author, https_url, split_subtitle, tidy_case
 
 FORMAT_VERSION = 1
 DEFAULT_LIKE_THRESHOLD = {10: 7.0, 5: 4.0}  # Lit2Vec2: >= 7 of 10, >= 4 of 5
@@ -36,7 +38,14 @@ class Works:
     author: list[str]
     year: np.ndarray  # int32, 0 = unknown
     cover_url: list[str]
-    isbns: list[str]  # "|"-joined ISBNs of every edition
+    isbns: list[str]  # "|"-joined ISBNs of every edition, the most rated edition's first
+    publisher: Sequence[str] | None = None  # most common publisher of its editions; None: all unknown
+
+    TEXT_COLUMNS = ("title", "author", "cover_url", "isbns", "publisher")
+
+    def __post_init__(self):
+        if self.publisher is None:
+            self.publisher = [""] * len(self.title)
 
     def __len__(self) -> int:
         return len(self.title)
@@ -44,24 +53,24 @@ class Works:
     def subset(self, ids: np.ndarray) -> "Works":
         """Works `ids`, renumbered 0..len(ids)-1 in that order."""
         return Works([self.title[i] for i in ids], [self.author[i] for i in ids], self.year[ids].copy(),
-                     [self.cover_url[i] for i in ids], [self.isbns[i] for i in ids])
+                     [self.cover_url[i] for i in ids], [self.isbns[i] for i in ids], [self.publisher[i] for i in ids])
 
     def write_tsv(self, path: Path, extra: dict[str, np.ndarray] | None = None) -> None:
         """Write as gzipped TSV; `extra` adds numeric columns (e.g. likes)."""
         extra = extra or {}
         with gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=9) as handle:
             writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-            writer.writerow(["title", "author", "year", "cover_url", "isbns", *extra])
+            writer.writerow(["title", "author", "year", "cover_url", "isbns", "publisher", *extra])
             for i in range(len(self)):
                 writer.writerow([self.title[i], self.author[i], int(self.year[i]), self.cover_url[i],
-                                 self.isbns[i], *(int(col[i]) for col in extra.values())])
+                                 self.isbns[i], self.publisher[i], *(int(col[i]) for col in extra.values())])
 
     @classmethod
     def read_tsv(cls, path: Path, compact: bool = False) -> tuple["Works", dict[str, np.ndarray]]:
         """Inverse of `write_tsv`: the works and their extra numeric columns.
 
         Args:
-            path: A `works.tsv.gz` written by `write_tsv`.
+            path: A `works.tsv.gz` written by `write_tsv` (one without `publisher` reads as unknown).
             compact: Keep text columns as `TextColumn`s (the file's bytes plus offsets,
                 decoded on access) instead of lists of str: at 2.8M works this loads in
                 seconds and holds a fraction of the memory. For read-only use (the engine).
@@ -77,11 +86,12 @@ class Works:
         else:
             columns = dict(zip(header, columns))
         text = {}
-        for name in ("title", "author", "cover_url", "isbns"):
-            column = columns[name]
-            text[name] = column if compact or not isinstance(column, TextColumn) else list(column)
-        works = cls(text["title"], text["author"], _ints(columns["year"], np.int32), text["cover_url"], text["isbns"])
-        extra = {k: _ints(v, np.int64) for k, v in columns.items() if k not in ("title", "author", "year", "cover_url", "isbns")}
+        for name in cls.TEXT_COLUMNS:
+            column = columns.get(name)
+            text[name] = column if column is None or compact or not isinstance(column, TextColumn) else list(column)
+        works = cls(text["title"], text["author"], _ints(columns["year"], np.int32), text["cover_url"], text["isbns"],
+                    text["publisher"])
+        extra = {k: _ints(v, np.int64) for k, v in columns.items() if k not in cls.TEXT_COLUMNS and k != "year"}
         return works, extra
 
 
@@ -249,12 +259,16 @@ class Dataset:
                    meta.get("source", ""), int(meta.get("n_users", 0)), meta)
 
 
-def _pick(values: list[str]) -> str:
+def _pick(values: list[str], weights: list[float] | None = None) -> str:
     """Most common variant ignoring case; within it, one not in capitals, then the most common.
 
     Ties go to the shortest (usually the plainest) form: "Dune" over "Dune: Special Edition".
+    `weights` count each value more than once (e.g. by its edition's ratings).
     """
-    counts = Counter(v for v in values if v)
+    counts: Counter = Counter()
+    for v, w in zip(values, weights or [1.0] * len(values)):
+        if v:
+            counts[v] += w
     if not counts:
         return ""
     groups: Counter = Counter()
@@ -264,54 +278,97 @@ def _pick(values: list[str]) -> str:
     return tidy_case(min((v for v in counts if v.casefold() == best), key=lambda v: (v.isupper(), -counts[v], v)))
 
 
-def build_dataset(raw: RawData, keep_implicit: bool = False) -> Dataset:
-    """Merge editions into works (normalised title + first author) and index users.
+def group_raw(raw: RawData, keep_implicit: bool = False) -> tuple[Grouping, Counter]:
+    """`raw`'s editions grouped into works, and the kept ratings of each edition (book id -> count).
+
+    Editions with more ratings weigh more when author names are grouped.
+    """
+    ratings_of = Counter(book for _, book, rating in raw.ratings if rating > 0 or keep_implicit)
+    editions = raw.editions
+    grouping = group_editions([e.title for e in editions], [e.author for e in editions],
+                              [ratings_of[e.book_id] for e in editions])
+    return grouping, ratings_of
+
+
+def build_dataset(raw: RawData, keep_implicit: bool = False, grouping: tuple[Grouping, Counter] | None = None) -> Dataset:
+    """Merge editions into works (`engine.editions`) and index users.
 
     Only works and users with at least one kept rating are kept. When a user rated
-    several editions of one work, the highest rating counts.
-    """
-    key_of: dict[str, str] = {}
-    editions_of: dict[str, list] = defaultdict(list)
-    for edition in raw.editions:
-        key = work_key(edition.title, edition.author)
-        if key.startswith("|"):  # a title that folds to nothing cannot be matched or shown
-            raw.skipped["books with unusable titles"] += 1
-            continue
-        key_of[edition.book_id] = key
-        editions_of[key].append(edition)
+    several editions of one work, the highest rating counts. A work shows the most
+    common title and author spelling of its editions (`display_title`), the most common
+    publisher, the earliest known year, the cover of its most rated edition with one,
+    over https, and every edition's ISBN, the most rated edition's first.
 
-    best: dict[tuple[str, str], float] = {}
+    `grouping`: `group_raw(raw, keep_implicit)` when the caller has it already.
+    """
+    grouping, ratings_of = grouping or group_raw(raw, keep_implicit)
+    editions = raw.editions
+    groups = grouping.works
+    raw.skipped["books with unusable titles"] += len(editions) - sum(len(members) for _, members in groups)
+    work_of: dict[str, int] = {}
+    for g, (_, members) in enumerate(groups):
+        for i in members:
+            work_of[editions[i].book_id] = g
+
+    best: dict[tuple[str, int], float] = {}
     for user, book_id, rating in raw.ratings:
         if rating <= 0 and not keep_implicit:
             continue
-        key = key_of.get(book_id)
-        if key is None:
+        group = work_of.get(book_id)
+        if group is None:
             continue
-        pair = (user, key)
+        pair = (user, group)
         if best.get(pair, -1.0) < rating:
             best[pair] = rating
     if not best:
         raise DataFormatError(f"{raw.source}: no usable ratings")
 
-    rated_keys = sorted({key for _, key in best})
-    work_id = {key: i for i, key in enumerate(rated_keys)}
+    # Works numbered in the order of their keys (title key, then first author), as before merging.
+    author_of = lambda i: grouping.author_keys[editions[i].author]  # noqa: E731
+    rated = sorted({group for _, group in best}, key=lambda g: (groups[g][0], min(map(author_of, groups[g][1]))))
+    work_id = {group: i for i, group in enumerate(rated)}
     users = sorted({user for user, _ in best}, key=lambda u: (len(u), u))
     user_id = {u: i for i, u in enumerate(users)}
 
-    titles, authors, years, covers, isbns = [], [], [], [], []
-    for key in rated_keys:
-        eds = editions_of[key]
-        titles.append(_pick([display_title(e.title) for e in eds]))
-        authors.append(_pick([clean_text(first_author(e.author)) for e in eds]))
+    columns: dict[str, list] = {name: [] for name in ("title", "author", "year", "cover_url", "isbns", "publisher")}
+    shown_author = _Memo(lambda a: clean_text(first_author(a)))
+    shown_publisher = _Memo(clean_text)
+    for group in rated:
+        title_key, members = groups[group]
+        members = sorted(members, key=lambda i: -ratings_of[editions[i].book_id])  # the most rated first
+        eds = [editions[i] for i in members]
+        # Most editions first, then most ratings; editions that joined by subtitle show their main title.
+        total = sum(ratings_of[e.book_id] for e in eds)
+        weight = [1.0 + ratings_of[e.book_id] / (1.0 + total) for e in eds]
+        titles = [grouping.shown[i] if grouping.title_keys[i] == title_key else display_title(split_subtitle(grouping.shown[i])[0])
+                  for i in members]
+        own = [j for j, i in enumerate(members) if grouping.title_keys[i] == title_key]  # its authors' spellings
+        columns["title"].append(_pick(titles, weight))
+        columns["author"].append(_pick([shown_author[eds[j].author] for j in own], [weight[j] for j in own]))
         known_years = [e.year for e in eds if e.year]
-        years.append(min(known_years) if known_years else 0)
-        covers.append(next((e.cover_url for e in eds if e.cover_url), ""))
-        isbns.append("|".join(dict.fromkeys(i for e in eds for i in e.isbns)))
+        columns["year"].append(min(known_years) if known_years else 0)
+        columns["cover_url"].append(https_url(next((e.cover_url for e in eds if e.cover_url), "")))
+        columns["isbns"].append("|".join(dict.fromkeys(i for e in eds for i in e.isbns)))
+        columns["publisher"].append(_pick([shown_publisher[e.publisher] for e in eds], weight))
 
-    pairs = np.array([(user_id[u], work_id[k]) for u, k in best], dtype=np.int64).reshape(-1, 2)
+    pairs = np.array([(user_id[u], work_id[g]) for u, g in best], dtype=np.int64).reshape(-1, 2)
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     rating = np.fromiter(best.values(), dtype=np.float32, count=len(best))[order]
-    works = Works(titles, authors, np.array(years, dtype=np.int32), covers, isbns)
+    works = Works(columns["title"], columns["author"], np.array(columns["year"], dtype=np.int32), columns["cover_url"],
+                  columns["isbns"], columns["publisher"])
     meta = {"skipped": dict(raw.skipped), "n_editions": len(raw.editions)}
     return Dataset(works, pairs[order, 0].astype(np.int32), pairs[order, 1].astype(np.int32), rating,
                    raw.rating_scale, raw.source, len(users), meta)
+
+
+
+class _Memo(dict):
+    """`memo[x]` is `function(x)`, computed once per distinct x (many editions share an author)."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def __missing__(self, key):
+        value = self[key] = self.function(key)
+        return value

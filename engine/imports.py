@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import DataFormatError
-from .loaders import clean_isbn
+from .normalize import clean_isbn
 from .shelf import printable
 
 READ, WANT, READING, DNF = "read", "want", "reading", "dnf"

@@ -26,7 +26,9 @@ KINDS: tuple[str, ...] = ("book", "aid", "children")
 BOOK, AID, CHILDREN = range(len(KINDS))
 
 _AID = re.compile(
-    r"\b(study guides?|cliff'?s? ?notes|sparknotes|spark notes|monarch notes|barron'?s book notes|workbooks?|"
+    r"\b(study guides?|cliff'?s? ?notes|sparknotes|spark notes|monarch notes|barron'?s book notes|york notes|"
+    r"coles notes|brodies notes|maxnotes|novel units|bookrags|gradesaver|lekt[uü]rehilfen|k[oö]nigs erl[aä]uterungen|"
+    r"literature guide|workbooks?|"
     r"work book|dictionar(y|ies)|encyclopa?edi(a|as)|thesaurus|atlas of|road atlas|handbook|for dummies|"
     r"idiot'?s guide|test prep|exam (guide|prep|cram)|practice tests?|textbook|cookbook|cook book|"
     r"\d[\d,]* (recipes|names for baby|baby names)|lesson plans?|teacher'?s (guide|edition|resource)|"

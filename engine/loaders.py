@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import DataFormatError
-from .normalize import normalize_title
+from .normalize import clean_isbn, isbn13, normalize_title
 
 _YEAR = re.compile(r"\d{1,4}")
-_ISBN_CHARS = re.compile(r"[^0-9Xx]")
 
 
 @dataclass
@@ -33,6 +32,7 @@ class Edition:
     year: int = 0
     cover_url: str = ""
     isbns: tuple[str, ...] = ()
+    publisher: str = ""
 
 
 @dataclass
@@ -73,11 +73,6 @@ def parse_year(text: str) -> int:
     return year if 1000 <= year <= 2030 else 0
 
 
-def clean_isbn(text: str) -> str:
-    """Digits and X only; Goodreads writes ISBNs as ="0441172660"."""
-    return _ISBN_CHARS.sub("", text or "").upper()
-
-
 # --- Book-Crossing -------------------------------------------------------------------
 
 def _bx_rows(path: Path, width: int, skipped: Counter, label: str) -> Iterator[list[str]]:
@@ -103,8 +98,9 @@ def _bx_rows(path: Path, width: int, skipped: Counter, label: str) -> Iterator[l
 def load_bookcrossing(folder: str | Path) -> RawData:
     """Read `BX-Books.csv[.gz]` and `BX-Book-Ratings.csv[.gz]` from `folder`.
 
-    Ratings of 0 are implicit (no score); ratings whose ISBN is not in the book list are
-    skipped, since nothing can be shown for them.
+    Ratings of 0 are implicit (no score). A rating's ISBN finds its book in either form,
+    ISBN-10 or ISBN-13, also with a leading zero lost ("441172660"); ratings whose ISBN
+    is not in the book list are skipped, since nothing can be shown for them.
     """
     folder = Path(folder)
     books_path, ratings_path = _find(folder, "BX-Books.csv"), _find(folder, "BX-Book-Ratings.csv")
@@ -117,8 +113,9 @@ def load_bookcrossing(folder: str | Path) -> RawData:
         if not isbn or not row[1].strip():
             skipped["book rows"] += 1
             continue
-        editions.append(Edition(isbn, row[1], row[2], parse_year(row[3]), row[6] or row[5], (isbn,)))
+        editions.append(Edition(isbn, row[1], row[2], parse_year(row[3]), row[6] or row[5], (isbn,), row[4]))
     known = {e.book_id for e in editions}
+    by_isbn13 = {isbn13(e.book_id): e.book_id for e in editions}
     ratings = []
     for row in _bx_rows(ratings_path, 3, skipped, "rating rows"):
         isbn = clean_isbn(row[1])
@@ -128,8 +125,10 @@ def load_bookcrossing(folder: str | Path) -> RawData:
             skipped["rating rows"] += 1
             continue
         if isbn not in known:
-            skipped["ratings of unknown ISBNs"] += 1
-            continue
+            isbn = by_isbn13.get(isbn13(isbn), "")
+            if not isbn:
+                skipped["ratings of unknown ISBNs"] += 1
+                continue
         ratings.append((row[0].strip(), isbn, rating))
     return RawData("book-crossing", 10, editions, ratings, skipped)
 
@@ -151,7 +150,7 @@ def load_goodbooks(folder: str | Path) -> RawData:
     with _open_text(books_path) as handle:
         for row in csv.DictReader(handle):
             try:
-                isbns = tuple(i for i in (clean_isbn(row.get("isbn", "")), _isbn13(row.get("isbn13", ""))) if i)
+                isbns = tuple(i for i in (clean_isbn(row.get("isbn", "")), _exact_isbn13(row.get("isbn13", ""))) if i)
                 title = row.get("original_title") or ""
                 if not normalize_title(title):  # empty, or in a script that folds away
                     title = row["title"]
@@ -172,7 +171,7 @@ def load_goodbooks(folder: str | Path) -> RawData:
     return RawData("goodbooks-10k", 5, editions, ratings, skipped)
 
 
-def _isbn13(text: str) -> str:
+def _exact_isbn13(text: str) -> str:
     """goodbooks stores ISBN-13 as a float ("9.78043902348e+12"), which lost digits; keep exact ones only."""
     text = (text or "").strip()
     return text if text.isdigit() and len(text) == 13 else ""
@@ -200,7 +199,7 @@ def _rating_rows(path: Path, columns: tuple[str, str, str], skipped: Counter) ->
 # --- generic CSV pair ----------------------------------------------------------------
 
 def load_generic(interactions: str | Path, books: str | Path, rating_scale: int = 5) -> RawData:
-    """Read interactions `user,book,rating` and books `book,title,author[,year,cover_url]`."""
+    """Read interactions `user,book,rating` and books `book,title,author[,year,cover_url,isbn,publisher]`."""
     skipped: Counter = Counter()
     editions = []
     with _open_text(Path(books)) as handle:
@@ -211,7 +210,9 @@ def load_generic(interactions: str | Path, books: str | Path, rating_scale: int 
             if not (row.get("book") or "").strip() or not (row.get("title") or "").strip():
                 skipped["book rows"] += 1
                 continue
+            isbn = clean_isbn(row.get("isbn") or "")
             editions.append(Edition(row["book"].strip(), row["title"], row.get("author") or "",
-                                    parse_year(row.get("year") or ""), row.get("cover_url") or ""))
+                                    parse_year(row.get("year") or ""), row.get("cover_url") or "",
+                                    (isbn,) if isbn else (), row.get("publisher") or ""))
     ratings = list(_rating_rows(Path(interactions), ("user", "book", "rating"), skipped))
     return RawData("generic", rating_scale, editions, ratings, skipped)

@@ -26,7 +26,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from .normalize import fold
+from .normalize import ARTICLES, drop_article, fold
 
 ALPHABET = 64  # codes per character: space, a-z, 0-9, a few hash buckets, separator
 N_GRAMS = ALPHABET ** 3  # trigram ids per field
@@ -45,30 +45,25 @@ _LUT[ord("a"):ord("z") + 1] = np.arange(1, 27)
 _LUT[ord("0"):ord("9") + 1] = np.arange(27, 37)
 _LUT[0] = _SEP
 
-_NON_WORD = re.compile(r"[\W_]+")
 _NON_WORD_ASCII = re.compile(r"[^a-z0-9\n]+")  # the same, on lowercased ASCII lines
 
 
-def fast_fold(text: str) -> str:
-    """`engine.normalize.fold` with a shortcut for plain ASCII (most titles), same result."""
-    if not text.isascii():
-        return fold(text)
-    text = text.lower().replace("&", " and ").replace("'", "")
-    return " ".join(_NON_WORD.sub(" ", text).split())
+fast_fold = fold  # the name older callers use; fold itself has the shortcut for plain ASCII
 
 
 def fold_many(texts: Sequence[str]) -> list[str]:
-    """`fast_fold` of every text; plain ASCII texts are folded together, as one string."""
+    """`fold` of every text; plain ASCII texts are folded together, as one string."""
     texts = texts if isinstance(texts, list) else list(texts)
     plain = [i for i, t in enumerate(texts) if t.isascii() and "\n" not in t]
     if len(plain) < len(texts):
-        out = [fast_fold(t) for t in texts]  # the non-ASCII ones need unicodedata anyway
+        out = [fold(t) for t in texts]  # the non-ASCII ones need unicodedata anyway
         if not plain:
             return out
         for i, folded in zip(plain, fold_many([texts[i] for i in plain])):
             out[i] = folded
         return out
-    joined = "\n".join(texts).lower().replace("&", " and ").replace("'", "")
+    joined = "\n".join(texts).lower().replace("&", " and ").replace("+", " and ").replace("`", "'")  # as fold does
+    joined = joined.replace("s's", "s").replace("'", "")
     joined = _NON_WORD_ASCII.sub(" ", joined).replace(" \n", "\n").replace("\n ", "\n").strip(" ")
     return joined.split("\n") if texts else []
 
@@ -435,6 +430,13 @@ class TitleMatcher:
         at = at[_top(self.prior[docs[at]], size - len(above))]
         return np.concatenate([above, at])
 
+    def exact_titles(self, folded_titles: Sequence[str]) -> np.ndarray:
+        """Works whose folded title is one of `folded_titles`, in one pass over the sorted hashes."""
+        h = np.fromiter((string_hash(t) for t in folded_titles), np.uint64, len(folded_titles))
+        lo, hi = np.searchsorted(self._sorted_hash, h, "left"), np.searchsorted(self._sorted_hash, h, "right")
+        spans = [self._hash_order[a:b] for a, b in zip(lo.tolist(), hi.tolist()) if b > a]
+        return np.concatenate(spans) if spans else np.zeros(0, np.int32)
+
     def exact_title(self, folded_title: str, limit: int | None = 50) -> np.ndarray:
         """Works whose folded title equals `folded_title`, the most liked first when over `limit`."""
         h = np.uint64(string_hash(folded_title))
@@ -452,7 +454,7 @@ class TitleMatcher:
         The score is 96% text likeness and up to 4 points of popularity, so an exact
         title of a known book scores about 100 and one nobody liked scores about 96.
         """
-        q = fast_fold(query or "")
+        q = fold(query or "")
         if not q:
             return []
         hypotheses = [(q, "")]
@@ -460,7 +462,7 @@ class TitleMatcher:
         for split in _AUTHOR_SEPARATORS.finditer(query):
             pass  # the last separator: titles hold commas and dashes more often than authors do
         if split is not None:
-            title, author = fast_fold(query[:split.start()]), fast_fold(query[split.end():])
+            title, author = fold(query[:split.start()]), fold(query[split.end():])
             if title and author:
                 hypotheses.append((title, author))
                 if all(map(self._is_author_word, title.split())):
@@ -479,7 +481,10 @@ class TitleMatcher:
             readings += [[(TITLE, title), (AUTHOR, author)] for title, author in unmarked]
             if not unmarked and " " in q:  # perhaps a misspelt author: every word either way
                 readings.append([(TITLE, q), (AUTHOR, q)])
-        candidates = [self._stage1(readings), exact]
+        respaced = self._respaced(q)
+        if respaced:  # "snowcrash", "spider man": words joined or split the other way in titles
+            readings.append([(TITLE, respaced)])
+        candidates = [self._stage1(readings), exact, *self._with_articles(q)]
         candidates += [self.exact_title(title) for title, _ in hypotheses[1:]]
         ids = np.unique(np.concatenate(candidates)).astype(np.int64)
         if not len(ids):
@@ -490,6 +495,33 @@ class TitleMatcher:
         final = 0.96 * text + self.PRIOR_POINTS * self.prior[ids]
         top = _top(final, limit)
         return [(int(ids[i]), round(float(final[i]), 2)) for i in top]
+
+    def _with_articles(self, folded: str) -> list[np.ndarray]:
+        """Works titled `folded` with its leading article dropped or another one added ("hobbit", "the hobbit")."""
+        bare = drop_article(folded)
+        ids = self.exact_titles(sorted({bare, *(f"{a} {bare}" for a in ARTICLES)} - {folded}))
+        return [ids[_top(self.prior[ids], 10)]]
+
+    def _respaced(self, folded: str) -> str | None:
+        """`folded` with words the vocabulary lacks split in two it knows, and pairs it knows joined; None if unchanged."""
+        words, out, i = folded.split(), [], 0
+        while i < len(words):
+            word = words[i]
+            if i + 1 < len(words) and min(len(word), len(words[i + 1])) >= 3 and self._word(word + words[i + 1]) >= 0:
+                out.append(word + words[i + 1])  # "spider man" -> "spiderman"
+                i += 2
+                continue
+            if len(word) >= 6 and self._word(word) < 0:
+                cut = next((k for k in range(3, len(word) - 2)
+                            if self._word(word[:k]) >= 0 and self._word(word[k:]) >= 0), None)
+                if cut is not None:
+                    out += [word[:cut], word[cut:]]  # "snowcrash" -> "snow crash"
+                    i += 1
+                    continue
+            out.append(word)
+            i += 1
+        respaced = " ".join(out)
+        return respaced if respaced != folded else None
 
     def _author_fits(self, author: str, ids: np.ndarray) -> bool:
         """Whether `author` (folded) names the author of one of the works `ids`, give or take a slip."""
@@ -529,6 +561,11 @@ class TitleMatcher:
         less, so that a title that merely ends in a name still wins as a title.
         """
         score = _likeness(q, titles)
+        # A leading article missing or added ("hobbit", "the hobbit") and words joined or split
+        # ("snowcrash"): compared without either, nearly as good as the title as it is written.
+        squashed = [_squash(t) for t in titles]
+        score = np.maximum(score, 98 * process.cdist([_squash(q)], squashed, dtype=np.float32, workers=1,
+                                                     scorer=DamerauLevenshtein.normalized_similarity)[0])
         # Title and author in one string ("dune frank herbert", or "trial by fire nancy taylor
         # rosenberg", where "by" belongs to the title); scaled so that a plain title match
         # still wins when the query is just the title.
@@ -577,6 +614,11 @@ class TitleMatcher:
         self.n_words = len(self._vocab)
         self.max_df, self.budget, self.n_candidates = (int(x) for x in data["settings"])
         return self
+
+
+def _squash(folded: str) -> str:
+    """A folded title without its leading article and its spaces ("the da vinci code" -> "davincicode")."""
+    return drop_article(folded).replace(" ", "")
 
 
 def _scores(query: str, choices: list[str], scorer) -> np.ndarray:

@@ -9,12 +9,20 @@ _PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+_MOJIBAKE_DOUBLE = re.compile("Ã[?\x83]Â([\x80-\xbf?])")  # UTF-8 read as latin-1 twice, byte 0x83 lost to "?"
+_MOJIBAKE_PAIR = re.compile("[ÂÃ][\x80-\xbf]")  # one UTF-8 character read as latin-1
+_MOJIBAKE_LOST = re.compile("Ã\\?")  # "Ã" + a byte lost to "?": one of À..ß, unknown
+
+
 def fix_mojibake(text: str) -> str:
-    """Undo the UTF-8-read-as-latin-1 damage common in Book-Crossing (e.g. "ErzÃ¤hlungen")."""
+    """Undo the UTF-8-read-as-latin-1 damage common in Book-Crossing (e.g. "ErzÃ¤hlungen").
+
+    The whole text is decoded when it can be (once or twice); otherwise each damaged
+    character is repaired on its own, since the dump replaced some bytes by "?"
+    ("grÃ?Â¶Ã?Â?te" is "größte"). Idempotent: repaired text is left as it is.
+    """
     if "Ã" not in text and "Â" not in text:
         return text
-    # Doubly damaged text lost byte 0x83 to "?"; put it back so both layers decode.
-    text = text.replace("Ã?Â", "Ã\x83Â")
     for _ in range(2):
         try:
             fixed = text.encode("latin-1").decode("utf-8")
@@ -23,20 +31,54 @@ def fix_mojibake(text: str) -> str:
         if fixed == text:
             break
         text = fixed
+    if "Ã" not in text and "Â" not in text:
+        return text
+    text = _MOJIBAKE_DOUBLE.sub(lambda m: "Ã" + m.group(1), text)
+    text = _MOJIBAKE_PAIR.sub(lambda m: m.group().encode("latin-1").decode("utf-8"), text)
+    # The lost letter is ß after a lowercase letter (the rest of À..ß are capitals), else unknown.
+    return _MOJIBAKE_LOST.sub(lambda m: "ß" if m.start() and text[m.start() - 1].islower() else "\ufffd", text)
+
+
+# Named entities need their ";" ("&LTRS" is not "<RS"); numeric ones are often cut short.
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)")
+
+
+def unescape_html(text: str) -> str:
+    """HTML entities decoded, also when escaped twice ("&amp;#160;", "&amp;reg;")."""
+    for _ in range(3):
+        if "&" not in text:
+            break
+        fixed = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
+        if fixed == text:
+            break
+        text = fixed
     return text
 
 
 def clean_text(text: str) -> str:
-    """Display form: mojibake and HTML entities fixed, whitespace collapsed."""
-    return " ".join(html.unescape(fix_mojibake(text or "")).split())
+    """Display form: mojibake and HTML entities fixed, whitespace collapsed; idempotent."""
+    text = text or ""
+    for _ in range(3):  # an entity may decode to mojibake and the other way round
+        fixed = unescape_html(fix_mojibake(text))
+        if fixed == text:
+            break
+        text = fixed
+    return " ".join(text.split())
 
 
 def fold(text: str) -> str:
-    """Lowercase ASCII-ish form: accents stripped, punctuation to spaces."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.replace("&", " and ").replace("ß", "ss").replace("'", "")
-    return " ".join(_NON_WORD.sub(" ", text).split())
+    """Lowercase ASCII-ish form: accents stripped, punctuation to spaces, "&" and "+" as "and"."""
+    text = text.lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c)).replace("ß", "ss")
+    text = text.replace("&", " and ").replace("+", " and ").translate(_APOSTROPHES)
+    return " ".join(_NON_WORD.sub(" ", text.replace("s's", "s").replace("'", "")).split())
+
+
+# Apostrophes vanish ("Angela's", "Angela’s" and "angelas" fold alike; "Jones's" is "Jones'");
+# "&" and "+" are "and".
+_APOSTROPHES = str.maketrans("’‘`´", "'" * 4)
 
 
 def strip_parentheticals(title: str) -> str:
@@ -59,15 +101,65 @@ def tidy_case(text: str) -> str:
     return " ".join(w if i and w in _SMALL_WORDS else w[:1].upper() + w[1:] for i, w in enumerate(words))
 
 
+# Leading articles a work key drops ("The Alchemist" = "Alchemist"): English, German,
+# French, Spanish, Italian. Catalogues also write them last ("Alchemist, The").
+ARTICLES = frozenset({"the", "a", "an", "der", "die", "das", "le", "la", "les", "el", "los", "las", "il"})
+_TRAILING_ARTICLE = re.compile(r"^(?P<title>.+?),\s*(?P<article>%s)$" % "|".join(sorted(ARTICLES)), re.IGNORECASE)
+# Subtitles that only say what kind of book it is ("Angela's Ashes: A Memoir", "Die große
+# Flatter. Roman."): edition noise, left out of the display and the key.
+NOISE_SUBTITLES = frozenset({
+    "a novel", "a memoir", "a thriller", "a mystery", "a romance", "a love story", "a novel of suspense",
+    "roman", "ein roman", "kriminalroman", "sonderausgabe", "romanzo", "novela", "un roman",
+})
+_LAST_SUBTITLE = re.compile(r"\s*(?::|\.\s)\s*(?P<subtitle>[^:.]+?)$")
+_SUBTITLE_COLON = re.compile(r"\s*:\s+|\s+:\s*|:$")  # not "10:04"
+_ABBREVIATION_END = re.compile(r"(^|[\s.])\w{1,2}\.$")
+
+
 def display_title(title: str) -> str:
-    """Title as shown to users: cleaned and without edition notes (falls back to the full title)."""
+    """Title as shown to users: cleaned, without edition notes (falls back to the full title).
+
+    Parenthetical series and edition notes, a subtitle that only names the genre
+    (`NOISE_SUBTITLES`) or repeats the title, and trailing full stops go; an article
+    written last comes first ("Alchemist, The" -> "The Alchemist", also before a colon);
+    "Title : Subtitle" becomes "Title: Subtitle". Idempotent, so a work's key can be
+    computed again from what the catalogue shows.
+    """
     cleaned = clean_text(title)
-    return strip_parentheticals(cleaned) or cleaned
+    parts = [_article_first(part.strip()) for part in _SUBTITLE_COLON.split(strip_parentheticals(cleaned))]
+    text, previous = ": ".join(part for part in parts if part), None
+    while text != previous:  # "Schlafes Bruder. Sonderausgabe. Roman." loses both
+        previous = text
+        if not text.endswith("...") and not _ABBREVIATION_END.search(text):
+            text = text.rstrip(" .")  # "Snow Crash." but not "Mr." or "U.S.A."
+        noise = _LAST_SUBTITLE.search(text)
+        if noise and noise.start() and (fold(noise.group("subtitle")) in NOISE_SUBTITLES
+                                        or fold(noise.group("subtitle")) == fold(text[:noise.start()])):
+            text = text[:noise.start()]  # "Angela's Ashes: A Memoir", "MERIDON : MERIDON"
+    text = " ".join(text.split()).strip(" :;,-/")
+    return text or cleaned
+
+
+def split_subtitle(title: str) -> tuple[str, str]:
+    """(main title, subtitle) at the first colon that separates them; the subtitle is "" without one."""
+    parts = _SUBTITLE_COLON.split(title, maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (title, "")
+
+
+def _article_first(text: str) -> str:
+    inverted = _TRAILING_ARTICLE.match(text)
+    return f"{inverted.group('article')} {inverted.group('title')}" if inverted else text
 
 
 def normalize_title(title: str) -> str:
-    """Work key part: folded title without parenthetical series or edition notes."""
-    return fold(display_title(title))
+    """Work key part: folded display title without its leading article."""
+    return drop_article(fold(display_title(title)))
+
+
+def drop_article(folded: str) -> str:
+    """A folded title without its leading article ("the hobbit" -> "hobbit"; "the" stays)."""
+    first, _, rest = folded.partition(" ")
+    return rest if rest and first in ARTICLES else folded
 
 
 def first_author(authors: str) -> str:
@@ -97,5 +189,52 @@ def normalize_author(authors: str) -> str:
 
 
 def work_key(title: str, authors: str) -> str:
-    """Identity of a work: editions with the same key are merged."""
+    """Identity of a work: its title and author normalised ("hobbit|jrr tolkien").
+
+    A work's key is computed from the title and author the catalogue shows, so it can
+    always be computed again; `engine.editions` decides which editions form one work.
+    """
     return f"{normalize_title(title)}|{normalize_author(authors)}"
+
+
+# --- identifiers and links -----------------------------------------------------------
+
+_ISBN_CHARS = re.compile(r"[^0-9Xx]")
+
+
+def clean_isbn(text: str) -> str:
+    """Digits and X only; Goodreads writes ISBNs as ="0441172660"."""
+    return _ISBN_CHARS.sub("", text or "").upper()
+
+
+def isbn13(text: str) -> str:
+    """One form for ISBN-10 and ISBN-13: the ISBN-13 ("0441172660" -> "9780441172665").
+
+    An ISBN-10 becomes 978 + its first nine digits + the ISBN-13 check digit (its own
+    check digit, right or wrong, is dropped); nine characters are an ISBN-10 that lost
+    its leading zero in a spreadsheet. Other lengths come back cleaned but as they are.
+    """
+    isbn = clean_isbn(text)
+    if len(isbn) == 9:
+        isbn = "0" + isbn
+    if len(isbn) == 10 and isbn[:9].isdigit():
+        body = "978" + isbn[:9]
+        check = (10 - sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body)) % 10) % 10
+        return body + str(check)
+    return isbn
+
+
+def valid_isbn(text: str) -> bool:
+    """Whether `text` is an ISBN-10 or ISBN-13 whose check digit is right."""
+    isbn = clean_isbn(text)
+    if len(isbn) == 10 and isbn[:9].isdigit() and (isbn[9].isdigit() or isbn[9] == "X"):
+        return sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(isbn)) % 11 == 0
+    if len(isbn) == 13 and isbn.isdigit():
+        return sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(isbn)) % 10 == 0
+    return False
+
+
+def https_url(url: str) -> str:
+    """`url` over https when it was given over http (Telegram shows only https thumbnails)."""
+    url = (url or "").strip()
+    return "https://" + url[len("http://"):] if url[:7].lower() == "http://" else url

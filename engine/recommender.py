@@ -15,12 +15,13 @@ import numpy as np
 
 from . import rarity as rarities
 from .errors import AmbiguousTitle, BookNotFound, InvalidInput
-from .kinds import BOOK, KINDS
+from .editions import find_by_key
+from .kinds import AID, BOOK
 from .language import parse_language, wanted_languages
 from .matcher import TitleMatcher, fast_fold, string_hash
 from .modelfolder import FileRows, ModelFolder, load_model_folder
-from .normalize import normalize_author, work_key
-from .results import Recommendation, RecommendationList, TitleMatch, Work
+from .normalize import ARTICLES, isbn13, normalize_author, normalize_title, work_key
+from .results import Recommendation, RecommendationList, TitleLookup, TitleMatch, Work
 from .scoring import DEFAULT_FUSION, fuse, pool_ranks
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,16 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 300
 NOT_FOUND_BELOW = 68.0  # best match score under which we ask "did you mean"
 AMBIGUOUS_WITHIN = 2.5  # other works this close to the best make the title ambiguous
+DOMINANT_SHARE = 0.75  # of those works' likes, the share one needs to be the answer anyway
+MIN_DOMINANT_LIKES = 3  # and at least this many
 POOL = rarities.POOL  # candidates each order contributes (the index fetch); rarity re-ranks among them
 MAX_FETCH = 16 * POOL  # a rarity that filters many index hits fetches more, up to this many
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
 MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
-MAX_QUERY_WORKS = 200  # a shelf's books read per request (the most recent first, as the caller orders them)
+MAX_QUERY_WORKS = 1000  # a shelf's books read per request (the most recent first, as the caller orders them)
 KIND_SUPPORT = 3  # co-readers a pick of another kind than the query's (a study guide for a novel) needs
-_ARTICLES = {"the", "a", "an", "le", "la", "les", "el", "der", "die", "das"}
+_ARTICLES = ARTICLES  # one list of leading articles (engine.normalize)
 
 
 def series_stem(title: str) -> str:
@@ -107,37 +110,45 @@ class Engine:
             raise KeyError(f"no work {work_id}")
         w = self.works
         return Work(i, w.title[i], w.author[i], int(w.year[i]), int(self.likes[i]), w.cover_url[i],
-                    tuple(x for x in w.isbns[i].split("|") if x), work_key(w.title[i], w.author[i]))
+                    tuple(x for x in w.isbns[i].split("|") if x), work_key(w.title[i], w.author[i]), w.publisher[i])
 
     def work_by_key(self, key: str) -> Work | None:
-        """The work whose `work_key` is `key` (keys survive retrains; ids do not)."""
-        title = key.split("|", 1)[0]
-        for i in self.matcher.exact_title(title, limit=None):
-            if work_key(self.works.title[i], self.works.author[i]) == key:
-                return self.work(i)
-        return None
+        """The work whose `work_key` is `key` (keys survive retrains; ids do not).
+
+        Keys stored before editions were merged the current way still find their work
+        (`engine.editions.find_by_key`): "the alchemist a fable about following your
+        dream|coelho paulo" is now "alchemist|coelho paulo".
+        """
+        found = find_by_key(key, self._works_titled)
+        return self.work(found) if found is not None else None
+
+    def _works_titled(self, title_key: str) -> list[tuple[int, str, str, int]]:
+        """(id, title, author, likes) of the works whose title key is `title_key`."""
+        w = self.works
+        ids = np.unique(self.matcher.exact_titles([title_key, *(f"{a} {title_key}" for a in ARTICLES)])).tolist()
+        return [(i, w.title[i], w.author[i], int(self.likes[i])) for i in ids if normalize_title(w.title[i]) == title_key]
 
     def work_by_isbn(self, isbn: str) -> Work | None:
-        """The work one of whose editions has this ISBN (digits and X only)."""
-        isbn = "".join(c for c in str(isbn) if c.isdigit() or c in "xX").upper()
+        """The work one of whose editions has this ISBN, written as ISBN-10 or ISBN-13."""
+        isbn = isbn13(str(isbn))
         if not isbn:
             return None
         hashes, owners = self._isbn_table()
         h = _hash(isbn)
         lo, hi = np.searchsorted(hashes, h, "left"), np.searchsorted(hashes, h, "right")
         for i in owners[lo:hi]:
-            if isbn in self.works.isbns[i].split("|"):
+            if isbn in map(isbn13, self.works.isbns[i].split("|")):
                 return self.work(int(i))
         return None
 
     def _isbn_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted ISBN hashes and their works, built on first use (imports need it, chats rarely)."""
+        """Sorted hashes of every edition's ISBN-13 and their works, built on first use (imports need it, chats rarely)."""
         with self._isbn_lock:
             if self._isbn_hash is None:
                 hashes, owners = [], []
                 for i, joined in enumerate(self.works.isbns):
                     for isbn in joined.split("|") if joined else ():
-                        hashes.append(_hash(isbn))
+                        hashes.append(_hash(isbn13(isbn)))
                         owners.append(i)
                 hashes_arr = np.array(hashes, dtype=np.uint64)
                 order = np.argsort(hashes_arr, kind="stable")
@@ -151,13 +162,24 @@ class Engine:
         return [TitleMatch(self.work(i), score) for i, score in self.matcher.match(query, limit)]
 
     def resolve(self, query: str) -> Work:
-        """The one work `query` names.
+        """The one work `query` names (`lookup` without the works it could also have named)."""
+        return self.lookup(query).work
+
+    def lookup(self, query: str) -> TitleLookup:
+        """The one work `query` names, and the equally matching works the evidence set aside.
+
+        When several different works match about equally well, the evidence decides: if
+        one holds at least `DOMINANT_SHARE` of their likes (*Of Mice and Men* by Steinbeck,
+        not a reader's edition with one like), or it is a book and the others are all
+        study aids (`engine.kinds`: study guides, workbooks, reference), it is the answer
+        and the others are its `also`; otherwise the title is ambiguous.
 
         Raises:
             InvalidInput: empty, longer than 300 characters, or without letters or digits.
             BookNotFound: nothing matches well; `candidates` are "did you mean" options.
-            AmbiguousTitle: several different works match about equally well (two books
-                with one title by different authors); `candidates` lists them.
+            AmbiguousTitle: several different works match about equally well and none
+                stands out (two books with one title by different authors); `candidates`
+                lists them, the most liked first.
         """
         text = " ".join((query or "").split())
         if not text:
@@ -171,11 +193,20 @@ class Engine:
             raise BookNotFound(text, [m for m in matches[:5] if m.score >= 40])
         best = matches[0]
         if self._names_exactly(text, best.work):
-            return best.work
-        close = [m for m in matches[1:] if m.score >= best.score - AMBIGUOUS_WITHIN and m.work.key != best.work.key]
-        if close:
-            raise AmbiguousTitle(text, [best.work] + [m.work for m in close[:8]])
-        return best.work
+            return TitleLookup(best.work)
+        close, keys = [], set()  # one per work key: a catalogue that lists a work twice names it once
+        for m in matches:
+            if m.score >= best.score - AMBIGUOUS_WITHIN and m.work.key not in keys:
+                keys.add(m.work.key)
+                close.append(m.work)
+        if len(close) == 1:
+            return TitleLookup(best.work)
+        close.sort(key=lambda w: -w.likes)  # stable: equally liked ones keep their match order
+        leader, others = close[0], close[1:]
+        if leader.likes >= max(MIN_DOMINANT_LIKES, DOMINANT_SHARE * sum(w.likes for w in close)) or (
+                self.kind[leader.id] == BOOK and all(self.kind[w.id] == AID for w in others)):
+            return TitleLookup(leader, tuple(others))
+        raise AmbiguousTitle(text, close[:9])
 
     @staticmethod
     def _names_exactly(text: str, work: Work) -> bool:

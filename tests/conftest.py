@@ -1,4 +1,5 @@
-"""Fixtures shared by the service and import tests: the tiny stand-in model and a service over it."""
+"""Shared fixtures: the tiny stand-in model and a service over it (service and import tests), and the
+real Book-Crossing dump in ../shared/datasets, read and merged once per run (data tests)."""
 from __future__ import annotations
 
 import sys
@@ -7,6 +8,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "datasets"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is absent (the shared datasets folder sits beside the project)")
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +34,29 @@ def tiny_service(tiny_engine, tmp_path):
     shelves = ShelfStore(tmp_path / "shelves.sqlite")
     yield Service(EngineHolder(tiny_engine), shelves, max_import_rows=50)
     shelves.close()
+
+
+@pytest.fixture(scope="session")
+def bookcrossing_raw():
+    """`RawData` of the whole Book-Crossing dump (about 10 s)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent")
+    from engine import loaders
+
+    return loaders.load_bookcrossing(SHARED / "book-crossing")
+
+
+@pytest.fixture(scope="session")
+def bookcrossing_grouping(bookcrossing_raw):
+    """`engine.dataset.group_raw` of the dump: its editions grouped into works (about 20 s)."""
+    from engine.dataset import group_raw
+
+    return group_raw(bookcrossing_raw)
+
+
+@pytest.fixture(scope="session")
+def bookcrossing_dataset(bookcrossing_raw, bookcrossing_grouping):
+    """The dump as `rarereads prepare` makes it a dataset."""
+    from engine.dataset import build_dataset
+
+    return build_dataset(bookcrossing_raw, grouping=bookcrossing_grouping)

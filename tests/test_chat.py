@@ -151,10 +151,12 @@ def test_oneshot_json(model):
     run = _cli("recommend", "Dune", "--json", "-k", "3", "--rarity", "balanced", "--model", str(model))
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
-    assert data["query"] == {"title": "Dune", "author": "Frank Herbert", "likes": 60}
+    assert data["query"] == {"title": "Dune", "author": "Frank Herbert", "likes": 60, "also": [],
+                             "url": "https://openlibrary.org/isbn/0441172660"}
     assert len(data["recommendations"]) == 3
     for rec in data["recommendations"]:
-        assert set(rec) >= {"title", "author", "year", "likes", "score", "reason"}
+        assert set(rec) >= {"title", "author", "year", "likes", "score", "reason", "url"}
+        assert rec["url"].startswith("https://openlibrary.org/")
         assert rec["title"] != "Dune"
 
 

@@ -36,7 +36,9 @@ def test_recommend_json_for_dune(shipped_model):
     assert answer["query"]["title"] == "Dune" and answer["query"]["author"] == "Frank Herbert"
     picks = answer["recommendations"]
     assert len(picks) == 10
-    assert {"title", "author", "year", "likes", "score", "reason"} <= set(picks[0])
+    assert {"title", "author", "year", "likes", "score", "reason", "url"} <= set(picks[0])
+    assert answer["query"]["url"].startswith("https://openlibrary.org/isbn/") and answer["query"]["also"] == []
+    assert all(p["url"].startswith("https://openlibrary.org/") for p in picks)
     assert all(p["title"] != "Dune" for p in picks)
     # the default rarity keeps to books that are far less liked than Dune itself
     assert max(p["likes"] for p in picks) < answer["query"]["likes"]
@@ -53,6 +55,15 @@ def test_rarity_any_is_more_popular_than_deep(shipped_model):
         return sum(p["likes"] for p in picks) / len(picks)
 
     assert mean_likes("any") > mean_likes("deep")
+
+
+def test_an_equally_matching_minor_work_is_named_beside_the_answer(shipped_model):
+    done = rarereads("recommend", "of mice and men", "--json", "-k", "3", "--model", str(shipped_model))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["query"]["author"] == "John Steinbeck" and answer["query"]["also"]
+    done = rarereads("recommend", "of mice and men", "-k", "3", "--model", str(shipped_model))
+    assert done.stdout.startswith("also: Of Mice")
 
 
 def test_unknown_title_suggests_and_fails(shipped_model):

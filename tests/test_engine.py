@@ -109,6 +109,9 @@ def test_lookups_by_key_and_isbn(engine):
     assert engine.work_by_key("no such|book") is None
     assert engine.work_by_isbn("059035342x").title == "Harry Potter and the Sorcerer's Stone"
     assert engine.work_by_isbn("0-441-01359-7").id == 1
+    assert engine.work_by_isbn("9780441172665").id == 0  # the ISBN-13 of 0441172660
+    assert engine.work_by_isbn("978-0-590-35342-7").title.startswith("Harry Potter")
+    assert engine.work_by_key("the hobbit|jrr tolkien").title == "The Hobbit"  # a key from before articles were dropped
     assert engine.work_by_isbn("1234567890") is None
     assert engine.work_by_isbn("") is None
 
@@ -127,7 +130,21 @@ def test_resolve(engine):
         engine.resolve("silence")
     assert {w.author for w in ambiguous.value.candidates} == {"Shusaku Endo", "Anne Ghost"}
     assert engine.resolve("Silence by Shusaku Endo").author == "Shusaku Endo"
+    dune = engine.lookup("dune")
+    assert dune.work.title == "Dune" and dune.also == () and dune.also_line == ""
     assert engine.resolve("silence - endo").author == "Shusaku Endo"
+
+
+def test_a_study_guide_beside_the_book_leaves_the_book_the_answer(tmp_path):
+    titles, authors = ["Hamlet", "Hamlet", "Silence"], ["William Shakespeare", "Cliffs Notes", "Shusaku Endo"]
+    n = len(titles)
+    vectors = np.eye(n, 4, dtype=np.float32)
+    works = Works(titles, authors, np.full(n, 1990, np.int32), [""] * n, [""] * n)
+    folder = write_model_folder(tmp_path / "m", works=works, likes=np.array([4, 3, 1]), query=vectors, target=vectors,
+                                config={}, metrics={}, data_fingerprint="x")
+    hamlet = Engine.from_folder(folder).lookup("hamlet")  # not 3/4 of the likes, but the other is a study guide
+    assert hamlet.work.author == "William Shakespeare" and [w.author for w in hamlet.also] == ["Cliffs Notes"]
+    assert hamlet.also_line == "also: Hamlet — Cliffs Notes (1990)"
 
 
 def test_match_title_is_ranked(engine):

@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 
 from engine import loaders
-from engine.dataset import Dataset, build_dataset
+from engine.dataset import Dataset, Works, build_dataset
 from engine.errors import DataFormatError
 from engine.normalize import display_title, fix_mojibake, normalize_author, work_key
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "datasets"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is absent (the shared datasets folder sits beside the project)")
+from conftest import ROOT, SHARED, needs_shared
 
 
 def test_editions_merge_into_works():
@@ -72,12 +70,44 @@ def test_bookcrossing_small_file_tolerates_broken_rows(tmp_path):
     assert len(users) == 3 and sorted(np.bincount(works).tolist()) == [1, 2]
 
 
+def test_ratings_find_their_book_by_isbn_10_or_13(tmp_path):
+    """A rating written as ISBN-13, or as an ISBN-10 that lost its leading zero, still counts."""
+    _write_bx(tmp_path)
+    with gzip.open(tmp_path / "BX-Book-Ratings.csv.gz", "at", encoding="latin-1", newline="") as handle:
+        handle.write('"4";"978-0441172665";"10"\r\n"5";"441172660";"9"\r\n"6";"9780000000000";"9"\r\n')
+    raw = loaders.load_bookcrossing(tmp_path)
+    assert ("4", "0441172660", 10.0) in raw.ratings and ("5", "0441172660", 9.0) in raw.ratings
+    assert raw.skipped["ratings of unknown ISBNs"] == 2
+
+
+def test_publishers_and_https_covers(tmp_path):
+    _write_bx(tmp_path)
+    ds = build_dataset(loaders.load_bookcrossing(tmp_path))
+    dune = ds.works.title.index("Dune")
+    assert ds.works.publisher[dune] in {"Ace", "Berkley"}
+    (tmp_path / "books.csv").write_text("book,title,author,cover_url,publisher\nb1,Kindred,Octavia E. Butler,http://x.org/k.jpg,Beacon\n")
+    (tmp_path / "likes.csv").write_text("user,book,rating\nu1,b1,5\n")
+    ds = build_dataset(loaders.load_generic(tmp_path / "likes.csv", tmp_path / "books.csv"))
+    assert ds.works.cover_url == ["https://x.org/k.jpg"] and ds.works.publisher == ["Beacon"]
+
+
+def test_catalogues_without_a_publisher_column_still_load(tmp_path):
+    with gzip.open(tmp_path / "works.tsv.gz", "wt", encoding="utf-8") as handle:
+        handle.write("title\tauthor\tyear\tcover_url\tisbns\tlikes\nDune\tFrank Herbert\t1965\t\t0441172660\t3\n")
+    works, extra = Works.read_tsv(tmp_path / "works.tsv.gz")
+    assert works.publisher == [""] and extra["likes"].tolist() == [3]
+    works.subset(np.array([0])).write_tsv(tmp_path / "again.tsv.gz")
+    again, _ = Works.read_tsv(tmp_path / "again.tsv.gz", compact=True)
+    assert list(again.publisher) == [""] and list(again.title) == ["Dune"]
+
+
 def test_dataset_round_trip(tmp_path):
     _write_bx(tmp_path)
     ds = build_dataset(loaders.load_bookcrossing(tmp_path))
     ds.save(tmp_path / "ds")
     back = Dataset.load(tmp_path / "ds")
     assert back.works.title == ds.works.title and back.fingerprint() == ds.fingerprint()
+    assert back.works.publisher == ds.works.publisher
     assert np.array_equal(back.rating, ds.rating) and back.rating_scale == 10
 
 
@@ -99,17 +129,16 @@ def test_generic_csvs_and_thresholds(tmp_path):
 
 
 
-@needs_shared
-def test_real_bookcrossing_dump():
-    raw = loaders.load_bookcrossing(SHARED / "book-crossing")
+def test_real_bookcrossing_dump(bookcrossing_raw, bookcrossing_dataset):
+    raw, ds = bookcrossing_raw, bookcrossing_dataset
     assert len(raw.editions) == 271_379
     assert raw.skipped["ratings of unknown ISBNs"] > 100_000  # the dump rates many ISBNs it does not list
-    ds = build_dataset(raw)
     users, works = ds.likes()
     assert 280_000 < len(users) < 300_000  # ~289k likes
-    assert 100_000 < len(np.unique(works)) < 110_000  # ~105k liked works
+    assert 95_000 < len(np.unique(works)) < 105_000  # ~100k liked works, editions merged
     dune = [i for i, (t, a) in enumerate(zip(ds.works.title, ds.works.author)) if t == "Dune" and "Herbert" in a]
     assert len(dune) == 1 and len(ds.works.isbns[dune[0]].split("|")) >= 5
+    assert ds.works.publisher[dune[0]] and sum(map(bool, ds.works.publisher)) > 0.99 * len(ds.works)
 
 
 @needs_shared
@@ -128,7 +157,8 @@ def test_shipped_snapshot_is_small_and_loads():
     size = sum(p.stat().st_size for p in folder.iterdir())
     assert size < 25 * 2**20
     ds = Dataset.load(folder)
-    assert len(ds.likes()[0]) == 289_289
+    assert len(ds.likes()[0]) == 289_471
+    assert ds.works.publisher[ds.works.title.index("Dune")] == "Berkley Publishing Group"
 
 
 def test_display_names_prefer_ordinary_case(tmp_path):

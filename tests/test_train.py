@@ -132,7 +132,8 @@ def test_elsa_served_order_finds_rare_cluster_mates(trained):
 
     scorer = FolderScorer.from_folder(folder)
     shelf = csr_matrix(([1.0], ([0], [POPULAR])), shape=(1, len(titles)))
-    order = np.argsort(-scorer(np.array([0]), shelf)[0], kind="stable")[:8]
+    ids, scores = scorer(np.array([0]), shelf)  # fused: each row's candidates and their scores
+    order = ids[0][np.argsort(-scores[0], kind="stable")][:8]
     assert [p.work.id for p in engine.recommend([POPULAR], k=8, rarity="any").picks] == order.tolist()
 
 

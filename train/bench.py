@@ -10,7 +10,9 @@ BENCHMARKS.md (one section per run; other sections are left alone). Figures:
 - serving, in a fresh process that imports no torch (like the bot): model folder load time
   (engine ready), resident memory, matcher p50/p99 and top-1 accuracy on a generated query
   set (typos, missing words, wrong case, accents, "title by author"), a brute-force rapidfuzz
-  baseline over all titles, and `recommend` end to end (match, index, rarity re-rank, reasons).
+  baseline over all titles, and `recommend` end to end (match, index, rarity re-rank, reasons);
+  beside the generated queries, the natural ones of `train/natural_queries.py` (well-known
+  titles typed as people type them; only catalogues that hold those books have them).
 
 Sizes: `shipped` (data/bookcrossing), `300k` and `2.8m` (synthetic, from train.synth, cached
 under var/bench/), `tiny` (synthetic, for tests). Vectors come from `--model` or, without one,
@@ -34,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.dataset import Dataset
+
+from .natural_queries import natural_queries
 
 SIZES = {  # works, readers, likes (the 2.8M shape is Lit2Vec2's; 300k keeps its ratios)
     "tiny": (4_000, 4_300, 140_000),
@@ -435,12 +439,12 @@ def _missing_word(title: str, rng: random.Random, short: _OneWordShort | None = 
     rng.shuffle(gaps)
     if short is None:
         return " ".join(words[:gaps[0]] + words[gaps[0] + 1:])
-    from engine.matcher import fast_fold
+    from engine.normalize import fold
 
     for gap in gaps:
         text = " ".join(words[:gap] + words[gap + 1:])
-        folded = fast_fold(text)
-        if folded and folded not in short.exact and short.sources(folded.split()) == {fast_fold(title)}:
+        folded = fold(text)
+        if folded and folded not in short.exact and short.sources(folded.split()) == {fold(title)}:
             return text
     return None
 
@@ -513,7 +517,11 @@ def serve_child(folder: str, queries_path: str, baseline_queries: int) -> dict:
     def correct(top: int | None, q: dict) -> tuple[bool, bool]:
         return judge(top, q, engine.works.title, engine.works.author)
 
+    natural = [q for q in queries if q.get("natural")]
+    queries = [q for q in queries if not q.get("natural")]
     figures = time_matcher(lambda text: [m.work.id for m in engine.match_title(text, limit=5)], queries, correct)
+    figures.update(natural_figures(lambda text: [m.work.id for m in engine.match_title(text, limit=5)], natural,
+                                   correct, resolve=lambda text: engine.resolve(text).id))
 
     rec_ms = []
     for q in queries:
@@ -572,6 +580,37 @@ def time_matcher(match, queries: list[dict], correct) -> dict:
             "matcher_p50_by_kind": {k: float(np.median(v)) for k, v in ms_by_kind.items()}, "queries": len(queries)}
 
 
+def natural_figures(match, natural: list[dict], correct, resolve=None) -> dict:
+    """Top-1 (the right work itself), p50, and with `resolve` how many it answers directly, of the natural queries."""
+    if not natural:
+        return {"natural_queries": 0}
+    timed = time_matcher(match, natural, correct)
+    figures = {"natural_queries": len(natural), "natural_top1": timed["matcher_top1_strict"],
+               "natural_p50_ms": timed["matcher_p50_ms"]}
+    if resolve is not None:
+        from engine.errors import RarereadsError
+
+        answered = 0
+        for q in natural:
+            try:
+                answered += resolve(q["text"]) == q["work"]
+            except RarereadsError:
+                pass
+        figures["natural_resolved"] = answered / len(natural)
+    return figures
+
+
+def _natural_rows(m: dict) -> list[tuple[str, str]]:
+    """(label, value) for the natural queries, or a note that the catalogue holds none of their books."""
+    missing = m.get("natural_missing", 0)
+    if not m.get("natural_queries"):
+        return [("natural queries (train/natural_queries.py)", f"none of their {missing} books is in this catalogue")]
+    left = f"; {missing} not in this catalogue" if missing else ""
+    resolved = f"; resolve answers {m['natural_resolved']:.3f} with that work" if "natural_resolved" in m else ""
+    return [(f"natural queries, well-known titles as people type them ({m['natural_queries']}{left}): top-1; p50",
+             f"{m['natural_top1']:.3f}{resolved}; {m['natural_p50_ms']:.2f} ms")]
+
+
 def _kind_rows(m: dict) -> list[tuple[str, str]]:
     """(label, value) per query kind: top-1 and, where measured, p50."""
     p50 = m.get("matcher_p50_by_kind", {})
@@ -607,6 +646,8 @@ def bench_matcher_only(dataset: Dataset, n_queries: int, baseline_queries: int) 
 
         matcher.match("warm up the matcher", limit=5)
         result.update(time_matcher(lambda text: [i for i, _ in matcher.match(text, limit=5)], queries, correct))
+        natural, result["natural_missing"] = natural_queries(works.title, works.author, likes)
+        result.update(natural_figures(lambda text: [i for i, _ in matcher.match(text, limit=5)], natural, correct))
     result.update(brute_force_baseline(works.title, queries[:baseline_queries], correct))
     return result
 
@@ -671,7 +712,7 @@ def matcher_report(size: str, info: dict, data: dict, m: dict, command: str) -> 
              f"| {_met('matcher_top1', m['matcher_top1'])} |",
              f"| matcher top-1, same work only | {m['matcher_top1_strict']:.3f} |  |",
              f"| queries left out: missing-word queries with no single right answer | {m.get('left_out', 0)} |  |"]
-    lines += [f"| {label} | {value} |  |" for label, value in _kind_rows(m)]
+    lines += [f"| {label} | {value} |  |" for label, value in _kind_rows(m) + _natural_rows(m)]
     if m.get("baseline_p50_ms") is not None:
         ratio = m["baseline_p50_ms"] / max(m["matcher_p50_ms"], 1e-9)
         lines.append(f"| baseline: rapidfuzz WRatio over all titles ({m['baseline_queries']} queries) p50 "
@@ -738,7 +779,7 @@ def report(size: str, info: dict, data: dict, trainer: list[dict], hnsw: dict, s
         "matcher_top1", serving["matcher_top1"])
     row("matcher top-1, same work only", f"{serving['matcher_top1_strict']:.3f}")
     row("queries left out: missing-word queries with no single right answer", str(serving.get("left_out", 0)))
-    for label, value in _kind_rows(serving):
+    for label, value in _kind_rows(serving) + _natural_rows(serving):
         row(label, value)
     if serving.get("baseline_p50_ms") is not None:
         ratio = serving["baseline_p50_ms"] / max(serving["matcher_p50_ms"], 1e-9)
@@ -816,12 +857,13 @@ def run(args: argparse.Namespace) -> int:
                                        data_fingerprint=dataset.fingerprint())
             hnsw["folder_write_s"] = time.perf_counter() - start
         del query, target, index
-        works, _ = _folder_works(model)
+        works, extra = _folder_works(model)
         dropped: dict = {}
         queries = make_queries(works.title, works.author, args.queries, dropped=dropped)
+        natural, missing = natural_queries(works.title, works.author, extra["likes"])
         del works
-        serving = run_serving(model, queries, args.baseline_queries)
-        serving["left_out"] = sum(dropped.values())
+        serving = run_serving(model, queries + natural, args.baseline_queries)
+        serving.update(left_out=sum(dropped.values()), natural_missing=missing)
 
     text = report(args.size, info, data, trainer, hnsw, serving, command)
     print(text)

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", type=Path, help="raw data: a Book-Crossing or goodbooks-10k folder, or an interactions CSV (generic)")
     parser.add_argument("out", type=Path, help="dataset folder to write")
     parser.add_argument("--format", choices=FORMATS, default=None, help="raw format (default: guessed from the files)")
-    parser.add_argument("--books", type=Path, help="generic format: the books CSV (book,title,author[,year,cover_url])")
+    parser.add_argument("--books", type=Path, help="generic format: the books CSV (book,title,author[,year,cover_url,isbn,publisher])")
     parser.add_argument("--rating-scale", type=int, default=5, help="generic format: highest rating (default 5)")
     parser.add_argument("--keep-implicit", action="store_true", help="keep unrated interactions (rating 0); they are never likes")
 
