@@ -2,13 +2,14 @@
 
     python -m train.blindread picks --model FOLDER --out a.json        # 10 rare picks per seed
     python -m train.blindread ease --out models/ease-folder            # EASE served by the same engine
-    python -m train.blindread lists a.json b.json --out DIR            # shuffled, unlabelled lists + key
+    python -m train.blindread lists a.json b.json ... --out DIR        # shuffled, unlabelled lists + key
     python -m train.blindread score DIR/key.json DIR/scores.json       # un-blind the judge's scores
 
 The judge (someone who has not seen which list is which) gets only `DIR/lists.md`, which
 holds the scoring rule, and returns `scores.json`: for each seed, a score 0-2 per pick of
-each list and the list they prefer. `score` reports mean fit, the share of mismatches
-(score 0) and the preferred list per system, and the picks' co-reader support.
+each list and the lists in the order they prefer them. `score` reports mean fit, the share
+of mismatches (score 0), how often each run was preferred to each other, and the picks'
+co-reader support.
 
 EASE is served through the same `Engine.recommend` as rarereads (the same rarity setting,
 support floor, language and kind rules, series and author limits): a model folder with no
@@ -37,9 +38,9 @@ SEEDS = (
 )
 PICKS = 10
 EASE_NEIGHBOURS = 100
-RULE = """Scoring rule. For each seed book there are two lists of ten books, A and B, meant for a
-reader who loved the seed and wants *rare* books: good ones they have probably not heard of.
-Score every book for fit with that reader:
+RULE = """Scoring rule. For each seed book there are {count} lists of ten books ({letters}), meant
+for a reader who loved the seed and wants *rare* books: good ones they have probably not heard
+of. Score every book for fit with that reader:
 
 - 2: a reader who loved the seed would very likely love this book (same pleasures: genre,
   tone, ambition or subject), and it is a real book to read, in the seed's language;
@@ -48,8 +49,20 @@ Score every book for fit with that reader:
   children's picture book for an adult novel, a workbook, a study guide, a reference book,
   a book in another language than the seed, or the seed itself / its own sequel series).
 
-Then say which list you would rather hand this reader ("A", "B" or "same").
-Answer as JSON: {"<seed>": {"A": [ten scores], "B": [ten scores], "prefer": "A"|"B"|"same"}, ...}."""
+Then order the lists from the one you would most rather hand this reader to the least
+("order", best first; lists you find equally good may be in either order).
+Answer as JSON: {{"<seed>": {{{example}, "order": [{order}]}}, ...}}."""
+
+
+def rule(count: int) -> str:
+    """The scoring rule for `count` lists per seed."""
+    letters = LETTERS[:count]
+    return RULE.format(count=count, letters=", ".join(letters),
+                       example=", ".join(f'"{x}": [ten scores]' for x in letters),
+                       order=", ".join(f'"{x}"' for x in letters))
+
+
+LETTERS = "ABCDEF"
 
 
 def picks(model: Path, out: Path, rarity: str = "rare") -> None:
@@ -103,19 +116,22 @@ def ease_folder(out: Path, dataset_path: Path, lam: float) -> None:
                        data_fingerprint=dataset.fingerprint())
 
 
-def lists(first: Path, second: Path, out: Path, seed: int = 0) -> None:
-    """`lists.md` for the judge (A and B shuffled per seed) and `key.json` (which is which)."""
-    runs = [json.loads(first.read_text()), json.loads(second.read_text())]
+def lists(runs: list[Path], out: Path, seed: int = 0) -> None:
+    """`lists.md` for the judge (the runs' lists shuffled per seed, lettered A, B, ...) and
+    `key.json` (which letter is which run, per seed)."""
+    if not 2 <= len(runs) <= len(LETTERS):
+        raise ValueError(f"a blind read compares 2 to {len(LETTERS)} runs, not {len(runs)}")
+    data = [json.loads(path.read_text()) for path in runs]
     rng = random.Random(seed)
-    key, lines = {}, ["# Blind read", "", RULE, ""]
+    key, lines = {}, ["# Blind read", "", rule(len(runs)), ""]
     for name in SEEDS:
-        order = [0, 1]
+        order = list(range(len(runs)))
         rng.shuffle(order)
-        key[name] = {"A": str([first, second][order[0]]), "B": str([first, second][order[1]])}
-        lines += [f"## {runs[0]['seeds'][name]['seed']}", ""]
-        for letter, which in zip("AB", order):
+        key[name] = {letter: str(runs[which]) for letter, which in zip(LETTERS, order)}
+        lines += [f"## {data[0]['seeds'][name]['seed']}", ""]
+        for letter, which in zip(LETTERS, order):
             lines.append(f"List {letter}:")
-            lines += [f"{i}. {p['label']}" for i, p in enumerate(runs[which]["seeds"][name]["picks"], 1)]
+            lines += [f"{i}. {p['label']}" for i, p in enumerate(data[which]["seeds"][name]["picks"], 1)]
             lines.append("")
     out.mkdir(parents=True, exist_ok=True)
     (out / "lists.md").write_text("\n".join(lines) + "\n")
@@ -123,24 +139,31 @@ def lists(first: Path, second: Path, out: Path, seed: int = 0) -> None:
 
 
 def score(key_path: Path, scores_path: Path) -> dict:
-    """Un-blind: per system, mean fit, mismatch share, seeds preferred, and co-reader support of its picks."""
+    """Un-blind. Per run: mean fit, mismatch share, seeds where it was the judge's first
+    choice, seeds where it was ordered above each other run (`preferred_to`), and the
+    co-reader support of its picks."""
     key = json.loads(key_path.read_text())
     scores = json.loads(scores_path.read_text())
     systems: dict[str, dict] = {}
     for seed, sides in key.items():
         judged = scores[seed]
-        for letter in "AB":
-            system = systems.setdefault(sides[letter], {"scores": [], "preferred": 0, "support": []})
+        order = [sides[letter] for letter in judged["order"]]
+        for letter, run_path in sides.items():
+            system = systems.setdefault(run_path, {"scores": [], "first": 0, "above": {}, "support": []})
+            if len(judged[letter]) != PICKS:
+                raise ValueError(f"{seed}: list {letter} has {len(judged[letter])} scores, not {PICKS}")
             system["scores"] += judged[letter]
-            system["preferred"] += judged.get("prefer") == letter
-            run = json.loads(Path(sides[letter]).read_text())
+            system["first"] += order[0] == run_path
+            for other in order[order.index(run_path) + 1:]:
+                system["above"][other] = system["above"].get(other, 0) + 1
+            run = json.loads(Path(run_path).read_text())
             system["support"] += [p["support"] for p in run["seeds"][seed]["picks"]]
     report = {}
     for name, s in systems.items():
         values, support = np.array(s["scores"], float), np.array(s["support"])
         report[name] = {"mean_fit": round(float(values.mean()), 3), "mismatch_share": round(float((values == 0).mean()), 3),
-                        "seeds_preferred": int(s["preferred"]), "picks": int(len(values)),
-                        "picks_on_0_co_readers": int((support == 0).sum()),
+                        "seeds_first": int(s["first"]), "preferred_to": {o: s["above"].get(o, 0) for o in systems if o != name},
+                        "picks": int(len(values)), "picks_on_0_co_readers": int((support == 0).sum()),
                         "picks_on_1_co_reader": int((support == 1).sum())}
     return report
 
@@ -159,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     e.add_argument("--lambda", dest="lam", type=float, default=100.0, help="EASE's ridge penalty (the evaluation's choice)")
     lst = sub.add_parser("lists")
-    lst.add_argument("first", type=Path)
-    lst.add_argument("second", type=Path)
+    lst.add_argument("runs", type=Path, nargs="+", help="two or more `picks` files")
     lst.add_argument("--out", type=Path, required=True)
     lst.add_argument("--seed", type=int, default=0)
     s = sub.add_parser("score")
@@ -172,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "ease":
         ease_folder(args.out, args.dataset, args.lam)
     elif args.command == "lists":
-        lists(args.first, args.second, args.out, args.seed)
+        lists(args.runs, args.out, args.seed)
     else:
         print(json.dumps(score(args.key, args.scores), indent=2))
     return 0

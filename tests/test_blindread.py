@@ -1,0 +1,52 @@
+"""train.blindread: the lists a judge sees are unlabelled and shuffled, and un-blinding credits the right run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from train import blindread
+
+
+def _run(path, name, support):
+    seeds = {seed: {"seed": seed, "picks": [{"label": f"{name} pick {i} for {seed}", "likes": 3, "support": support,
+                                              "reason": ""} for i in range(blindread.PICKS)]}
+             for seed in blindread.SEEDS}
+    path.write_text(json.dumps({"model": name, "rarity": "rare", "seeds": seeds}))
+    return path
+
+
+def test_lists_hide_the_runs_and_score_unblinds_them(tmp_path):
+    runs = [_run(tmp_path / f"{name}.json", name, support) for name, support in
+            (("good", 4), ("middling", 1), ("poor", 0))]
+    blindread.lists(runs, tmp_path / "read", seed=3)
+    text = (tmp_path / "read" / "lists.md").read_text()
+    assert "good.json" not in text and "List C:" in text and "order" in text
+    key = json.loads((tmp_path / "read" / "key.json").read_text())
+    assert len({tuple(sides.values()) for sides in key.values()}) > 1  # shuffled per seed, not one fixed order
+    # The judge: "good" scores 2 everywhere and comes first; "poor" scores 0 and comes last.
+    fit = {"good.json": 2, "middling.json": 1, "poor.json": 0}
+    scores = {}
+    for seed, sides in key.items():
+        by_name = {letter: path.rsplit("/", 1)[-1] for letter, path in sides.items()}
+        scores[seed] = {letter: [fit[name]] * blindread.PICKS for letter, name in by_name.items()}
+        scores[seed]["order"] = sorted(by_name, key=lambda letter: -fit[by_name[letter]])
+    (tmp_path / "scores.json").write_text(json.dumps(scores))
+    report = blindread.score(tmp_path / "read" / "key.json", tmp_path / "scores.json")
+    good, middling, poor = (report[str(path)] for path in runs)
+    assert (good["mean_fit"], middling["mean_fit"], poor["mean_fit"]) == (2.0, 1.0, 0.0)
+    assert poor["mismatch_share"] == 1.0 and good["mismatch_share"] == 0.0
+    assert good["seeds_first"] == len(blindread.SEEDS) and middling["seeds_first"] == 0
+    assert good["preferred_to"][str(runs[2])] == len(blindread.SEEDS) and poor["preferred_to"][str(runs[0])] == 0
+    assert poor["picks_on_0_co_readers"] == len(blindread.SEEDS) * blindread.PICKS
+    assert middling["picks_on_1_co_reader"] == len(blindread.SEEDS) * blindread.PICKS
+
+
+def test_a_score_list_of_the_wrong_length_is_refused(tmp_path):
+    runs = [_run(tmp_path / f"{name}.json", name, 1) for name in ("a", "b")]
+    blindread.lists(runs, tmp_path / "read")
+    key = json.loads((tmp_path / "read" / "key.json").read_text())
+    scores = {seed: {"A": [1] * blindread.PICKS, "B": [1] * 3, "order": ["A", "B"]} for seed in key}
+    (tmp_path / "scores.json").write_text(json.dumps(scores))
+    with pytest.raises(ValueError, match="3 scores"):
+        blindread.score(tmp_path / "read" / "key.json", tmp_path / "scores.json")
