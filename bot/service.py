@@ -233,7 +233,8 @@ class Service:
             text = (f"That is all I have at {say.option('rarity', rarity)} for {about}." if page else
                     f"I found nothing {rarity} enough for {about}.{tip}")
             return Reply("info", text, recommendations=result)
-        lines = [f"Readers who loved {about} also loved ({rarity}{f', page {page + 1}' if page else ''}):"]
+        language = f", {dialect_of(reader).option('lang', request['lang'])}" if request.get("lang") else ""
+        lines = [f"Readers who loved {about} also loved ({rarity}{language}{f', page {page + 1}' if page else ''}):"]
         for i, pick in enumerate(result.picks, k * page + 1):
             lines.append(f"{i}. {pick.work.label} · {pick.reason}")
         if tip:
