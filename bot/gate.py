@@ -194,7 +194,13 @@ class ModelGate:
                 if folder.name < baseline.name:
                     continue  # older than a model that passed: never chosen over it
                 try:
-                    ok, why = self.compare(read_manifest(baseline), read_manifest(folder), baseline.name, folder.name)
+                    baseline_manifest = read_manifest(baseline)
+                except ModelFolderError as exc:  # the model it would replace cannot serve any more itself
+                    self.record(baseline.name, False, f"no longer readable: {exc}")
+                    notes.append(f"{baseline.name} refused: it is no longer readable ({exc})")
+                    baseline_manifest = None
+                try:
+                    ok, why = self.compare(baseline_manifest, read_manifest(folder), baseline.name, folder.name)
                 except ModelFolderError as exc:
                     ok, why = False, str(exc)
                 if not ok:

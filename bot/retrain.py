@@ -15,13 +15,11 @@ import asyncio
 import contextlib
 import csv
 import datetime as dt
-import functools
 import logging
 import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -104,27 +102,12 @@ def write_extra_negatives(dismissed, path: Path) -> int:
     return rows
 
 
-@functools.lru_cache(maxsize=1)
-def trainer_takes_negatives() -> bool:
-    """Whether `rarereads train` has `--extra-negatives` (asked once, from its --help)."""
-    try:
-        done = subprocess.run([sys.executable, "-m", "rarereads", "train", "--help"], capture_output=True, text=True,
-                              cwd=PROJECT_ROOT, env=trainer_environment(os.environ, PROJECT_ROOT), timeout=120)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "--extra-negatives" in done.stdout
-
 
 def default_trainer_command(extra_likes: Path, models_dir: Path, extra_negatives: Path | None = None) -> list[str]:
     """The real trainer: this Python, `-m rarereads train --models-dir DIR --extra-likes CSV
-    [--extra-negatives CSV]` (blocking: the first call asks the trainer what it takes)."""
+    [--extra-negatives CSV]`."""
     argv = [sys.executable, "-m", "rarereads", "train", "--models-dir", str(models_dir), "--extra-likes", str(extra_likes)]
-    if extra_negatives is not None:
-        if trainer_takes_negatives():
-            argv += ["--extra-negatives", str(extra_negatives)]
-        else:
-            log.info("this trainer takes no --extra-negatives yet: the readers' 'not interested' marks wait for it")
-    return argv
+    return argv + (["--extra-negatives", str(extra_negatives)] if extra_negatives is not None else [])
 
 
 def trainer_environment(environ: Mapping[str, str], models_dir: Path) -> dict[str, str]:

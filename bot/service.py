@@ -22,7 +22,6 @@ Readers are `"<platform>:<user id>"` strings, as in `engine.shelf`.
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import logging
 import math
@@ -34,6 +33,7 @@ from rapidfuzz import fuzz, process
 
 from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
 from engine.imports import DNF, READING, WANT as WANTED, ExportError, read_export
+from engine.language import LANGUAGES, parse_language
 from engine.normalize import normalize_author, normalize_title, split_subtitle, work_key
 from engine.rarity import DEFAULT_RARITY, RARITIES
 from engine.recommender import EngineHolder
@@ -49,7 +49,6 @@ PAGE_SIZE = 10
 MAX_LINE = 2000  # characters of one chat message we read at all
 MAX_IMPORT_ROWS = 20_000  # books in one import (RAREREADS_IMPORT_MAX_ROWS)
 MAX_PAGES = 10  # "More" pages of one list (the engine re-scores a few hundred candidates)
-LANGUAGE = re.compile(r"any|[a-z]{2,3}")  # "any" or an ISO 639 code
 IMPORT_MATCH_SCORE = 80  # a row without a known ISBN needs a title match this good
 CHOICE_TTL = 600  # seconds a "which one did you mean?" list stays answerable
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
@@ -183,9 +182,11 @@ class Service:
             k, page = max(1, min(int(k or 10), self.max_k)), max(0, min(int(page or 0), MAX_PAGES - 1))
         except (TypeError, ValueError):
             return Reply("error", f"The number of books should be 1 to {self.max_k}.")
-        lang = (lang or "").strip().lower() or None
-        if lang is not None and not LANGUAGE.fullmatch(lang):
-            return Reply("error", "A language is a code such as en, de or fr, or any for every language.")
+        try:  # engine.language holds the names: None (the books' own), "any", or a code
+            lang = parse_language(lang)
+        except ValueError:
+            return Reply("error", f"I know these languages: any, {', '.join(LANGUAGES[1:])} (without a "
+                                  "language, the picks are in the language of the books you named).")
         return {"k": k, "rarity": rarity, "page": page, "lang": lang}
 
     def _recommend_shelves(self, engine, reader: str, request: dict, scope: str | None) -> Reply:
@@ -213,13 +214,18 @@ class Service:
         k, rarity, page = request["k"], request["rarity"], request["page"]
         # Never back: books on either shelf (read or wanted) and books the reader said no to.
         excluded = self.shelves.known_keys(for_readers or [reader])
-        options = {"lang": request["lang"]} if request.get("lang") else {}
-        if options and not _takes_lang(engine):
-            return Reply("error", "This model cannot choose books by language yet; ask without lang=.")
         # Pages come from one longer list: the engine's answer is deterministic for one model.
-        result = engine.recommend(works, k=k * (page + 1), rarity=rarity, exclude=excluded, **options)
+        result = engine.recommend(works, k=k * (page + 1), rarity=rarity, exclude=excluded, lang=request.get("lang"))
         result.picks = result.picks[k * page:]
         about = about or works[0].title
+        unused = [w.title for w in result.unused]
+        if unused and len(unused) == len(works):  # the model knows nothing about any of them yet
+            them = "it" if len(unused) == 1 else "them"
+            return Reply("info", f"Too few readers liked {_listing(unused)} for me to recommend from {them} yet. "
+                                 "Tell me another book you loved.", recommendations=result)
+        if unused:
+            tip = "\n".join(filter(None, [tip, f"Not used: {_listing(unused)} (too few readers liked "
+                                                f"{'it' if len(unused) == 1 else 'them'} for me to learn from yet)."]))
         if not result.picks:
             say = dialect_of(reader)
             milder = list(RARITIES)[:list(RARITIES).index(rarity)][::-1][:2]  # the settings before this one
@@ -227,7 +233,8 @@ class Service:
             text = (f"That is all I have at {say.option('rarity', rarity)} for {about}." if page else
                     f"I found nothing {rarity} enough for {about}.{tip}")
             return Reply("info", text, recommendations=result)
-        lines = [f"Readers who loved {about} also loved ({rarity}{f', page {page + 1}' if page else ''}):"]
+        language = f", {dialect_of(reader).option('lang', request['lang'])}" if request.get("lang") else ""
+        lines = [f"Readers who loved {about} also loved ({rarity}{language}{f', page {page + 1}' if page else ''}):"]
         for i, pick in enumerate(result.picks, k * page + 1):
             lines.append(f"{i}. {pick.work.label} · {pick.reason}")
         if tip:
@@ -662,11 +669,11 @@ def match_export(engine, export) -> ImportReport:
     return report
 
 
-@functools.lru_cache(maxsize=8)
-def _engine_takes_lang(engine_type: type) -> bool:
-    return "lang" in inspect.signature(engine_type.recommend).parameters
 
-
-def _takes_lang(engine) -> bool:
-    """Whether this engine's `recommend` filters by language (the `lang=` option)."""
-    return _engine_takes_lang(type(engine))
+def _listing(titles: list[str], most: int = 5) -> str:
+    """"A", "A and B", "A, B and 3 more"."""
+    shown = titles[:most]
+    rest = len(titles) - len(shown)
+    if rest:
+        return f"{', '.join(shown)} and {rest} more"
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"

@@ -259,12 +259,28 @@ def test_not_interested_marks_go_to_the_next_retrain_as_negatives(holder, models
     assert any("read 2 extra negatives: discord:9 Dune; telegram:1 Pavane" in line for line in lines), lines
 
 
-def test_the_real_trainer_is_asked_for_negatives_only_when_it_takes_them(tmp_path, monkeypatch):
-    import bot.retrain as retrain_module
+def test_the_real_trainer_gets_the_negatives_flag_it_takes(tmp_path):
+    from bot.retrain import default_trainer_command
+    from rarereads.cli import build_parser
 
-    monkeypatch.setattr(retrain_module, "trainer_takes_negatives", lambda: False)
-    argv = retrain_module.default_trainer_command(tmp_path / "l.csv", tmp_path, tmp_path / "n.csv")
-    assert "--extra-negatives" not in argv and argv[argv.index("--extra-likes") + 1] == str(tmp_path / "l.csv")
-    monkeypatch.setattr(retrain_module, "trainer_takes_negatives", lambda: True)
-    argv = retrain_module.default_trainer_command(tmp_path / "l.csv", tmp_path, tmp_path / "n.csv")
+    argv = default_trainer_command(tmp_path / "l.csv", tmp_path, tmp_path / "n.csv")
     assert argv[-2:] == ["--extra-negatives", str(tmp_path / "n.csv")]
+    assert "--extra-negatives" not in default_trainer_command(tmp_path / "l.csv", tmp_path)
+    args = build_parser("train").parse_args(argv[argv.index("train"):])  # the trainer's own parser takes them
+    assert (args.extra_likes, args.extra_negatives) == (tmp_path / "l.csv", tmp_path / "n.csv")
+
+
+def test_a_new_folder_is_not_refused_because_the_old_one_cannot_be_read_any_more(models_dir):
+    """An upgrade that changes the model format leaves the accepted folder unreadable."""
+    import json
+
+    from bot.gate import ModelGate
+
+    gate = ModelGate(models_dir)
+    gate.choose_engine()  # accepts 20250101-000000-a
+    manifest = models_dir / "20250101-000000-a" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 1}))
+    make_model(models_dir, "20250201-000000-b", "b", metric=0.33)
+    engine, notes = ModelGate(models_dir).choose_engine()
+    assert engine.version == "20250201-000000-b", notes
+    assert not gate.verdict("20250101-000000-a").accepted and gate.verdict("20250201-000000-b").accepted

@@ -88,3 +88,38 @@ def test_one_request_reads_the_serving_engine_once(tiny_engine, tmp_path, line):
             assert holder.reads == 1
     finally:
         shelves.close()
+
+
+def test_a_book_the_model_could_not_use_is_named(tmp_path):
+    """A work can sit on a shelf without a vector (issue 9); the answer says it was not used."""
+    from models import TITLES, make_model
+
+    from engine.recommender import Engine
+
+    trumpet = TITLES.index("The Hearing Trumpet")
+    engine = Engine.from_folder(make_model(tmp_path / "models", "20250101-000000-a", "a", untrained=(trumpet,)))
+    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    service = Service(EngineHolder(engine), shelves)
+    try:
+        alone = service.handle_text(R, "/recommend The Hearing Trumpet")
+        assert alone.kind == "info" and "Too few readers liked The Hearing Trumpet" in alone.text
+        service.handle_text(R, "/shelf add The Hearing Trumpet")
+        service.handle_text(R, "/shelf add Solaris")
+        picks = service.handle_text(R, "/recommend")
+        assert picks.kind == "recommendations"
+        assert "Not used: The Hearing Trumpet" in picks.note and picks.note in picks.text
+    finally:
+        shelves.close()
+
+
+def test_lang_goes_to_the_engine_and_a_wrong_one_is_answered(tiny_service, monkeypatch):
+    engine = tiny_service.holder.current
+    asked = []
+    recommend = engine.recommend
+    monkeypatch.setattr(engine, "recommend", lambda *a, **kw: asked.append(kw.get("lang")) or recommend(*a, **kw))
+    assert tiny_service.handle_text(R, "/recommend Solaris lang=any").kind == "recommendations"
+    tiny_service.handle_text(R, "/recommend Solaris lang=DE")
+    tiny_service.handle_text(R, "/recommend Solaris")
+    assert asked == ["any", "de", None]
+    wrong = tiny_service.handle_text(R, "/recommend Solaris lang=klingon")
+    assert wrong.kind == "error" and "any, " in wrong.text and asked == ["any", "de", None]

@@ -59,11 +59,12 @@ def works(books=BOOKS) -> Works:
 
 
 def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: float | None = 0.30,
-               books=BOOKS, nan: bool = False) -> Path:
+               books=BOOKS, nan: bool = False, untrained: tuple[int, ...] = ()) -> Path:
     """Write model folder `models_dir/name` of `flavour` ("a" or "b") with `metrics["recall@20"] = metric`.
 
     Flavour "a" answers with the first half of `books`, "b" with the second half. `nan`
-    writes vectors that are all NaN: a folder that loads but cannot answer.
+    writes vectors that are all NaN: a folder that loads but cannot answer. `untrained`
+    books (indices) sit in the catalogue without a vector.
     """
     n, dim = len(books), 8
     query = np.zeros((n, dim), np.float32)
@@ -79,7 +80,8 @@ def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: fl
     if nan:
         query[:] = np.nan
     return write_model_folder(Path(models_dir) / name, works=works(books), likes=likes, query=query, target=target,
-                              config={"model": f"tiny-{flavour}"}, metrics=metrics, data_fingerprint=f"tiny-{flavour}")
+                              config={"model": f"tiny-{flavour}"}, metrics=metrics, data_fingerprint=f"tiny-{flavour}",
+                              trained=np.array([i not in untrained for i in range(n)]))
 
 
 def goodreads_export(rows: list[tuple[str, str, str, int]]) -> bytes:
