@@ -38,6 +38,10 @@ MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
 MAX_QUERY_WORKS = 1000  # a shelf's books read per request (the most recent first, as the caller orders them)
 KIND_SUPPORT = 3  # co-readers a pick of another kind than the query's (a study guide for a novel) needs
+# Why a candidate is passed over (`RecommendationList.skipped`): another language than the
+# query's, the query's own book or series, too few co-readers for the rarity, another kind
+# without strong evidence, or the per-author / per-series limits.
+SKIP_REASONS = ("language", "same_book", "support", "kind", "diversity")
 _ARTICLES = ARTICLES  # one list of leading articles (engine.normalize)
 
 
@@ -285,36 +289,41 @@ class Engine:
         picks: list[Recommendation] = []
         per_author: dict[str, int] = {}
         per_series: dict[str, int] = {}
+        skipped = dict.fromkeys(SKIP_REASONS, 0)
         for i in np.lexsort((candidates, -keys)):  # equal keys: lower work id first, as in the evaluation
             if len(picks) >= k or not np.isfinite(keys[i]):
                 break
             c = int(candidates[i])
-            if c in banned_ids or (languages is not None and self.language[c] and self.language[c] not in languages):
+            if c in banned_ids:
+                continue
+            if languages is not None and self.language[c] and self.language[c] not in languages:
+                skipped["language"] += 1
                 continue
             work = self.work(c)
             author, stem = normalize_author(work.author), series_stem(work.title)
-            if work.key in banned_keys or (stem, author) in query_series:
-                continue  # the query's own book, another edition of it, or its own series
-            if author in query_words:
-                title_words = set(fast_fold(work.title).split())
-                if any(words <= title_words for words in query_words[author]):
-                    continue
+            if work.key in banned_keys or (stem, author) in query_series or (
+                    author in query_words and any(words <= set(fast_fold(work.title).split())
+                                                  for words in query_words[author])):
+                skipped["same_book"] += 1  # the query's own book, another edition of it, or its own series
+                continue
             support = self._support(c, readers)
             if support is not None and support < setting.min_support:
+                skipped["support"] += 1
                 continue
             if self.kind[c] != BOOK and int(self.kind[c]) not in query_kinds and (support or 0) < KIND_SUPPORT:
-                continue  # a study guide or a board book for a novel's readers needs strong evidence
+                skipped["kind"] += 1  # a study guide or a board book for a novel's readers needs strong evidence
+                continue
             if self.diversify:
-                if author and per_author.get(author, 0) >= MAX_PER_AUTHOR:
-                    continue
-                if stem and per_series.get(stem, 0) >= MAX_PER_SERIES:
+                if (author and per_author.get(author, 0) >= MAX_PER_AUTHOR) or (
+                        stem and per_series.get(stem, 0) >= MAX_PER_SERIES):
+                    skipped["diversity"] += 1
                     continue
                 per_author[author] = per_author.get(author, 0) + 1
                 if stem:
                     per_series[stem] = per_series.get(stem, 0) + 1
             picks.append(Recommendation(work, round(float(keys[i]), 4), self._reason(work, sources, source_fans),
                                         support if support is not None else -1))
-        return RecommendationList(liked, picks, setting.name, self.version, unused)
+        return RecommendationList(liked, picks, setting.name, self.version, unused, skipped)
 
     def _candidates(self, used: list[Work], setting, banned: set[int]) -> tuple[np.ndarray, np.ndarray]:
         """Candidate ids and their scores for the query works `used`, among the works `setting` allows

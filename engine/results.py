@@ -84,3 +84,5 @@ class RecommendationList:
     rarity: str = "rare"
     model_version: str = ""
     unused: list[Work] = field(default_factory=list)  # query works the model could not use (no vector yet)
+    # Candidates passed over while the list filled, by rule (`engine.recommender.SKIP_REASONS`).
+    skipped: dict[str, int] = field(default_factory=dict)

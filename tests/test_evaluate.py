@@ -160,3 +160,27 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
         main(["eval", "--dataset", str(folder), "--methods", "popularity", "--model", str(tmp_path / "nope")])
     with pytest.raises(SystemExit, match="rarereads eval: .*not a rarereads dataset"):
         main(["eval", "--dataset", str(tmp_path / "nothing"), "--methods", "popularity"])
+
+
+def test_served_equals_the_plain_evaluation_without_diversity(tmp_path):
+    """`--served` asks Engine.recommend reader by reader; with the per-author and per-series
+    limits off it must measure what the plain evaluation measures, at every rarity."""
+    pytest.importorskip("torch")
+    from train.train import train as trainer
+
+    dataset = Dataset.load(tiny_dataset(tmp_path / "tiny"))
+    split = make_split(*dataset.likes(), seed=0)
+    ours = evaluate.OurModels(dataset)
+    params = {"dim": 8, "epochs": 30, "colike_min_likes": 2}
+    config = ours.config("elsa", params)
+    folder = trainer(config, evaluate.training_dataset(split, dataset), tmp_path / "model",
+                     checkpoint_dir=tmp_path / "checkpoints", progress=False)
+    plain = evaluate.evaluate_scorers({"elsa": ours.fit("elsa", split, params)}, split, RARITIES)["elsa"]
+    served = evaluate.served_metrics(folder, split, dataset, config, RARITIES, diversify=False)
+    for rarity in RARITIES:
+        for column in COLUMNS[2:]:
+            assert served[rarity][column] == pytest.approx(plain[rarity][column], nan_ok=True), (rarity, column)
+        assert served[rarity]["skipped_kind"] == 0 and served[rarity]["skipped_language"] == 0
+    # What the rules did: under `rare` every pick rests on at least one co-reader.
+    assert served["rare"]["support0_share"] == 0 and 0 <= served["rare"]["support1_share"] <= 1
+    assert plain["any"]["recall"] > 0 and plain["rare"]["recall"] > 0

@@ -498,7 +498,7 @@ def served_metrics(folder: Path, split: Split, dataset: Dataset, config, raritie
         diversify: The engine's per-author and per-series limits (off: the model's own list).
         lang: The requests' `lang` (None: the language of each reader's shelf, as in chat).
     """
-    from engine.recommender import Engine
+    from engine.recommender import SKIP_REASONS, Engine
 
     from .data import prepare_data
 
@@ -517,16 +517,30 @@ def served_metrics(folder: Path, split: Split, dataset: Dataset, config, raritie
     results = {}
     for name in rarities:
         top = np.full((len(readers), k), -1, np.int64)
+        support, skipped, lists = [], dict.fromkeys(SKIP_REASONS, 0), 0
         for row, reader in enumerate(readers):
             ids = to_folder[shelves[reader].indices]
             ids = ids[ids >= 0]
             if not len(ids):
                 continue
-            picks = engine.recommend(ids.tolist(), k=k, rarity=name, lang=lang).picks
-            listed = to_universe[[p.work.id for p in picks]]
+            answer = engine.recommend(ids.tolist(), k=k, rarity=name, lang=lang)
+            listed = to_universe[[p.work.id for p in answer.picks]]
             top[row, :len(listed)] = listed
-        results[name] = ranking_metrics(top, truth_row, split.test_work, likes, head)
+            support += [p.support for p in answer.picks]
+            for reason, count in answer.skipped.items():
+                skipped[reason] += count
+            lists += 1
+        results[name] = {**ranking_metrics(top, truth_row, split.test_work, likes, head),
+                         **served_figures(np.array(support), skipped, lists)}
     return results
+
+
+def served_figures(support: np.ndarray, skipped: dict[str, int], lists: int) -> dict[str, float]:
+    """What the engine's rules did: the share of picks resting on 0 and on 1 co-readers
+    (`support0_share`, `support1_share`), and per list the candidates each rule passed over
+    (`skipped_<reason>`, see `engine.recommender.SKIP_REASONS`)."""
+    shares = {f"support{n}_share": float(np.mean(support == n)) if len(support) else math.nan for n in (0, 1)}
+    return {**shares, **{f"skipped_{reason}": count / max(lists, 1) for reason, count in skipped.items()}}
 
 
 # --- output ---------------------------------------------------------------------------
@@ -536,13 +550,15 @@ def _format(column: str, value) -> str:
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    return f"{value:.1f}" if column == "arp" else f"{value:.3f}" if column == "tail_share" else f"{value:.4f}"
+    if column == "arp" or column.startswith("skipped_"):
+        return f"{value:.1f}"
+    return f"{value:.3f}" if column.endswith("_share") else f"{value:.4f}"
 
 
-def markdown_table(rows: list[dict]) -> str:
-    """Rows as a Markdown table with the columns of `COLUMNS`."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(COLUMNS) - 2)) + "|"]
-    lines += ["| " + " | ".join(_format(c, row[c]) for c in COLUMNS) + " |" for row in rows]
+def markdown_table(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> str:
+    """Rows as a Markdown table with the given columns (`COLUMNS` by default)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(columns) - 2)) + "|"]
+    lines += ["| " + " | ".join(_format(c, row[c]) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -639,6 +655,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(markdown_table(rows))
         print()
+        served = [row for row in rows if "support0_share" in row]
+        if served:
+            print("What the engine's rules did (served): share of picks on 0 and 1 co-readers, candidates "
+                  "passed over per list by each rule:")
+            print(markdown_table(served, ("method", "rarity", "support0_share", "support1_share")
+                                 + tuple(c for c in served[0] if c.startswith("skipped_"))))
+            print()
         print("Chosen on the validation split (objective: recall@k under any + tail recall@k under "
               f"{rarity_mod.DEFAULT_RARITY}):")
         for name in methods:
