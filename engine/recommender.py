@@ -275,7 +275,8 @@ class Engine:
         banned_keys = {w.key for w in liked} | {x for x in exclude if isinstance(x, str)}
         languages = wanted_languages(self.language[ids], language)
         query_kinds = {int(self.kind[w.id]) for w in liked}
-        query_series = {(series_stem(w.title), normalize_author(w.author)) for w in liked} - {("", "")}
+        # A one-word title has no stem, so no series: "Emma" does not make "Persuasion" Emma's own series.
+        query_series = {(stem, normalize_author(w.author)) for w in liked if (stem := series_stem(w.title))}
         # "Children of Dune" is Dune's own series too: same author, every word of the query's title.
         query_words = {}
         for w in liked:

@@ -1,0 +1,236 @@
+"""Engine.recommend's pick rules (language, kind, support floor, same book, diversity) on tiny model folders.
+
+Each test writes a folder where the order is known in advance: the books asked about have
+the query vector e0 and every other book the target `score * e0`, so the model ranks the
+others by `score`; fans say how many of the asked-about books' readers liked each other
+book (its co-readers). `k` is larger than the catalogue, so every candidate meets the
+rules and `skipped` counts exactly the books each rule passed over.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from engine import rarity as rarities
+from engine.dataset import Works
+from engine.errors import InvalidInput
+from engine.kinds import AID, BOOK, CHILDREN
+from engine.modelfolder import write_model_folder
+from engine.rarity import RARITIES
+from engine.recommender import KIND_SUPPORT, SKIP_REASONS, Engine
+
+SEED_READERS = 40  # readers 0..39 liked each book asked about
+
+
+@dataclass(frozen=True)
+class Book:
+    title: str
+    author: str
+    isbns: str = ""
+    score: float = 0.0  # the model's score for the seed's readers; higher is picked first
+    co_readers: int = 1  # readers who liked it and the books asked about
+    likes: int = 5  # training likes (at most rarity.DEEP_MAX_LIKES: allowed under every rarity)
+    publisher: str = ""
+
+
+def build(path, seeds: list[Book], others: list[Book]) -> Engine:
+    """The engine on a folder of `seeds` (ids 0..) and `others` (ids after them)."""
+    books = [*seeds, *others]
+    n = len(books)
+    query = np.zeros((n, 2), np.float32)
+    target = np.zeros((n, 2), np.float32)
+    query[:len(seeds), 0] = 1
+    query[len(seeds):, 1] = 1
+    target[len(seeds):, 0] = [b.score for b in others]
+    likes = np.array([SEED_READERS] * len(seeds) + [b.likes for b in others], np.int64)
+    readers, outsider = [], 1000
+    for b in seeds:
+        readers.append(np.arange(SEED_READERS))
+    for b in others:
+        assert b.co_readers <= b.likes
+        readers.append(np.concatenate([np.arange(b.co_readers), np.arange(outsider, outsider + b.likes - b.co_readers)]))
+        outsider += b.likes
+    fans = (np.concatenate([[0], np.cumsum([len(r) for r in readers])]), np.concatenate(readers))
+    works = Works([b.title for b in books], [b.author for b in books], np.full(n, 1990, np.int32), [""] * n,
+                  [b.isbns for b in books], [b.publisher for b in books])
+    folder = write_model_folder(path / "model", works=works, likes=likes, query=query, target=target, fans=fans,
+                                config={}, metrics={}, data_fingerprint="rules")
+    # The fixture's own premise: every other book passes every rarity's filter (the head is the seeds).
+    for name in RARITIES:
+        assert rarities.allowed(likes, name)[len(seeds):].all(), name
+    return Engine.from_folder(folder)
+
+
+def titles(result) -> list[str]:
+    return [p.work.title for p in result.picks]
+
+
+# --- language ---------------------------------------------------------------------------
+
+DUNE = Book("Dune", "Frank Herbert", "0441172660")  # group 0: English
+SCHWARM = Book("Der Schwarm", "Frank Schätzing", "3596164532", score=0.9)  # group 3: German
+VERMESSUNG = Book("Die Vermessung der Welt", "Daniel Kehlmann", "3498035282|9783498035280", score=0.8)
+SOLARIS = Book("Solaris", "Stanislaw Lem", "0156027607", score=0.7)
+PICNIC = Book("Roadside Picnic", "Arkady Strugatsky", "", score=0.6)  # no ISBN: language unknown
+NUIT = Book("La Nuit des temps", "René Barjavel", "2266115886", score=0.5)  # group 2: French
+DISPOSSESSED = Book("The Dispossessed", "Ursula K. Le Guin", "0061054887", score=0.4)
+SHELF = [SCHWARM, VERMESSUNG, SOLARIS, PICNIC, NUIT, DISPOSSESSED]
+
+
+@pytest.fixture(scope="module")
+def dune_engine(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("lang"), [DUNE], SHELF)
+
+
+def test_an_english_reader_gets_no_german_picks_by_default(dune_engine):
+    """Dune's reader is not handed Der Schwarm although the model likes it best; books of
+    unknown language (no ISBN) still come."""
+    result = dune_engine.recommend([0], k=10)
+    assert titles(result) == ["Solaris", "Roadside Picnic", "The Dispossessed"]
+    assert result.skipped["language"] == 3  # two German, one French
+
+
+def test_lang_any_lets_every_language_in(dune_engine):
+    """lang=any: the model's own order, German books first."""
+    result = dune_engine.recommend([0], k=10, lang="any")
+    assert titles(result) == [b.title for b in SHELF]
+    assert result.skipped["language"] == 0
+
+
+def test_lang_de_gives_german_only(dune_engine):
+    """lang=de (any case): German picks, plus books whose language is unknown, for an English book."""
+    for lang in ("de", " DE "):
+        result = dune_engine.recommend([0], k=10, lang=lang)
+        assert titles(result) == ["Der Schwarm", "Die Vermessung der Welt", "Roadside Picnic"]
+        assert result.skipped["language"] == 3  # Solaris, La Nuit des temps, The Dispossessed
+
+
+def test_an_unknown_lang_is_invalid_input(dune_engine):
+    with pytest.raises(InvalidInput, match="klingon"):
+        dune_engine.recommend([0], lang="klingon")
+
+
+def test_a_german_reader_gets_german_picks(tmp_path):
+    """The filter follows the book asked about: Der Schwarm's reader gets German and unknown-language books."""
+    engine = build(tmp_path, [Book("Der Schwarm", "Frank Schätzing", "3596164532")],
+                   [SOLARIS, VERMESSUNG, PICNIC, DISPOSSESSED])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Die Vermessung der Welt", "Roadside Picnic"]
+    assert result.skipped["language"] == 2
+
+
+def test_a_bilingual_shelf_gets_both_languages(tmp_path):
+    """A shelf of one English and one German book gets picks in both, not in French."""
+    engine = build(tmp_path, [DUNE, Book("Tintenherz", "Cornelia Funke", "3791504657")], SHELF)
+    result = engine.recommend([0, 1], k=10)
+    assert titles(result) == ["Der Schwarm", "Die Vermessung der Welt", "Solaris", "Roadside Picnic",
+                              "The Dispossessed"]
+    assert result.skipped["language"] == 1
+
+
+# --- kind -------------------------------------------------------------------------------
+
+GUIDE = "Dune Study Guide"
+BOARD = "Dinosaur Board Books: Stegosaurus"
+
+
+def kind_shelf(co_readers: int) -> list[Book]:
+    return [Book(GUIDE, "Gale Cengage Learning", score=0.9, co_readers=co_readers),
+            Book(BOARD, "Dorling Kindersley", score=0.8, co_readers=co_readers),
+            Book("Solaris", "Stanislaw Lem", score=0.7),
+            Book("The Dispossessed", "Ursula K. Le Guin", score=0.6)]
+
+
+def test_a_novels_reader_gets_no_study_guide_or_board_book_on_thin_evidence(tmp_path):
+    """A study guide and a board book that a couple of Dune's readers liked do not follow Dune,
+    even when they score highest."""
+    engine = build(tmp_path, [DUNE], kind_shelf(KIND_SUPPORT - 1))
+    assert engine.kind.tolist() == [BOOK, AID, CHILDREN, BOOK, BOOK]  # the fixture's premise, from the titles
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Solaris", "The Dispossessed"]
+    assert result.skipped["kind"] == 2
+    assert titles(engine.recommend([0], k=10, rarity="deep")) == ["Solaris", "The Dispossessed"]  # every rarity
+
+
+def test_another_kind_with_enough_co_readers_is_picked(tmp_path):
+    """With KIND_SUPPORT co-readers the evidence is strong enough: the study guide and the board book come."""
+    engine = build(tmp_path, [DUNE], kind_shelf(KIND_SUPPORT))
+    result = engine.recommend([0], k=10)
+    assert titles(result) == [GUIDE, BOARD, "Solaris", "The Dispossessed"]
+    assert result.skipped["kind"] == 0
+    assert [p.support for p in result.picks[:2]] == [KIND_SUPPORT, KIND_SUPPORT]
+
+
+def test_a_childrens_book_reader_may_get_childrens_books(tmp_path):
+    """Asked about a lift-the-flap book, a board book needs no more evidence than a novel; a study guide does."""
+    spot = Book("Where's Spot? (Lift-the-Flap Book)", "Eric Hill")
+    engine = build(tmp_path, [spot], [Book("Charlotte's Web Study Guide", "Novel Units", score=0.9),
+                                      Book(BOARD, "Dorling Kindersley", score=0.8),
+                                      Book("Goodnight Moon", "Margaret Wise Brown", score=0.7)])
+    assert engine.kind.tolist() == [CHILDREN, AID, CHILDREN, BOOK]
+    result = engine.recommend([0], k=10)
+    assert titles(result) == [BOARD, "Goodnight Moon"]
+    assert result.skipped["kind"] == 1
+
+
+# --- support floor ----------------------------------------------------------------------
+
+def test_rare_needs_a_co_reader_deep_does_not(tmp_path):
+    """Under `rare` a pick that no reader of Dune liked is left out; `deep` (the long tail,
+    where one reader is the usual evidence) lists it and says its support is 0."""
+    assert RARITIES["rare"].min_support == 1 and RARITIES["deep"].min_support == 0
+    engine = build(tmp_path, [DUNE], [Book("Solaris", "Stanislaw Lem", score=0.9, co_readers=0),
+                                      Book("The Dispossessed", "Ursula K. Le Guin", score=0.8, co_readers=1),
+                                      Book("Lord of Light", "Roger Zelazny", score=0.7, co_readers=0),
+                                      Book("Nova Swing", "M. John Harrison", score=0.6, co_readers=2)])
+    rare = engine.recommend([0], k=10, rarity="rare")
+    assert titles(rare) == ["The Dispossessed", "Nova Swing"]
+    assert rare.skipped["support"] == 2
+    deep = engine.recommend([0], k=10, rarity="deep")
+    assert titles(deep) == ["Solaris", "The Dispossessed", "Lord of Light", "Nova Swing"]
+    assert [p.support for p in deep.picks] == [0, 1, 0, 2] and deep.skipped["support"] == 0
+
+
+# --- the query's own book and series ----------------------------------------------------
+
+def test_the_querys_other_editions_and_own_series_are_not_picked(tmp_path):
+    """Dune's reader is not offered Dune again (another listing), Dune Messiah or Children of Dune;
+    another book by Herbert, and a "Dune" title by someone else, are fine."""
+    engine = build(tmp_path, [DUNE], [Book("Dune Messiah", "Frank Herbert", score=0.9),
+                                      Book("Children of Dune", "Frank Herbert", score=0.85),
+                                      Book("DUNE", "FRANK HERBERT", score=0.8),  # same work key
+                                      Book("Dune Road", "Jonathan Schwartz", score=0.75),
+                                      Book("The Dosadi Experiment", "Frank Herbert", score=0.7),
+                                      Book("Solaris", "Stanislaw Lem", score=0.6)])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Dune Road", "The Dosadi Experiment", "Solaris"]
+    assert result.skipped["same_book"] == 3
+
+
+def test_a_one_word_title_is_no_series(tmp_path):
+    """Asked about Emma, the reader may get Persuasion: two one-word titles by Austen are two
+    books, not one series (a one-word title has no series stem, `series_stem`)."""
+    engine = build(tmp_path, [Book("Emma", "Jane Austen")], [Book("Persuasion", "Jane Austen", score=0.9),
+                                                             Book("Mansfield Park", "Jane Austen", score=0.8),
+                                                             Book("Solaris", "Stanislaw Lem", score=0.7)])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Persuasion", "Mansfield Park", "Solaris"]
+    assert result.skipped["same_book"] == 0
+
+
+# --- counts -----------------------------------------------------------------------------
+
+def test_skipped_names_every_reason_and_counts_diversity(tmp_path):
+    """Every reason is reported (0 when nothing was passed over); a third book by one author is a
+    diversity skip, and nothing that was picked is counted."""
+    wolfe = [Book(title, "Gene Wolfe", score=s) for title, s in
+             (("Peace", 0.9), ("The Fifth Head of Cerberus", 0.8), ("There Are Doors", 0.7))]
+    engine = build(tmp_path, [DUNE], [*wolfe, Book("Solaris", "Stanislaw Lem", score=0.6)])
+    result = engine.recommend([0], k=10)
+    assert set(result.skipped) == set(SKIP_REASONS)
+    assert titles(result) == ["Peace", "The Fifth Head of Cerberus", "Solaris"]
+    assert result.skipped == {**dict.fromkeys(SKIP_REASONS, 0), "diversity": 1}
+    short = engine.recommend([0], k=1)  # the list is full before the others are looked at
+    assert titles(short) == ["Peace"] and sum(short.skipped.values()) == 0
