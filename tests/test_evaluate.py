@@ -175,10 +175,11 @@ def test_served_equals_the_plain_evaluation_without_diversity(tmp_path):
     config = ours.config("elsa", params)
     folder = trainer(config, evaluate.training_dataset(split, dataset), tmp_path / "model",
                      checkpoint_dir=tmp_path / "checkpoints", progress=False)
-    plain = evaluate.evaluate_scorers({"elsa": ours.fit("elsa", split, params)}, split, RARITIES)["elsa"]
+    plain = evaluate.evaluate_scorers({"elsa": ours.fit("elsa", split, params)}, split, RARITIES,
+                                      support_shares=True)["elsa"]
     served = evaluate.served_metrics(folder, split, dataset, config, RARITIES, diversify=False)
     for rarity in RARITIES:
-        for column in COLUMNS[2:]:
+        for column in COLUMNS[2:] + ("support0_share", "support1_share"):
             assert served[rarity][column] == pytest.approx(plain[rarity][column], nan_ok=True), (rarity, column)
         assert served[rarity]["skipped_kind"] == 0 and served[rarity]["skipped_language"] == 0
     # What the rules did: under `rare` every pick rests on at least one co-reader.

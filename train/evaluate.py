@@ -276,7 +276,7 @@ def support_counts(shelves, train) -> np.ndarray:
 
 
 def evaluate_scorers(scorers: dict[str, Scorer], split: Split, rarities: Iterable[str], k: int = K,
-                     batch_size: int = 256) -> dict[str, dict[str, dict[str, float]]]:
+                     batch_size: int = 256, support_shares: bool = False) -> dict[str, dict[str, dict[str, float]]]:
     """Score every evaluated reader against every work, apply each rarity, measure the lists.
 
     Args:
@@ -285,6 +285,8 @@ def evaluate_scorers(scorers: dict[str, Scorer], split: Split, rarities: Iterabl
         rarities: Rarity names to measure.
         k: List length.
         batch_size: Readers scored at once (memory: a few batch x works float32 arrays).
+        support_shares: Also measure the share of listed picks resting on 0 and on 1
+            co-readers (`support0_share`, `support1_share`), as `--served` does.
 
     Returns:
         Metrics per method and rarity name.
@@ -295,7 +297,8 @@ def evaluate_scorers(scorers: dict[str, Scorer], split: Split, rarities: Iterabl
     threshold = rarity_mod.head_threshold(likes)
     allowed = {r.name: rarity_mod.allowed(likes, r, threshold) for r in rarities}
     train, shelves = split.train_matrix(), split.shelf_matrix()
-    need_support = any(r.min_support for r in rarities)
+    need_support = support_shares or any(r.min_support for r in rarities)
+    listed_support = {(m, r.name): [] for m in scorers for r in rarities}
     width = min(k, split.n_works)
     tops = {(m, r.name): np.empty((len(readers), width), dtype=np.int64) for m in scorers for r in rarities}
     for start in range(0, len(readers), batch_size):
@@ -321,10 +324,17 @@ def evaluate_scorers(scorers: dict[str, Scorer], split: Split, rarities: Iterabl
                 listed = np.where(best >= 0, np.take_along_axis(ids, np.maximum(best, 0), axis=1), -1)
                 tops[name, r.name][start:start + len(batch)] = -1
                 tops[name, r.name][start:start + len(batch), :listed.shape[1]] = listed
+                if support_shares:
+                    listed_rows = np.broadcast_to(rows, listed.shape)
+                    listed_support[name, r.name].append(support[listed_rows[listed >= 0], listed[listed >= 0]])
     truth_row = np.searchsorted(readers, split.test_user)
     head = likes >= threshold
-    return {m: {r.name: ranking_metrics(tops[m, r.name], truth_row, split.test_work, likes, head) for r in rarities}
-            for m in scorers}
+    results = {m: {r.name: ranking_metrics(tops[m, r.name], truth_row, split.test_work, likes, head) for r in rarities}
+               for m in scorers}
+    if support_shares:
+        for (m, name), parts in listed_support.items():
+            results[m][name].update(support_share(np.concatenate(parts) if parts else np.zeros(0, np.int32)))
+    return results
 
 
 # --- rarereads' own models --------------------------------------------------------------
@@ -539,8 +549,12 @@ def served_figures(support: np.ndarray, skipped: dict[str, int], lists: int) -> 
     """What the engine's rules did: the share of picks resting on 0 and on 1 co-readers
     (`support0_share`, `support1_share`), and per list the candidates each rule passed over
     (`skipped_<reason>`, see `engine.recommender.SKIP_REASONS`)."""
-    shares = {f"support{n}_share": float(np.mean(support == n)) if len(support) else math.nan for n in (0, 1)}
-    return {**shares, **{f"skipped_{reason}": count / max(lists, 1) for reason, count in skipped.items()}}
+    return {**support_share(support), **{f"skipped_{reason}": count / max(lists, 1) for reason, count in skipped.items()}}
+
+
+def support_share(support: np.ndarray) -> dict[str, float]:
+    """The share of picks whose co-reader count is 0 and 1 (NaN without picks)."""
+    return {f"support{n}_share": float(np.mean(support == n)) if len(support) else math.nan for n in (0, 1)}
 
 
 # --- output ---------------------------------------------------------------------------
