@@ -18,7 +18,7 @@ pytest.importorskip("bot.service")
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from drivers import ADMIN, READER, TELEGRAM_TOKEN as TOKEN, TelegramDriver, run_scenario  # noqa: E402
-from models import BOOKS  # noqa: E402
+from models import BOOKS, make_model  # noqa: E402
 from telegram_api import BOT_ID, BOT_USERNAME, GROUP_ID, TelegramStandIn  # noqa: E402
 
 
@@ -33,6 +33,21 @@ def test_inline_mode_answers_with_matching_books(tmp_path):
         call = await bot.api.wait_for("answerInlineQuery", after=mark)
         titles = [r["title"] for r in call.params["results"]]
         assert titles[0] == "Dune" and "Dune Messiah" in titles
+
+    run_bot(tmp_path, scenario)
+
+
+def test_inline_results_show_covers_given_over_http_as_https_thumbnails(tmp_path):
+    """Telegram shows only https thumbnails: a catalogue's http covers showed none."""
+    make_model(tmp_path / "models", "20250101-000000-a", "a", covers="http://covers.example.org/{isbn}.jpg")
+
+    async def scenario(bot: TelegramDriver):
+        mark = len(bot.api.calls)
+        bot.api.inline_query(READER, "dune")
+        call = await bot.api.wait_for("answerInlineQuery", after=mark)
+        dune = call.params["results"][0]
+        assert dune["title"] == "Dune"
+        assert dune["thumbnail_url"] == "https://covers.example.org/0441172660.jpg"
 
     run_bot(tmp_path, scenario)
 
