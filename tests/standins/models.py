@@ -41,6 +41,8 @@ BOOKS = [  # (title, author, year, isbn10)
     ("The Road", "Cormac McCarthy", 2006, "0307387895"),  # two works, one title: an ambiguous query
     ("The Road", "Jack London", 1907, "0813512263"),
 ]
+ISBNS = {title: isbn for title, _, _, isbn in BOOKS}
+NO_ISBN = ("Lud-in-the-Mist", "Hope Mirrlees", 1926, "")  # a book without an ISBN: its page is a search
 N = len(BOOKS)
 GROUP_A = frozenset(range(0, N // 2))
 GROUP_B = frozenset(range(N // 2, N))
