@@ -1,8 +1,9 @@
 """Discord adapter: slash commands (`discord.app_commands`) that parse, call the service, and format.
 
-Recommendations go out as embeds with cover thumbnails; every piece of user or catalogue
-text goes through `discord.utils.escape_markdown`. Buttons are `DynamicItem`s whose
-custom id carries a token from `bot.runtime.ActionStore`, so they work on any message.
+Picks and /book answers go out as embeds, titles linked to the book's page, with cover
+thumbnails; every piece of user or catalogue text goes through `discord.utils.escape_markdown`.
+Buttons are `DynamicItem`s whose custom id carries a token from `bot.runtime.ActionStore`,
+so they work on any message.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from engine.rarity import DEFAULT_RARITY, RARITIES
 from .conversation import Answer, Button, Conversation
 from .formatting import clean_input, clip
 from .runtime import BotRuntime
+from .service import book_lines
 
 log = logging.getLogger(__name__)
 
@@ -44,27 +46,42 @@ def _md(text: str) -> str:
     return escape_markdown(text or "", as_needed=False)
 
 
+def _link(work) -> str:
+    """A book in markdown: its title linked to its page (`Work.url`), then author and year."""
+    title = _md(clip(work.title, 256)).replace("[", "\\[").replace("]", "\\]")
+    return f"[{title}]({work.url})" + (f" — {_md(work.author)}" if work.author else "") + (
+        f" ({work.year})" if work.year else "")
+
+
+def _embed(title: str, work, lines: list[str]) -> discord.Embed:
+    """An embed about `work`: `title` linked to its page, author and year, `lines`, the cover."""
+    byline = " · ".join(p for p in (_md(work.author), str(work.year) if work.year else "") if p)
+    embed = discord.Embed(title=clip(title, 256), url=work.url, colour=discord.Colour.dark_teal(),
+                          description=clip("\n".join(filter(None, [byline, *lines])), 4000))
+    if work.cover_url.startswith(("https://", "http://")):
+        embed.set_thumbnail(url=work.cover_url)
+    return embed
+
+
 def embeds_for(answer: Answer) -> list[discord.Embed]:
-    """One embed per pick (title, author, year, reason, cover thumbnail)."""
-    recs = getattr(answer.reply, "recommendations", None)
-    embeds = []
-    for n, pick in enumerate(getattr(recs, "picks", None) or [], getattr(answer.reply, "offset", 0) + 1):
-        work = pick.work
-        byline = " · ".join(p for p in (_md(work.author), str(work.year) if work.year else "") if p)
-        embed = discord.Embed(title=clip(f"{n}. {_md(work.title)}", 256),
-                              description=clip("\n".join(p for p in (byline, f"*{_md(pick.reason)}*" if pick.reason else "") if p), 4000),
-                              colour=discord.Colour.dark_teal())
-        if work.cover_url.startswith(("https://", "http://")):
-            embed.set_thumbnail(url=work.cover_url)
-        embeds.append(embed)
+    """One embed per pick (linked title, author, year, reason, cover thumbnail), or one for a /book answer."""
+    reply = answer.reply
+    if getattr(reply, "kind", "") == "book":  # the embed's title is the book's; its other lines below
+        return [_embed(_md(reply.work.title), reply.work, book_lines(reply.work, reply.neighbours, _link, _md)[1:])]
+    recs = getattr(reply, "recommendations", None)
+    embeds = [_embed(f"{n}. {_md(pick.work.title)}", pick.work, [f"*{_md(pick.reason)}*" if pick.reason else ""])
+              for n, pick in enumerate(getattr(recs, "picks", None) or [], getattr(reply, "offset", 0) + 1)]
     if embeds and getattr(recs, "model_version", ""):
         embeds[-1].set_footer(text=f"model {recs.model_version}")
     return embeds[:10]
 
 
 def content_for(answer: Answer) -> str:
-    """Message text: the first line only when embeds carry the picks, else the whole reply."""
+    """Message text: the first line only when embeds carry the picks, none when an embed carries
+    a book, else the whole reply."""
     text = answer.text
+    if getattr(answer.reply, "kind", "") == "book":
+        return ""
     if getattr(getattr(answer.reply, "recommendations", None), "picks", None):
         text = "\n".join(filter(None, [(text.strip().splitlines() or [""])[0], getattr(answer.reply, "note", "")]))
     return clip(_md(text), 2000) or "…"

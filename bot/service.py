@@ -61,7 +61,8 @@ class Reply:
     Attributes:
         kind: One of `KINDS`: 'recommendations', 'choices' (answer with a number),
             'shelf', 'book', 'info', 'error', 'confirm' (repeat with yes to go on), 'help'.
-        text: The whole answer as plain text (no markup).
+        text: The whole answer as plain text (no markup); each pick and a looked-up book
+            come with their page (`Work.url`) on a line of their own.
         recommendations: For 'recommendations': the engine's answer.
         choices: For 'choices' (and "did you mean" errors): the works to pick from (number i
             picks `choices[i - 1]`).
@@ -120,6 +121,22 @@ def _short(text: str, limit: int = 60) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def book_lines(work: Work, neighbours: list[Recommendation], name=None, esc=lambda text: text) -> list[str]:
+    """A /book answer line by line: the book, how many readers liked it, its cover, its neighbours.
+
+    Plain text by default: the book's label, then its page. An adapter passes `name`, which
+    writes a book its own way (a title linked to its page), and `esc`, which escapes the rest.
+    """
+    lines = [name(work)] if name else [work.label, work.url]
+    lines.append(esc(f"Liked by {_plural(work.likes, 'reader')} in the training data."))
+    if work.cover_url:
+        lines.append(esc(f"Cover: {work.cover_url}"))
+    if neighbours:
+        lines.append(esc("Rare books its readers loved: ")
+                     + "; ".join(name(p.work) if name else p.work.label for p in neighbours))
+    return lines
 
 
 def _shelf_work(engine, entry: ShelfEntry) -> Work:
@@ -236,7 +253,7 @@ class Service:
         language = f", {dialect_of(reader).option('lang', request['lang'])}" if request.get("lang") else ""
         lines = [f"Readers who loved {about} also loved ({rarity}{language}{f', page {page + 1}' if page else ''}):"]
         for i, pick in enumerate(result.picks, k * page + 1):
-            lines.append(f"{i}. {pick.work.label} · {pick.reason}")
+            lines.append(f"{i}. {pick.work.label} · {pick.reason}\n   {pick.work.url}")
         if tip:
             lines.append(tip)
         next_page = None
@@ -256,12 +273,7 @@ class Service:
 
     def _book(self, engine, work: Work) -> Reply:
         neighbours = engine.recommend([work], k=5, rarity=self.default_rarity).picks
-        lines = [work.label, f"Liked by {_plural(work.likes, 'reader')} in the training data."]
-        if work.cover_url:
-            lines.append(f"Cover: {work.cover_url}")
-        if neighbours:
-            lines.append("Rare books its readers loved: " + "; ".join(p.work.label for p in neighbours))
-        return Reply("book", "\n".join(lines), work=work, neighbours=neighbours)
+        return Reply("book", "\n".join(book_lines(work, neighbours)), work=work, neighbours=neighbours)
 
     # --- shelf ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from telegram.ext import (AIORateLimiter, Application, BaseUpdateProcessor, Call
 from .conversation import Answer, Button, TextReply
 from .formatting import clean_input, clip
 from .runtime import BotRuntime
+from .service import book_lines
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,15 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def _book(work) -> str:
+    """A book as HTML: its title in bold, linked to its page (`Work.url`), then author and year."""
+    return (f'<a href="{html.escape(work.url, quote=True)}"><b>{_esc(clip(work.title, 300))}</b></a>'
+            + (f" — {_esc(clip(work.author, 120))}" if work.author else "") + (f" ({work.year})" if work.year else ""))
+
+
 def _pick_block(n: int, pick) -> str:
-    """One pick as valid HTML on its own: title, author, year, and its reason."""
-    work = pick.work
-    line = (f"{n}. <b>{_esc(clip(work.title, 300))}</b>" + (f" — {_esc(clip(work.author, 120))}" if work.author else "")
-            + (f" ({work.year})" if work.year else ""))
-    return line + (f"\n    <i>{_esc(clip(pick.reason, 300))}</i>" if pick.reason else "")
+    """One pick as valid HTML on its own: linked title, author, year, and its reason."""
+    return f"{n}. {_book(pick.work)}" + (f"\n    <i>{_esc(clip(pick.reason, 300))}</i>" if pick.reason else "")
 
 
 def _plain_blocks(text: str) -> list[str]:
@@ -78,7 +82,9 @@ def render(answer: Answer) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     last one the choices and the navigation row. All user and catalogue text is escaped.
     """
     picks = getattr(getattr(answer.reply, "recommendations", None), "picks", None) or []
-    if picks:
+    if getattr(answer.reply, "kind", "") == "book":
+        blocks = [(line, []) for line in book_lines(answer.reply.work, answer.reply.neighbours, _book, _esc)]
+    elif picks:
         header = f"<b>{_esc(clip((answer.text.strip().splitlines() or [''])[0], 600))}</b>\n"
         first = getattr(answer.reply, "offset", 0) + 1
         blocks = [(header, [])] + [(_pick_block(first + i, pick), answer.picks[i:i + 1]) for i, pick in enumerate(picks)]
@@ -252,10 +258,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         for match in matches:
             work = match.work
             year = f" ({work.year})" if work.year else ""
-            message = f"📚 <b>{html.escape(work.title)}</b>" + (f" — {html.escape(work.author)}" if work.author else "") + year
             results.append(InlineQueryResultArticle(
                 id=str(work.id), title=clip(work.title, 100), description=clip(f"{work.author}{year}", 100),
-                input_message_content=InputTextMessageContent(message, parse_mode=ParseMode.HTML),
+                input_message_content=InputTextMessageContent(f"📚 {_book(work)}", parse_mode=ParseMode.HTML),
                 thumbnail_url=work.cover_url if work.cover_url.startswith("https://") else None))
         await update.inline_query.answer(results, cache_time=30, is_personal=False)
 

@@ -20,7 +20,7 @@ from .kinds import AID, BOOK
 from .language import parse_language, wanted_languages
 from .matcher import TitleMatcher, fast_fold, string_hash
 from .modelfolder import FileRows, ModelFolder, load_model_folder
-from .normalize import ARTICLES, isbn13, normalize_author, normalize_title, work_key
+from .normalize import ARTICLES, https_url, isbn13, normalize_author, normalize_title, work_key
 from .results import Recommendation, RecommendationList, TitleLookup, TitleMatch, Work
 from .scoring import DEFAULT_FUSION, fuse, pool_ranks
 
@@ -108,12 +108,16 @@ class Engine:
     # --- catalogue --------------------------------------------------------------------
 
     def work(self, work_id: int) -> Work:
-        """The work with id `work_id`; raises KeyError for ids outside the catalogue."""
+        """The work with id `work_id`; raises KeyError for ids outside the catalogue.
+
+        Its cover is over https even where the model folder's catalogue says http (folders
+        prepared before covers were upgraded; Telegram shows only https thumbnails).
+        """
         i = int(work_id)
         if not 0 <= i < self.n_works:
             raise KeyError(f"no work {work_id}")
         w = self.works
-        return Work(i, w.title[i], w.author[i], int(w.year[i]), int(self.likes[i]), w.cover_url[i],
+        return Work(i, w.title[i], w.author[i], int(w.year[i]), int(self.likes[i]), https_url(w.cover_url[i]),
                     tuple(x for x in w.isbns[i].split("|") if x), work_key(w.title[i], w.author[i]), w.publisher[i])
 
     def work_by_key(self, key: str) -> Work | None:

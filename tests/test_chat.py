@@ -35,6 +35,8 @@ def test_recommend_a_title(service):
     assert len(reply.recommendations.picks) == 3
     assert reply.recommendations.query[0].title == "Dune"
     assert "Readers who loved Dune" in reply.text and "loved by" in reply.text
+    for pick in reply.recommendations.picks:  # each pick's page on the line under it
+        assert f"· {pick.reason}\n   {pick.work.url}\n" in reply.text + "\n"
     bare = service.handle_text("local:ana", "Dune")  # a bare title works too
     assert bare.kind == "recommendations"
 
@@ -91,6 +93,7 @@ def test_book(service):
     reply = service.handle_text("local:ana", "/book solaris")
     assert reply.kind == "book" and reply.work.title == "Solaris"
     assert "Stanislaw Lem" in reply.text and reply.neighbours
+    assert reply.text.splitlines()[1] == reply.work.url  # its page, under its name
 
 
 
@@ -134,7 +137,7 @@ def test_chat_end_to_end(model, tmp_path):
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "rarereads" in out and "/recommend" in out  # welcome with examples
-    assert "Readers who loved Dune" in out
+    assert "Readers who loved Dune" in out and "\n   https://openlibrary.org/" in out  # a link under each pick
     assert "Added Solaris" in out and "1. Solaris" in out
     assert "Which silence do you mean?" in out and "Readers who loved Silence" in out
     assert "Traceback" not in out + run.stderr

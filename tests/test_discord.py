@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from discord_api import (AUTOCOMPLETE_RESULT, CHANNEL_ID, DEFERRED_CHANNEL_MESSAGE, DM_CHANNEL_BASE, GUILD_ID,  # noqa: E402
                          DiscordStandIn)
-from models import BOOKS, SILENCES, goodreads_export  # noqa: E402
+from models import BOOKS, ISBNS, NO_ISBN, SILENCES, goodreads_export  # noqa: E402
 from drivers import ADMIN, DISCORD_TOKEN as TOKEN, READER, DiscordDriver, run_scenario  # noqa: E402
 
 
@@ -308,3 +308,35 @@ def test_serve_connects_to_the_gateway_and_answers_what_it_delivers(tmp_path):
             await api.stop()
 
     assert "Readers who loved Solaris" in asyncio.run(main()).text
+
+
+def test_each_pick_and_a_book_answer_link_their_title_to_the_book_page(tmp_path):
+    async def scenario(bot: DiscordDriver):
+        engine = bot.runtime.holder.current
+        picks = await bot.command(READER, "recommend", "Solaris", count=3, rarity="any")
+        expected = [p.work.title for p in engine.recommend([engine.resolve("Solaris")], k=3, rarity="any").picks]
+        embeds = picks.calls[-1].data["embeds"]
+        assert [e["title"] for e in embeds] == [f"{n}. {title}" for n, title in enumerate(expected, 1)]
+        assert [e["url"] for e in embeds] == [f"https://openlibrary.org/isbn/{ISBNS[t]}" for t in expected]
+        book = await bot.command(READER, "book", "Solaris")
+        [embed] = book.calls[-1].data["embeds"]
+        assert (embed["title"], embed["url"]) == ("Solaris", "https://openlibrary.org/isbn/0156027607")
+        assert "Stanislaw Lem" in embed["description"] and "Liked by" in embed["description"]
+        neighbours = [p.work.title for p in bot.runtime.service.book(bot.reader(READER), "Solaris").neighbours]
+        assert neighbours
+        for title in neighbours:  # its neighbours are links too
+            assert f"[{title}](https://openlibrary.org/isbn/{ISBNS[title]})" in embed["description"]
+        no_isbn = await bot.command(READER, "book", "Lud-in-the-Mist")
+        [embed] = no_isbn.calls[-1].data["embeds"]
+        assert embed["url"] == "https://openlibrary.org/search?title=Lud-in-the-Mist&author=Hope+Mirrlees"
+        assert not bot.api.refused, bot.api.refused
+
+    run_bot(tmp_path, scenario, books=BOOKS + [NO_ISBN])
+
+
+def test_a_linked_title_escapes_brackets_and_markdown_in_its_text():
+    from bot.discord_bot import _link
+    from engine.results import Work
+
+    work = Work(1, "The [Annotated] *Alice*", "Lewis Carroll", 1960, 3, isbns=("0393048470",))
+    assert _link(work) == r"[The \[Annotated\] \*Alice\*](https://openlibrary.org/isbn/0393048470) — Lewis Carroll (1960)"

@@ -7,7 +7,9 @@ asserted on as the stand-in recorded them.
 from __future__ import annotations
 
 import asyncio
+import html.parser
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -18,12 +20,40 @@ pytest.importorskip("bot.service")
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from drivers import ADMIN, READER, TELEGRAM_TOKEN as TOKEN, TelegramDriver, run_scenario  # noqa: E402
-from models import BOOKS  # noqa: E402
+from models import BOOKS, ISBNS, NO_ISBN, make_model  # noqa: E402
 from telegram_api import BOT_ID, BOT_USERNAME, GROUP_ID, TelegramStandIn  # noqa: E402
 
 
 def run_bot(tmp_path, scenario, **options):
     run_scenario("telegram", tmp_path, scenario, **options)
+
+
+class _Links(html.parser.HTMLParser):
+    """The links in a message's HTML: (text, href), in order."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._href, self._text = dict(attrs).get("href", ""), ""
+
+    def handle_data(self, data):
+        if self._href is not None:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._href is not None:
+            self.links.append((self._text, self._href))
+            self._href = None
+
+
+def _links(text: str) -> dict[str, str]:
+    return dict(_Links(text).links)
 
 
 def test_inline_mode_answers_with_matching_books(tmp_path):
@@ -33,6 +63,23 @@ def test_inline_mode_answers_with_matching_books(tmp_path):
         call = await bot.api.wait_for("answerInlineQuery", after=mark)
         titles = [r["title"] for r in call.params["results"]]
         assert titles[0] == "Dune" and "Dune Messiah" in titles
+
+    run_bot(tmp_path, scenario)
+
+
+def test_inline_results_show_covers_given_over_http_as_https_thumbnails(tmp_path):
+    """Telegram shows only https thumbnails: a catalogue's http covers showed none."""
+    make_model(tmp_path / "models", "20250101-000000-a", "a", covers="http://covers.example.org/{isbn}.jpg")
+
+    async def scenario(bot: TelegramDriver):
+        mark = len(bot.api.calls)
+        bot.api.inline_query(READER, "dune")
+        call = await bot.api.wait_for("answerInlineQuery", after=mark)
+        dune = call.params["results"][0]
+        assert dune["title"] == "Dune"
+        assert dune["thumbnail_url"] == "https://covers.example.org/0441172660.jpg"
+        shared = dune["input_message_content"]["message_text"]  # what the chat it is shared in sees
+        assert _links(shared) == {"Dune": "https://openlibrary.org/isbn/0441172660"}
 
     run_bot(tmp_path, scenario)
 
@@ -254,7 +301,8 @@ def test_one_readers_messages_are_answered_in_the_order_sent(tmp_path, monkeypat
             if len(answers) == 3:
                 break
             await asyncio.sleep(0.05)
-        assert [a.split("\n")[0].split(" — ")[0] for a in answers] == ["Solaris", "Pavane", "Stoner"]
+        firsts = [re.sub(r"<[^>]+>", "", a).split("\n")[0].split(" — ")[0] for a in answers]
+        assert firsts == ["Solaris", "Pavane", "Stoner"]
 
     run_bot(tmp_path, scenario)
 
@@ -276,3 +324,26 @@ def test_serve_reports_an_unusable_shelf_database_in_one_line(tmp_path, capsys):
     assert asyncio.run(main()) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "s.sqlite" in err[0] and "Traceback" not in err[0], err
+
+
+def test_each_pick_and_a_book_answer_link_their_title_to_the_book_page(tmp_path):
+    async def scenario(bot: TelegramDriver):
+        engine = bot.runtime.holder.current
+        picks = await bot.say(READER, "/recommend Solaris k=3 rarity=any")
+        assert not bot.api.refused, bot.api.refused
+        links = _links(picks.calls[0].params["text"])
+        expected = engine.recommend([engine.resolve("Solaris")], k=3, rarity="any").picks
+        assert len(expected) == 3 and len(links) == 3
+        for pick in expected:
+            assert links[pick.work.title] == f"https://openlibrary.org/isbn/{ISBNS[pick.work.title]}"
+        book = await bot.say(READER, "/book Solaris")
+        [(title, href), *neighbours] = _Links(book.calls[0].params["text"]).links
+        assert (title, href) == ("Solaris", "https://openlibrary.org/isbn/0156027607")
+        assert neighbours and all(h == f"https://openlibrary.org/isbn/{ISBNS[t]}" for t, h in neighbours)
+        no_isbn = await bot.say(READER, "/book Lud-in-the-Mist")
+        html_text = no_isbn.calls[0].params["text"]
+        assert html_text.startswith(  # the attribute is escaped: & is &amp;
+            '<a href="https://openlibrary.org/search?title=Lud-in-the-Mist&amp;author=Hope+Mirrlees"><b>Lud-in-the-Mist')
+        assert not bot.api.refused, bot.api.refused
+
+    run_bot(tmp_path, scenario, books=BOOKS + [NO_ISBN])

@@ -78,8 +78,20 @@ def message_problems(data: dict) -> list[str]:
     problems = []
     if len(data.get("content") or "") > 2000:
         problems.append("content over 2000 characters")
-    if len(data.get("embeds") or []) > 10:
+    embeds = data.get("embeds") or []
+    if len(embeds) > 10:
         problems.append("more than 10 embeds")
+    for embed in embeds:
+        if len(embed.get("title") or "") > 256:
+            problems.append("embed title over 256 characters")
+        if len(embed.get("description") or "") > 4096:
+            problems.append("embed description over 4096 characters")
+        for key, url in (("url", embed.get("url")), ("thumbnail", (embed.get("thumbnail") or {}).get("url"))):
+            if url is not None and not str(url).startswith(("https://", "http://")):
+                problems.append(f"embed {key} is not an http(s) URL")
+    if sum(len(e.get("title") or "") + len(e.get("description") or "") + len((e.get("footer") or {}).get("text") or "")
+           + sum(len(f.get("name", "")) + len(f.get("value", "")) for f in e.get("fields", [])) for e in embeds) > 6000:
+        problems.append("embeds over 6000 characters in all")
     rows = data.get("components") or []
     if len(rows) > 5:
         problems.append(f"{len(rows)} action rows (at most 5)")

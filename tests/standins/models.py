@@ -41,6 +41,8 @@ BOOKS = [  # (title, author, year, isbn10)
     ("The Road", "Cormac McCarthy", 2006, "0307387895"),  # two works, one title: an ambiguous query
     ("The Road", "Jack London", 1907, "0813512263"),
 ]
+ISBNS = {title: isbn for title, _, _, isbn in BOOKS}
+NO_ISBN = ("Lud-in-the-Mist", "Hope Mirrlees", 1926, "")  # a book without an ISBN: its page is a search
 N = len(BOOKS)
 GROUP_A = frozenset(range(0, N // 2))
 GROUP_B = frozenset(range(N // 2, N))
@@ -53,18 +55,22 @@ SILENCES = [("Silence", author, year, isbn) for author, year, isbn in (
     ("John Cage", 1961, "0819560286"))]
 
 
-def works(books=BOOKS) -> Works:
+COVERS = "https://covers.example.org/{isbn}.jpg"
+
+
+def works(books=BOOKS, covers: str = COVERS) -> Works:
+    """The catalogue of `books`; each cover is `covers` with the book's ISBN (none without one)."""
     return Works([b[0] for b in books], [b[1] for b in books], np.array([b[2] for b in books], np.int32),
-                 [f"https://covers.example.org/{b[3]}.jpg" for b in books], [b[3] for b in books])
+                 [covers.format(isbn=b[3]) if b[3] else "" for b in books], [b[3] for b in books])
 
 
 def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: float | None = 0.30,
-               books=BOOKS, nan: bool = False, untrained: tuple[int, ...] = ()) -> Path:
+               books=BOOKS, nan: bool = False, untrained: tuple[int, ...] = (), covers: str = COVERS) -> Path:
     """Write model folder `models_dir/name` of `flavour` ("a" or "b") with `metrics["recall@20"] = metric`.
 
     Flavour "a" answers with the first half of `books`, "b" with the second half. `nan`
     writes vectors that are all NaN: a folder that loads but cannot answer. `untrained`
-    books (indices) sit in the catalogue without a vector.
+    books (indices) sit in the catalogue without a vector. `covers`: see `works`.
     """
     n, dim = len(books), 8
     query = np.zeros((n, dim), np.float32)
@@ -79,7 +85,7 @@ def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: fl
     metrics = {} if metric is None else {"recall@20": metric}
     if nan:
         query[:] = np.nan
-    return write_model_folder(Path(models_dir) / name, works=works(books), likes=likes, query=query, target=target,
+    return write_model_folder(Path(models_dir) / name, works=works(books, covers), likes=likes, query=query, target=target,
                               config={"model": f"tiny-{flavour}"}, metrics=metrics, data_fingerprint=f"tiny-{flavour}",
                               trained=np.array([i not in untrained for i in range(n)]))
 
