@@ -130,7 +130,7 @@ def check_index_file(path: Path, dim: int, count: int, chunk: int = 1 << 16) -> 
         links0 = 4 + 4 * max_m0  # level-0 link list: a count, then maxM0 ids
         if not (0 < m <= 10_000 and max_m0 == 2 * m and max_m == m and offset_level0 == 0
                 and offset_data == links0 and label_offset == offset_data + 4 * int(dim)
-                and per_element == label_offset + 8 and 0 <= max_level < 64):
+                and per_element == label_offset + 8 and (0 <= max_level < 64 or (max_level == -1 and not current))):
             raise ModelFolderError(f"{path}: the HNSW index is not for {dim}-dimensional vectors (or is damaged)")
         if current != count or max_elements < current or (current and enter >= current):
             raise ModelFolderError(f"{path}: the HNSW index holds {current} vectors, the model has {count}")
