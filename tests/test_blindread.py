@@ -23,14 +23,14 @@ def test_lists_hide_the_runs_and_score_unblinds_them(tmp_path):
     text = (tmp_path / "read" / "lists.md").read_text()
     assert "good.json" not in text and "List C:" in text and "order" in text
     key = json.loads((tmp_path / "read" / "key.json").read_text())
-    assert len({tuple(sides.values()) for sides in key.values()}) > 1  # shuffled per seed, not one fixed order
+    assert len({tuple(entry["lists"].values()) for entry in key.values()}) > 1  # shuffled per seed, not one fixed order
     # The judge: "good" scores 2 everywhere and comes first; "poor" scores 0 and comes last.
     fit = {"good.json": 2, "middling.json": 1, "poor.json": 0}
     scores = {}
-    for seed, sides in key.items():
-        by_name = {letter: path.rsplit("/", 1)[-1] for letter, path in sides.items()}
-        scores[seed] = {letter: [fit[name]] * blindread.PICKS for letter, name in by_name.items()}
-        scores[seed]["order"] = sorted(by_name, key=lambda letter: -fit[by_name[letter]])
+    for seed, entry in key.items():
+        by_name = {letter: path.rsplit("/", 1)[-1] for letter, path in entry["lists"].items()}
+        scores[entry["heading"]] = {letter: [fit[name]] * blindread.PICKS for letter, name in by_name.items()}
+        scores[entry["heading"]]["order"] = sorted(by_name, key=lambda letter: -fit[by_name[letter]])
     (tmp_path / "scores.json").write_text(json.dumps(scores))
     report = blindread.score(tmp_path / "read" / "key.json", tmp_path / "scores.json")
     good, middling, poor = (report[str(path)] for path in runs)

@@ -127,8 +127,9 @@ def lists(runs: list[Path], out: Path, seed: int = 0) -> None:
     for name in SEEDS:
         order = list(range(len(runs)))
         rng.shuffle(order)
-        key[name] = {letter: str(runs[which]) for letter, which in zip(LETTERS, order)}
-        lines += [f"## {data[0]['seeds'][name]['seed']}", ""]
+        heading = data[0]["seeds"][name]["seed"]
+        key[name] = {"heading": heading, "lists": {letter: str(runs[which]) for letter, which in zip(LETTERS, order)}}
+        lines += [f"## {heading}", ""]
         for letter, which in zip(LETTERS, order):
             lines.append(f"List {letter}:")
             lines += [f"{i}. {p['label']}" for i, p in enumerate(data[which]["seeds"][name]["picks"], 1)]
@@ -145,8 +146,9 @@ def score(key_path: Path, scores_path: Path) -> dict:
     key = json.loads(key_path.read_text())
     scores = json.loads(scores_path.read_text())
     systems: dict[str, dict] = {}
-    for seed, sides in key.items():
-        judged = scores[seed]
+    for seed, entry in key.items():
+        sides = entry["lists"]
+        judged = scores[seed] if seed in scores else scores[entry["heading"]]  # the judge may key by the heading
         order = [sides[letter] for letter in judged["order"]]
         for letter, run_path in sides.items():
             system = systems.setdefault(run_path, {"scores": [], "first": 0, "above": {}, "support": []})
