@@ -23,7 +23,7 @@ class TrainConfig:
     min_likes: int = 1  # drop works with fewer training likes than this before training
     # co-like weights (any model): a sparse regression of each work on its most co-liked works, fused with the embedding
     colike: int | None = None  # co-liked works each work is regressed on (0: no co-like part)
-    colike_lambda: float = 100.0  # ridge penalty of those regressions (higher: smoother, leans to popular works)
+    colike_lambda: float = 50.0  # ridge penalty of those regressions (higher: smoother, leans to popular works; 50 is the validation choice)
     colike_min_likes: int = 3  # works need this many training likes to get co-like weights (others rely on the embedding)
     colike_reader_cap: int = 200  # readers with more likes count a random sample of this many in co-like counts
     fusion_weight: float = 0.35  # share of the embedding's ranks in the fused order (the rest is the co-like part's)
