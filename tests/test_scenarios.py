@@ -67,6 +67,19 @@ def test_ambiguous_title_offers_choices_that_work(platform, tmp_path):
     run_scenario(platform, tmp_path, scenario)
 
 
+def test_numbered_choices_are_the_most_liked_first(platform, tmp_path):
+    async def scenario(bot: Driver):
+        engine = bot.runtime.holder.current
+        roads = sorted((m.work for m in engine.match_title("The Road") if m.work.title == "The Road"),
+                       key=lambda w: -w.likes)
+        assert len(roads) == 2 and roads[0].likes > roads[1].likes  # McCarthy's, listed first, is less liked
+        ask = await bot.command(READER, "recommend", "The Road")
+        assert [n for label in ask.labels for n, w in enumerate(roads, 1) if f"{n}. {w.label}" in label] == [1, 2]
+        assert ask.text.index(f"1. {roads[0].label}") < ask.text.index(f"2. {roads[1].label}")
+
+    run_scenario(platform, tmp_path, scenario)
+
+
 def test_unknown_title_is_not_a_dead_end(platform, tmp_path):
     async def scenario(bot: Driver):
         said = await bot.command(READER, "recommend", "Solarsi")  # a typo

@@ -123,3 +123,11 @@ def test_lang_goes_to_the_engine_and_a_wrong_one_is_answered(tiny_service, monke
     assert asked == ["any", "de", None]
     wrong = tiny_service.handle_text(R, "/recommend Solaris lang=klingon")
     assert wrong.kind == "error" and "any, " in wrong.text and asked == ["any", "de", None]
+
+
+def test_numbered_choices_are_the_most_liked_first(tiny_service):
+    asked = tiny_service.handle_text(R, "/recommend The Road")  # McCarthy's (listed first) and London's
+    assert asked.kind == "choices" and len(asked.choices) == 2
+    likes = [w.likes for w in asked.choices]
+    assert likes == sorted(likes, reverse=True) and likes[0] > likes[1]
+    assert asked.text.splitlines()[1] == f"1. {asked.choices[0].label}"
