@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from botkit import NASTY_INPUTS  # noqa: E402
 from drivers import ADMIN, OTHER, PLATFORMS, READER, Driver, run_scenario  # noqa: E402
-from models import goodreads_export  # noqa: E402
+from models import BOOKS, HAMLETS, goodreads_export  # noqa: E402
 
 pytestmark = pytest.mark.parametrize("platform", PLATFORMS)
 
@@ -78,6 +78,25 @@ def test_numbered_choices_are_the_most_liked_first(platform, tmp_path):
         assert ask.text.index(f"1. {roads[0].label}") < ask.text.index(f"2. {roads[1].label}")
 
     run_scenario(platform, tmp_path, scenario)
+
+
+def test_a_title_the_evidence_decides_is_answered_with_the_others_named_once(platform, tmp_path):
+    """Issue 9: "Hamlet" is Shakespeare's (the other Hamlet is a study guide of it), and the
+    answer names the other in one "also:" line, for /recommend, /book and /shelf add alike."""
+    also = "also: Hamlet — Cliffs Notes (1990)"
+
+    async def scenario(bot: Driver):
+        picks = await bot.command(READER, "recommend", "Hamlet")
+        assert "Readers who loved Hamlet" in picks.text and picks.text.count(also) == 1, picks.text
+        book = await bot.command(READER, "book", "Hamlet")
+        assert "William Shakespeare" in book.text and book.text.count(also) == 1, book.text
+        added = await bot.command(READER, "shelf add", "Hamlet")
+        assert "Added Hamlet" in added.text and added.text.count(also) == 1, added.text
+        assert not any("Cliffs" in label for said in (picks, book, added) for label in said.labels)  # no question
+        assert [(e.title, e.author) for e in bot.shelves.entries(bot.reader(READER))] == [
+            ("Hamlet", "William Shakespeare")]
+
+    run_scenario(platform, tmp_path, scenario, books=BOOKS + HAMLETS)
 
 
 def test_unknown_title_is_not_a_dead_end(platform, tmp_path):
