@@ -67,7 +67,8 @@ def embeds_for(answer: Answer) -> list[discord.Embed]:
     """One embed per pick (linked title, author, year, reason, cover thumbnail), or one for a /book answer."""
     reply = answer.reply
     if getattr(reply, "kind", "") == "book":  # the embed's title is the book's; its other lines below
-        return [_embed(_md(reply.work.title), reply.work, book_lines(reply.work, reply.neighbours, _link, _md)[1:])]
+        lines = book_lines(reply.work, reply.neighbours, _link, _md, note=reply.note)
+        return [_embed(_md(reply.work.title), reply.work, lines[1:])]
     recs = getattr(reply, "recommendations", None)
     embeds = [_embed(f"{n}. {_md(pick.work.title)}", pick.work, [f"*{_md(pick.reason)}*" if pick.reason else ""])
               for n, pick in enumerate(getattr(recs, "picks", None) or [], getattr(reply, "offset", 0) + 1)]

@@ -37,7 +37,7 @@ from engine.language import LANGUAGES, parse_language
 from engine.normalize import normalize_author, normalize_title, split_subtitle, work_key
 from engine.rarity import DEFAULT_RARITY, RARITIES
 from engine.recommender import EngineHolder
-from engine.results import Recommendation, RecommendationList, Work
+from engine.results import Recommendation, RecommendationList, TitleLookup, Work
 from engine.shelf import READ, WANT, ShelfEntry, ShelfStore
 
 from .dialects import dialect_of
@@ -73,7 +73,11 @@ class Reply:
         pages: For 'shelf': number of pages.
         offset: For 'recommendations': how many picks earlier pages held (pick i is number
             offset + i).
-        note: For 'recommendations': a line shown under the list (also the text's last line).
+        note: A line shown under the answer: for 'recommendations' under the list (tips, books
+            not used), for 'book' under the book; always in `text` too (under the list, the
+            text's last lines). When a typed title named one of several equally matching works,
+            it holds the line naming the others ("also: Hamlet — Cliffs Notes (1990)"), also
+            under an 'info' reply (a shelf addition, no picks).
         matched: For a shelf import: titles added.
         unmatched: For a shelf import: titles not found in the catalogue.
         imported: For a shelf import: the whole `ImportReport` (row by row, and why).
@@ -123,13 +127,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def book_lines(work: Work, neighbours: list[Recommendation], name=None, esc=lambda text: text) -> list[str]:
-    """A /book answer line by line: the book, how many readers liked it, its cover, its neighbours.
+def book_lines(work: Work, neighbours: list[Recommendation], name=None, esc=lambda text: text, note: str = "") -> list[str]:
+    """A /book answer line by line: the book, its `note` (the reply's), how many readers liked it,
+    its cover, its neighbours.
 
     Plain text by default: the book's label, then its page. An adapter passes `name`, which
     writes a book its own way (a title linked to its page), and `esc`, which escapes the rest.
     """
     lines = [name(work)] if name else [work.label, work.url]
+    if note:
+        lines.append(esc(note))
     lines.append(esc(f"Liked by {_plural(work.likes, 'reader')} in the training data."))
     if work.cover_url:
         lines.append(esc(f"Cover: {work.cover_url}"))
@@ -137,6 +144,14 @@ def book_lines(work: Work, neighbours: list[Recommendation], name=None, esc=lamb
         lines.append(esc("Rare books its readers loved: ")
                      + "; ".join(name(p.work) if name else p.work.label for p in neighbours))
     return lines
+
+
+def _noted(reply: Reply, line: str) -> Reply:
+    """`reply` with `line` under it: the last line of its text and of its `note`."""
+    if line:
+        reply.text = f"{reply.text}\n{line}"
+        reply.note = "\n".join(filter(None, [reply.note, line]))
+    return reply
 
 
 def _shelf_work(engine, entry: ShelfEntry) -> Work:
@@ -187,7 +202,7 @@ class Service:
             found = self._resolve(engine, reader, title, {"do": "recommend", **request})
             if isinstance(found, Reply):
                 return found
-            return self._recommend_works(engine, reader, [found], request)
+            return _noted(self._recommend_works(engine, reader, [found.work], request), found.also_line)
         return self._recommend_shelves(engine, reader, request, scope)
 
     def _request(self, k, rarity: str | None, page=0, lang: str | None = None) -> dict | Reply:
@@ -269,11 +284,12 @@ class Service:
         found = self._resolve(engine, reader, title, {"do": "book"})
         if isinstance(found, Reply):
             return found
-        return self._book(engine, found)
+        return self._book(engine, found.work, found.also_line)
 
-    def _book(self, engine, work: Work) -> Reply:
+    def _book(self, engine, work: Work, note: str = "") -> Reply:
         neighbours = engine.recommend([work], k=5, rarity=self.default_rarity).picks
-        return Reply("book", "\n".join(book_lines(work, neighbours)), work=work, neighbours=neighbours)
+        return Reply("book", "\n".join(book_lines(work, neighbours, note=note)), work=work, neighbours=neighbours,
+                     note=note)
 
     # --- shelf ------------------------------------------------------------------------
 
@@ -312,7 +328,7 @@ class Service:
         found = self._resolve(engine, reader, title, {"do": "add", "rating": rating})
         if isinstance(found, Reply):
             return found
-        return self._add(reader, found, rating)
+        return _noted(self._add(reader, found.work, rating), found.also_line)
 
     def _add(self, reader: str, work: Work, rating: int | None) -> Reply:
         # A typed query may hold typos; the catalogue's title is the edition to show.
@@ -534,10 +550,11 @@ class Service:
 
     # --- choices ----------------------------------------------------------------------
 
-    def _resolve(self, engine, reader: str, title: str, action: dict) -> Work | Reply:
-        """The work `title` names, or a reply: choices to pick from, or a friendly error."""
+    def _resolve(self, engine, reader: str, title: str, action: dict) -> TitleLookup | Reply:
+        """The work `title` names (and the equally matching works the evidence set aside: its
+        `also_line`), or a reply: choices to pick from (the most liked first), or a friendly error."""
         try:
-            return engine.resolve(title)
+            return engine.lookup(title)
         except InvalidInput as exc:
             return Reply("error", str(exc))
         except BookNotFound as exc:

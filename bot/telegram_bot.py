@@ -83,7 +83,8 @@ def render(answer: Answer) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     """
     picks = getattr(getattr(answer.reply, "recommendations", None), "picks", None) or []
     if getattr(answer.reply, "kind", "") == "book":
-        blocks = [(line, []) for line in book_lines(answer.reply.work, answer.reply.neighbours, _book, _esc)]
+        reply = answer.reply
+        blocks = [(line, []) for line in book_lines(reply.work, reply.neighbours, _book, _esc, note=reply.note)]
     elif picks:
         header = f"<b>{_esc(clip((answer.text.strip().splitlines() or [''])[0], 600))}</b>\n"
         first = getattr(answer.reply, "offset", 0) + 1

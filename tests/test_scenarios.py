@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from botkit import NASTY_INPUTS  # noqa: E402
 from drivers import ADMIN, OTHER, PLATFORMS, READER, Driver, run_scenario  # noqa: E402
-from models import goodreads_export  # noqa: E402
+from models import BOOKS, HAMLETS, goodreads_export  # noqa: E402
 
 pytestmark = pytest.mark.parametrize("platform", PLATFORMS)
 
@@ -65,6 +65,38 @@ def test_ambiguous_title_offers_choices_that_work(platform, tmp_path):
         assert [(e.title, e.author) for e in bot.shelves.entries(bot.reader(READER))] == [("The Road", "Jack London")]
 
     run_scenario(platform, tmp_path, scenario)
+
+
+def test_numbered_choices_are_the_most_liked_first(platform, tmp_path):
+    async def scenario(bot: Driver):
+        engine = bot.runtime.holder.current
+        roads = sorted((m.work for m in engine.match_title("The Road") if m.work.title == "The Road"),
+                       key=lambda w: -w.likes)
+        assert len(roads) == 2 and roads[0].likes > roads[1].likes  # McCarthy's, listed first, is less liked
+        ask = await bot.command(READER, "recommend", "The Road")
+        assert [n for label in ask.labels for n, w in enumerate(roads, 1) if f"{n}. {w.label}" in label] == [1, 2]
+        assert ask.text.index(f"1. {roads[0].label}") < ask.text.index(f"2. {roads[1].label}")
+
+    run_scenario(platform, tmp_path, scenario)
+
+
+def test_a_title_the_evidence_decides_is_answered_with_the_others_named_once(platform, tmp_path):
+    """Issue 9: "Hamlet" is Shakespeare's (the other Hamlet is a study guide of it), and the
+    answer names the other in one "also:" line, for /recommend, /book and /shelf add alike."""
+    also = "also: Hamlet — Cliffs Notes (1990)"
+
+    async def scenario(bot: Driver):
+        picks = await bot.command(READER, "recommend", "Hamlet")
+        assert "Readers who loved Hamlet" in picks.text and picks.text.count(also) == 1, picks.text
+        book = await bot.command(READER, "book", "Hamlet")
+        assert "William Shakespeare" in book.text and book.text.count(also) == 1, book.text
+        added = await bot.command(READER, "shelf add", "Hamlet")
+        assert "Added Hamlet" in added.text and added.text.count(also) == 1, added.text
+        assert not any("Cliffs" in label for said in (picks, book, added) for label in said.labels)  # no question
+        assert [(e.title, e.author) for e in bot.shelves.entries(bot.reader(READER))] == [
+            ("Hamlet", "William Shakespeare")]
+
+    run_scenario(platform, tmp_path, scenario, books=BOOKS + HAMLETS)
 
 
 def test_unknown_title_is_not_a_dead_end(platform, tmp_path):

@@ -123,3 +123,56 @@ def test_lang_goes_to_the_engine_and_a_wrong_one_is_answered(tiny_service, monke
     assert asked == ["any", "de", None]
     wrong = tiny_service.handle_text(R, "/recommend Solaris lang=klingon")
     assert wrong.kind == "error" and "any, " in wrong.text and asked == ["any", "de", None]
+
+
+ALSO = "also: Hamlet — Cliffs Notes (1990)"
+
+
+def _hamlet_service(tmp_path, **model):
+    """A Service on the stand-in model with Shakespeare's Hamlet and a study guide of it (`models.HAMLETS`)."""
+    from models import BOOKS, HAMLETS, make_model
+
+    from engine.recommender import Engine
+
+    engine = Engine.from_folder(make_model(tmp_path / "models", "20250101-000000-a", "a", books=BOOKS + HAMLETS, **model))
+    return Service(EngineHolder(engine), ShelfStore(tmp_path / "shelves.sqlite"))
+
+
+def test_a_title_the_evidence_decides_is_answered_and_the_others_named_once(tmp_path):
+    """Issue 9: of two equally matching works, the book (the other is a study guide of it) is the
+    answer, and one "also: ..." line names the other: under the picks, the book, the shelf addition."""
+    service = _hamlet_service(tmp_path)
+    try:
+        picks = service.handle_text(R, "/recommend hamlet")
+        assert picks.kind == "recommendations" and picks.recommendations.query[0].author == "William Shakespeare"
+        assert picks.note == ALSO and picks.text.endswith(ALSO) and picks.text.count("also:") == 1
+        book = service.handle_text(R, "/book hamlet")
+        assert book.kind == "book" and book.work.author == "William Shakespeare"
+        assert book.note == ALSO and book.text.count(ALSO) == 1
+        assert book.text.splitlines()[:3] == [book.work.label, book.work.url, ALSO]  # right under the book
+        added = service.handle_text(R, "/shelf add hamlet")
+        assert added.text.startswith("Added Hamlet — William Shakespeare") and added.text.endswith(ALSO)
+        assert [e.author for e in service.shelves.entries(R)] == ["William Shakespeare"]
+        named = service.handle_text(R, "/book Hamlet by William Shakespeare")  # nothing else matches as well
+        assert named.work.author == "William Shakespeare" and named.note == "" and "also:" not in named.text
+    finally:
+        service.shelves.close()
+
+
+def test_the_also_line_stays_when_the_answer_has_no_picks(tmp_path):
+    from models import BOOKS
+
+    service = _hamlet_service(tmp_path, untrained=(len(BOOKS),))  # the play, without a vector
+    try:
+        alone = service.handle_text(R, "/recommend hamlet")
+        assert alone.kind == "info" and "Too few readers liked Hamlet" in alone.text and alone.text.endswith(ALSO)
+    finally:
+        service.shelves.close()
+
+
+def test_numbered_choices_are_the_most_liked_first(tiny_service):
+    asked = tiny_service.handle_text(R, "/recommend The Road")  # McCarthy's (listed first) and London's
+    assert asked.kind == "choices" and len(asked.choices) == 2
+    likes = [w.likes for w in asked.choices]
+    assert likes == sorted(likes, reverse=True) and likes[0] > likes[1]
+    assert asked.text.splitlines()[1] == f"1. {asked.choices[0].label}"

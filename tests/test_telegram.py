@@ -20,7 +20,7 @@ pytest.importorskip("bot.service")
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 
 from drivers import ADMIN, READER, TELEGRAM_TOKEN as TOKEN, TelegramDriver, run_scenario  # noqa: E402
-from models import BOOKS, ISBNS, NO_ISBN, make_model  # noqa: E402
+from models import BOOKS, HAMLETS, ISBNS, NO_ISBN, make_model  # noqa: E402
 from telegram_api import BOT_ID, BOT_USERNAME, GROUP_ID, TelegramStandIn  # noqa: E402
 
 
@@ -230,6 +230,18 @@ def test_in_groups_only_commands_mentions_and_replies_to_the_bot_are_answered(tm
         assert "Readers who loved The Road" in picked.text
 
     run_bot(tmp_path, scenario)
+
+
+def test_in_a_group_the_also_line_comes_in_the_answer_itself(tmp_path):
+    """The "also:" line of an answer the evidence decided is part of that answer's message, not one more."""
+    async def scenario(bot: TelegramDriver):
+        for line in (f"/recommend{BOT} Hamlet", f"/book{BOT} Hamlet", f"/shelf{BOT} add Hamlet"):
+            said = await bot.say(READER, line, group=True)
+            assert len(said.calls) == 1, (line, [c.params["text"] for c in said.calls])
+            assert said.calls[0].params["text"].count("also: Hamlet — Cliffs Notes (1990)") == 1, line
+        assert not bot.api.refused
+
+    run_bot(tmp_path, scenario, books=BOOKS + HAMLETS)
 
 
 def test_answers_go_to_the_forum_topic_the_command_came_from(tmp_path):

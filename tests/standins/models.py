@@ -13,7 +13,7 @@ import numpy as np
 from engine.dataset import Works
 from engine.modelfolder import write_model_folder
 
-BOOKS = [  # (title, author, year, isbn10)
+BOOKS = [  # (title, author, year, isbn10[, likes]); without likes, make_model gives each 3 to 6 (Dune 40)
     ("Dune", "Frank Herbert", 1965, "0441172660"),
     ("Solaris", "Stanislaw Lem", 1961, "0156027607"),
     ("The Left Hand of Darkness", "Ursula K. Le Guin", 1969, "0441478123"),
@@ -53,6 +53,9 @@ SILENCES = [("Silence", author, year, isbn) for author, year, isbn in (
     ("Natasha Preston", 2012, "1492618117"), ("Thomas Perry", 2007, "0151012938"),
     ("Erling Kagge", 2016, "1524733237"), ("Michelle Sagara", 2012, "0756407613"),
     ("John Cage", 1961, "0819560286"))]
+# One title, a play and a study guide of it: "Hamlet" names the play, and the answer names the guide
+# in an "also:" line. The play holds more likes but not 3/4 of them: the guide's kind decides.
+HAMLETS = [("Hamlet", "William Shakespeare", 1603, "074347712X", 8), ("Hamlet", "Cliffs Notes", 1990, "0822000814", 6)]
 
 
 COVERS = "https://covers.example.org/{isbn}.jpg"
@@ -70,7 +73,8 @@ def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: fl
 
     Flavour "a" answers with the first half of `books`, "b" with the second half. `nan`
     writes vectors that are all NaN: a folder that loads but cannot answer. `untrained`
-    books (indices) sit in the catalogue without a vector. `covers`: see `works`.
+    books (indices) sit in the catalogue without a vector. `covers`: see `works`. A book's
+    fifth field, where it has one, is its likes.
     """
     n, dim = len(books), 8
     query = np.zeros((n, dim), np.float32)
@@ -82,6 +86,9 @@ def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: fl
         target[i, 1 + i % (dim - 1)] = 0.01
     likes = np.array([3 + (i % 4) for i in range(n)], np.int64)
     likes[0] = 40  # Dune is the one bestseller: the head that `rare` leaves out
+    for i, book in enumerate(books):
+        if len(book) > 4:
+            likes[i] = book[4]
     metrics = {} if metric is None else {"recall@20": metric}
     if nan:
         query[:] = np.nan
