@@ -6,6 +6,7 @@ uses that engine throughout).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -33,6 +34,7 @@ DOMINANT_SHARE = 0.75  # of those works' likes, the share one needs to be the an
 MIN_DOMINANT_LIKES = 3  # and at least this many
 POOL = rarities.POOL  # candidates each order contributes (the index fetch); rarity re-ranks among them
 MAX_FETCH = 16 * POOL  # a rarity that filters many index hits fetches more, up to this many
+WORK_CACHE = 20_000  # Work records kept built (a candidate's title and key are normalised once)
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
 MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
@@ -81,6 +83,11 @@ class Engine:
         self._colike = folder.colike
         self._fusion = {**DEFAULT_FUSION, **folder.scoring}
         self._fans = folder.fans
+        # Readers are numbered 0..n-1 in the fans table: a request marks its query's readers once.
+        self._n_readers = int(folder.fans.columns.array.max(initial=-1)) + 1 if folder.fans is not None else 0
+        # Trained works each rarity keeps out: the index fetch asks for that many more at once.
+        self._blocked = {name: int((~allowed & self.trained).sum()) for name, allowed in self._allowed.items()}
+        self._cached_work = functools.lru_cache(maxsize=WORK_CACHE)(self._make_work)  # candidates recur
         self._isbn_lock = threading.Lock()
         self._isbn_hash: np.ndarray | None = None
         self._isbn_work: np.ndarray | None = None
@@ -116,6 +123,9 @@ class Engine:
         i = int(work_id)
         if not 0 <= i < self.n_works:
             raise KeyError(f"no work {work_id}")
+        return self._cached_work(i)
+
+    def _make_work(self, i: int) -> Work:
         w = self.works
         return Work(i, w.title[i], w.author[i], int(w.year[i]), int(self.likes[i]), https_url(w.cover_url[i]),
                     tuple(x for x in w.isbns[i].split("|") if x), work_key(w.title[i], w.author[i]), w.publisher[i])
@@ -290,7 +300,11 @@ class Engine:
         # What the reasons and support floors compare each pick with, read once per request.
         sources = used[:50]
         source_fans = [self.fans(w.id) for w in sources] if self._fans is not None else None
-        readers = np.unique(np.concatenate(source_fans)) if source_fans else None
+        readers = None
+        if source_fans:
+            readers = np.zeros(self._n_readers, dtype=bool)
+            for fans in source_fans:
+                readers[fans] = True
         picks: list[Recommendation] = []
         per_author: dict[str, int] = {}
         per_series: dict[str, int] = {}
@@ -304,19 +318,19 @@ class Engine:
             if languages is not None and self.language[c] and self.language[c] not in languages:
                 skipped["language"] += 1
                 continue
-            work = self.work(c)
-            author, stem = normalize_author(work.author), series_stem(work.title)
-            if work.key in banned_keys or (stem, author) in query_series or (
-                    author in query_words and any(words <= set(fast_fold(work.title).split())
-                                                  for words in query_words[author])):
-                skipped["same_book"] += 1  # the query's own book, another edition of it, or its own series
-                continue
             support = self._support(c, readers)
             if support is not None and support < setting.min_support:
                 skipped["support"] += 1
                 continue
             if self.kind[c] != BOOK and int(self.kind[c]) not in query_kinds and (support or 0) < KIND_SUPPORT:
                 skipped["kind"] += 1  # a study guide or a board book for a novel's readers needs strong evidence
+                continue
+            work = self.work(c)
+            author, stem = normalize_author(work.author), series_stem(work.title)
+            if work.key in banned_keys or (stem, author) in query_series or (
+                    author in query_words and any(words <= set(fast_fold(work.title).split())
+                                                  for words in query_words[author])):
+                skipped["same_book"] += 1  # the query's own book, another edition of it, or its own series
                 continue
             if self.diversify:
                 if (author and per_author.get(author, 0) >= MAX_PER_AUTHOR) or (
@@ -347,13 +361,16 @@ class Engine:
         dense_ids, dense_scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
         if trained:
             vector = self._query_rows.rows(np.array(trained)).mean(axis=0)
-            fetch = POOL
+            # Enough hits for POOL allowed ones in one fetch when the setting keeps out few
+            # works (the head, the query's own); else grow by what the last fetch kept.
+            fetch = min(POOL + self._blocked[setting.name] + len(banned), 4 * POOL)
             while True:
                 dense_ids, dense_scores = self.nearest(vector, fetch)
                 keep = allowed[dense_ids]
-                if keep.sum() >= POOL or fetch >= min(MAX_FETCH, len(self.index)):
+                kept = int(keep.sum())
+                if kept >= POOL or fetch >= min(MAX_FETCH, len(self.index)):
                     break
-                fetch *= 4
+                fetch = min(MAX_FETCH, int(fetch * 1.5 * POOL / max(kept, POOL // 8)))
             dense_ids, dense_scores = dense_ids[keep][:POOL], dense_scores[keep][:POOL]
         if self._colike is None:
             return dense_ids, dense_scores
@@ -387,11 +404,13 @@ class Engine:
         return self._fans.row(int(work_id))
 
     def _support(self, pick: int, readers: np.ndarray | None) -> int | None:
-        """Co-readers of a pick: training readers who liked it and at least one query work (None: unknown)."""
+        """Co-readers of a pick: training readers who liked it and at least one query work (None: unknown).
+
+        `readers` marks (bool, one per reader) who liked a query work."""
         if readers is None:
             return None
         fans = self.fans(pick)
-        return int(np.count_nonzero(np.isin(fans, readers, assume_unique=True))) if len(fans) else 0
+        return int(np.count_nonzero(readers[fans])) if len(fans) else 0
 
     def _reason(self, pick: Work, sources: list[Work], source_fans: list[np.ndarray] | None) -> str:
         """"loved by 12 readers who loved Dune"; honest when the evidence is one reader or none."""
