@@ -185,3 +185,15 @@ def test_served_equals_the_plain_evaluation_without_diversity(tmp_path):
     # What the rules did: under `rare` every pick rests on at least one co-reader.
     assert served["rare"]["support0_share"] == 0 and 0 <= served["rare"]["support1_share"] <= 1
     assert plain["any"]["recall"] > 0 and plain["rare"]["recall"] > 0
+
+
+def test_a_higher_support_floor_leaves_fewer_thinly_supported_picks(tmp_path):
+    """train.floors: the floor study behind `rare`'s min_support (BENCHMARKS.md)."""
+    pytest.importorskip("torch")
+    from train.floors import floors
+
+    dataset = Dataset.load(tiny_dataset(tmp_path / "tiny"))
+    rows = floors(dataset, "skipgram", (0, 1, 2))
+    assert list(rows) == ["any", "rare, floor 0", "rare, floor 1", "rare, floor 2"]
+    assert rows["rare, floor 1"]["support0_share"] == 0
+    assert rows["rare, floor 2"]["support0_share"] == 0 == rows["rare, floor 2"]["support1_share"]

@@ -282,7 +282,7 @@ def evaluate_scorers(scorers: dict[str, Scorer], split: Split, rarities: Iterabl
     Args:
         scorers: Method name -> scorer (see `train.baselines`).
         split: The split (shelves are excluded from the candidates).
-        rarities: Rarity names to measure.
+        rarities: Rarity names (or `engine.rarity.Rarity` settings) to measure.
         k: List length.
         batch_size: Readers scored at once (memory: a few batch x works float32 arrays).
         support_shares: Also measure the share of listed picks resting on 0 and on 1
@@ -291,7 +291,7 @@ def evaluate_scorers(scorers: dict[str, Scorer], split: Split, rarities: Iterabl
     Returns:
         Metrics per method and rarity name.
     """
-    rarities = [rarity_mod.get_rarity(r) for r in rarities]
+    rarities = [r if isinstance(r, rarity_mod.Rarity) else rarity_mod.get_rarity(r) for r in rarities]
     readers = split.readers
     likes = split.train_likes()
     threshold = rarity_mod.head_threshold(likes)
