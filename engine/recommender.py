@@ -300,11 +300,16 @@ class Engine:
         # What the reasons and support floors compare each pick with, read once per request.
         sources = used[:50]
         source_fans = [self.fans(w.id) for w in sources] if self._fans is not None else None
-        readers = None
+        readers, fan_index = None, None
         if source_fans:
             readers = np.zeros(self._n_readers, dtype=bool)
             for fans in source_fans:
                 readers[fans] = True
+            # Every (reader, source) pair sorted by reader: a pick's reason reads its co-readers per source.
+            fan_readers = np.concatenate(source_fans)
+            fan_sources = np.repeat(np.arange(len(source_fans)), [len(f) for f in source_fans])
+            order = np.argsort(fan_readers, kind="stable")
+            fan_index = (fan_readers[order], fan_sources[order])
         picks: list[Recommendation] = []
         per_author: dict[str, int] = {}
         per_series: dict[str, int] = {}
@@ -340,7 +345,7 @@ class Engine:
                 per_author[author] = per_author.get(author, 0) + 1
                 if stem:
                     per_series[stem] = per_series.get(stem, 0) + 1
-            picks.append(Recommendation(work, round(float(keys[i]), 4), self._reason(work, sources, source_fans),
+            picks.append(Recommendation(work, round(float(keys[i]), 4), self._reason(work, sources, fan_index),
                                         support if support is not None else -1))
         return RecommendationList(liked, picks, setting.name, self.version, unused, skipped)
 
@@ -412,12 +417,18 @@ class Engine:
         fans = self.fans(pick)
         return int(np.count_nonzero(readers[fans])) if len(fans) else 0
 
-    def _reason(self, pick: Work, sources: list[Work], source_fans: list[np.ndarray] | None) -> str:
-        """"loved by 12 readers who loved Dune"; honest when the evidence is one reader or none."""
-        if source_fans is None:
+    def _reason(self, pick: Work, sources: list[Work], fan_index: tuple[np.ndarray, np.ndarray] | None) -> str:
+        """"loved by 12 readers who loved Dune"; honest when the evidence is one reader or none.
+
+        `fan_index`: the query sources' (reader, source) pairs sorted by reader (None: no fans)."""
+        if fan_index is None:
             return f"close to {sources[0].title} in what its readers like"
+        fan_readers, fan_sources = fan_index
         fans = self.fans(pick.id)
-        counts = [np.intersect1d(fans, theirs, assume_unique=True).size for theirs in source_fans]
+        start, stop = np.searchsorted(fan_readers, fans, "left"), np.searchsorted(fan_readers, fans, "right")
+        hits = stop - start  # how many sources each of the pick's fans loved
+        at = np.repeat(start - np.concatenate(([0], np.cumsum(hits)[:-1])), hits) + np.arange(int(hits.sum()))
+        counts = np.bincount(fan_sources[at], minlength=len(sources))
         best = int(np.argmax(counts))
         count, source = counts[best], sources[best].title
         if count >= 2:
