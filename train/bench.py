@@ -54,6 +54,23 @@ ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "c": "ç", "n"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _median_step(step, warmup: int, steps: int, cuda_device=None) -> float:
+    """Median seconds of `step()` over `steps` runs after `warmup` (synchronised on a GPU)."""
+    import torch
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        if cuda_device is not None:
+            torch.cuda.synchronize(cuda_device)
+        t = time.perf_counter()
+        step()
+        if cuda_device is not None:
+            torch.cuda.synchronize(cuda_device)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=("shipped", "300k", "2.8m", "tiny"), default="shipped",
                         help="catalogue size: the shipped Book-Crossing data or a synthetic one (default: shipped)")
@@ -221,18 +238,7 @@ def bench_trainer(dataset: Dataset, steps: int, shapes: list[tuple[int, int]], w
             loss.backward()
             optimizer.step()
 
-        for _ in range(warmup):
-            step()
-        times = []
-        for _ in range(steps):
-            if cuda:
-                torch.cuda.synchronize(dev)
-            t = time.perf_counter()
-            step()
-            if cuda:
-                torch.cuda.synchronize(dev)
-            times.append(time.perf_counter() - t)
-        per_step = float(np.median(times))
+        per_step = _median_step(step, warmup, steps, dev if cuda else None)
         steps_per_epoch = int(np.ceil(likes.n_likes / batch_size))
         results.append({"model": "skipgram", "device": name, "prepare_s": prepare_s, "batch": f"{batch_size}x{contexts}",
                         "s_per_step": per_step, "pairs_per_s": batch_size * contexts / per_step,
@@ -281,18 +287,7 @@ def bench_elsa(dataset: Dataset, steps: int, batches: list[int], warmup: int = 2
             loss.backward()
             optimizer.step()
 
-        for _ in range(warmup):
-            step()
-        times = []
-        for _ in range(steps):
-            if cuda:
-                torch.cuda.synchronize(dev)
-            t = time.perf_counter()
-            step()
-            if cuda:
-                torch.cuda.synchronize(dev)
-            times.append(time.perf_counter() - t)
-        per_step = float(np.median(times))
+        per_step = _median_step(step, warmup, steps, dev if cuda else None)
         steps_per_epoch = int(np.ceil(data.n_readers / batch))
         results.append({"model": "elsa", "device": name, "prepare_s": prepare_s, "batch": f"{batch} readers",
                         "s_per_step": per_step, "readers_per_s": min(batch, data.n_readers) / per_step,
