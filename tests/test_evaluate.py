@@ -197,3 +197,17 @@ def test_a_higher_support_floor_leaves_fewer_thinly_supported_picks(tmp_path):
     assert list(rows) == ["any", "rare, floor 0", "rare, floor 1", "rare, floor 2"]
     assert rows["rare, floor 1"]["support0_share"] == 0
     assert rows["rare, floor 2"]["support0_share"] == 0 == rows["rare, floor 2"]["support1_share"]
+
+
+def test_chosen_settings_skip_the_search(tmp_path, capsys, caplog):
+    """`--chosen` reuses an earlier run's validation choices: that method is fitted once, with them."""
+    folder = tiny_dataset(tmp_path / "tiny")
+    with caplog.at_level("INFO", logger="train.evaluate"):
+        assert main(["eval", "--dataset", str(folder), "--methods", "itemknn,popularity", "--rarities", "any",
+                     "--chosen", '{"itemknn": {"alpha": 0.75}}', "--json"]) == 0
+    assert "itemknn: chose {'alpha': 0.75}" in caplog.text and "validation objective" not in caplog.text
+    assert [r["method"] for r in json.loads(capsys.readouterr().out)] == ["itemknn", "popularity"]
+    with pytest.raises(SystemExit, match="not evaluated: ease"):
+        main(["eval", "--dataset", str(folder), "--methods", "popularity", "--chosen", '{"ease": {"lambda": 1}}'])
+    with pytest.raises(SystemExit, match="not JSON"):
+        main(["eval", "--dataset", str(folder), "--methods", "popularity", "--chosen", "{nope"])

@@ -608,6 +608,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a training setting of rarereads' models (repeatable), e.g. dim=64; it is not tuned")
     parser.add_argument("--no-tune", action="store_true",
                         help="skip the validation search: each method's first grid point and rarereads' defaults")
+    parser.add_argument("--chosen", default=None, metavar="JSON",
+                        help="hyperparameters already chosen on this protocol's validation split, as a JSON object "
+                             "method -> settings (e.g. from an earlier run's log or eval.json): those methods skip "
+                             "the search")
     parser.add_argument("--served", action="store_true",
                         help="also answer the protocol through Engine.recommend for rarereads' models (what users get)")
     parser.add_argument("-k", type=int, default=K, help="list length (default: %(default)s)")
@@ -643,6 +647,7 @@ def run(args: argparse.Namespace) -> int:
     folder_model = overrides.pop("model", None)
     if folder_model:  # --model FOLDER: its settings are for its own model only
         methods = [m for m in methods if m not in OURS or m == folder_model]
+    given = _parse_chosen(args.chosen, methods)
     chosen, scorers, notes = {}, {}, {}
     for name in methods:
         if name in OURS:
@@ -652,6 +657,8 @@ def run(args: argparse.Namespace) -> int:
             method = BASELINES[name]
             if args.no_tune:
                 method = Method(method.name, method.fit, method.grid[:1], method.note)
+        if name in given:
+            method = Method(method.name, method.fit, [given[name]], method.note)
         params, tried = choose(method, validation, args.k, args.batch_size)
         chosen[name] = {"params": params, "validation": [{"params": p, "objective": round(o, 5)} for p, o in tried]}
         t0 = time.perf_counter()
@@ -713,6 +720,22 @@ def served_rows(args, split: Split, dataset: Dataset, ours: OurModels, chosen: d
         rows += [{"method": f"{name} (served)", "rarity": r, **{c: _json_value(v) for c, v in metrics[r].items()}}
                  for r in rarities]
     return rows
+
+
+def _parse_chosen(text: str | None, methods: list[str]) -> dict[str, dict]:
+    """`--chosen`: method -> settings chosen earlier (no search for those methods)."""
+    if not text:
+        return {}
+    try:
+        given = json.loads(text)
+    except ValueError as exc:
+        raise SystemExit(f"--chosen is not JSON: {exc}") from None
+    if not isinstance(given, dict) or not all(isinstance(v, dict) for v in given.values()):
+        raise SystemExit('--chosen takes a JSON object of method -> settings, e.g. {"ease": {"lambda": 100}}')
+    unknown = sorted(set(given) - set(methods))
+    if unknown:
+        raise SystemExit(f"--chosen names method(s) not evaluated: {', '.join(unknown)}")
+    return given
 
 
 def model_overrides(args: argparse.Namespace) -> dict[str, str]:
