@@ -222,6 +222,7 @@ class Dataset:
     source: str = ""
     n_users: int = 0
     meta: dict = field(default_factory=dict)
+    folder: Path | None = None  # where it was loaded from (derived tables such as the genre profile sit beside it)
 
     def like_threshold(self, threshold: float | None = None) -> float:
         return float(threshold) if threshold is not None else DEFAULT_LIKE_THRESHOLD.get(self.rating_scale, 0.7 * self.rating_scale)
@@ -263,7 +264,7 @@ class Dataset:
         if meta.get("format_version") != FORMAT_VERSION:
             raise DataFormatError(f"{folder}: dataset format {meta.get('format_version')} is not {FORMAT_VERSION}")
         return cls(works, arrays["user"], arrays["work"], arrays["rating"], int(meta["rating_scale"]),
-                   meta.get("source", ""), int(meta.get("n_users", 0)), meta)
+                   meta.get("source", ""), int(meta.get("n_users", 0)), meta, folder)
 
 
 def _pick(values: list[str], weights: list[float] | None = None) -> str:
