@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import KINDS, SORRY, Service
+from bot.replies import KINDS
+from bot.service import SORRY, Service
 from engine.recommender import Engine, EngineHolder
 from engine.shelf import ShelfStore
 from test_engine import make_model_folder
@@ -70,7 +71,7 @@ def test_shelf_flow(service):
     assert not picked & {"Dune", "The Hobbit"}
     assert {w.title for w in recs.recommendations.query} == {"Dune", "The Hobbit"}
     # One title: books already on the shelf are left out too.
-    assert "The Hobbit" not in {p.work.title for p in service.recommend(r, "Lud-in-the-Mist", k=10, rarity="any")
+    assert "The Hobbit" not in {p.work.title for p in service.recommend(r, "Lud-in-the-Mist", count=10, rarity="any")
                                 .recommendations.picks}
     assert service.handle_text(r, "/shelf remove hobbit").kind == "info"
     assert service.handle_text(r, "/shelf remove 5").kind == "error"

@@ -20,8 +20,8 @@ PACKAGES = ("engine", "train", "bot", "rarereads")
 # What each package may import from the project (a module, or anything under it).
 ALLOWED = {
     "engine": {"engine"},
-    "train": {"train", "engine", "rarereads.paths"},
-    "bot": {"bot", "engine", "rarereads.paths"},
+    "train": {"train", "engine", "rarereads.paths", "rarereads.settings"},
+    "bot": {"bot", "engine", "rarereads.paths", "rarereads.settings"},
     "rarereads": {"rarereads"},
 }
 

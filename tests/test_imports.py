@@ -130,7 +130,7 @@ def test_a_goodreads_import_fills_both_shelves_and_says_what_did_not_match(servi
     assert "Imported 3 books from your Goodreads export (2 books read, 1 to read)" in reply.text
     assert "A Book Nobody Has Heard Of" in reply.text and "1 listed twice" in reply.text
     assert "1 being read" in reply.text
-    row, why = reply.imported.unmatched[0]
+    row, why = reply.report.unmatched[0]
     assert row.title == "A Book Nobody Has Heard Of" and "no ISBN" in why
     again = service.shelf_import(R, export_bytes(GOODREADS_HEADER, GOODREADS_ROWS))
     assert "0 new, 3 already on your shelf" in again.text and service.shelves.count(R) == 2

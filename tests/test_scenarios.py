@@ -210,9 +210,9 @@ def test_large_imports_queue_on_their_own_and_never_hold_up_another_readers_help
         service = bot.runtime.service
         importing = service.shelf_import
 
-        def slow_import(reader, data):
+        def slow_import(reader, *args, **kwargs):
             release.wait(20)  # a big export being matched
-            return importing(reader, data)
+            return importing(reader, *args, **kwargs)
 
         service.shelf_import = slow_import
         readers = [5000 + n for n in range(8)]

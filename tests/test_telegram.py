@@ -294,12 +294,12 @@ def test_one_readers_messages_are_answered_in_the_order_sent(tmp_path, monkeypat
         service = bot.runtime.service
         book = service.book
 
-        def slow_for_solaris(reader, title):
+        def slow_for_solaris(reader, title, **kwargs):
             if "Solaris" in title:
                 import time
 
                 time.sleep(0.4)
-            return book(reader, title)
+            return book(reader, title, **kwargs)
 
         monkeypatch.setattr(service, "book", slow_for_solaris)
         mark = len(bot.api.calls)
