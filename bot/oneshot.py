@@ -7,28 +7,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from engine.rarity import DEFAULT_RARITY, RARITIES
-from rarereads.paths import DEFAULT_MODELS_DIR
+from .settings import Settings, add_setting_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("title", help='a book you liked, e.g. "Dune" or "Dune by Frank Herbert"')
     parser.add_argument("-k", type=int, default=10, help="how many books (default 10)")
-    parser.add_argument("--rarity", default=DEFAULT_RARITY, choices=list(RARITIES),
-                        help="; ".join(f"{name}: {r.description}" for name, r in RARITIES.items())
-                        + f" (default: {DEFAULT_RARITY})")
+    add_setting_flags(parser, "default_rarity")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--model", type=Path, default=None,
-                        help=f"model folder (default: the newest in {DEFAULT_MODELS_DIR})")
+    add_setting_flags(parser, "models_dir", "model")
 
 
 def run(args: argparse.Namespace) -> int:
     from bot.gate import serving_engine
     from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput, ModelFolderError
+
+    from .settings import SettingsError, flag_values, load_settings
+
     try:
-        engine, _ = serving_engine(DEFAULT_MODELS_DIR, args.model)
+        settings = load_settings(**flag_values(args, Settings))
+    except SettingsError as exc:
+        print(f"rarereads recommend: {exc}", file=sys.stderr)
+        return 2
+    try:
+        engine, _ = serving_engine(settings.models_dir, settings.model)
     except ModelFolderError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     work = found.work
-    result = engine.recommend([work], k=max(1, args.k), rarity=args.rarity)
+    result = engine.recommend([work], k=max(1, args.k), rarity=settings.default_rarity)
     if args.json:
         payload = {
             "query": {"title": work.title, "author": work.author, "likes": work.likes, "url": work.url,
