@@ -192,3 +192,17 @@ def test_rarereads_import_prints_what_matched_what_did_not_and_why(engine, tmp_p
                           "--model", str(engine.folder.path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1 and "image" in run.stderr
+
+
+def test_rarereads_import_keeps_to_import_max_rows(engine, tmp_path):
+    """`rarereads import` ignored RAREREADS_IMPORT_MAX_ROWS: the bots refused a file it took whole."""
+    path = tmp_path / "goodreads_library_export.csv"
+    path.write_bytes(export_bytes(GOODREADS_HEADER, GOODREADS_ROWS))  # six books
+    db = tmp_path / "cli.sqlite"
+    run = subprocess.run([sys.executable, "-m", "rarereads", "import", str(path), "--db", str(db),
+                          "--model", str(engine.folder.path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "RAREREADS_IMPORT_MAX_ROWS": "2"})
+    assert run.returncode == 1 and "at most 2" in run.stderr, run.stderr
+    store = ShelfStore(db)
+    assert store.n_readers() == 0  # nothing imported
+    store.close()
