@@ -275,7 +275,8 @@ class Service:
             return ShelfPage(empty, shelf=shelf)
         pages = math.ceil(total / PAGE_SIZE)
         if not 0 <= page < pages:
-            return Error(f"Your {name} has {plural(pages, 'page')}: ask for a page from 1 to {pages}.")
+            return Error(f"Your {name} has 1 page: {say.command(shelf_command)} shows it." if pages == 1 else
+                         f"Your {name} has {pages} pages: ask for a page from 1 to {pages}.")
         entries = self.shelves.entries(reader, offset=page * PAGE_SIZE, limit=PAGE_SIZE, shelf=shelf)
         text = shelf_text(say, shelf_command, name, total, page, pages, entries, page * PAGE_SIZE + 1)
         return ShelfPage(text, entries=entries, page=page, pages=pages, shelf=shelf)

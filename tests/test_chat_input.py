@@ -79,8 +79,11 @@ def test_a_shelf_page_out_of_range_is_refused_with_the_pages_there(service, line
     service.handle_text(R, "/shelf add Solaris")
     service.shelf_import(R, _want_export())
     reply = service.handle_text(R, line)
-    assert reply.kind == "error" and ("from 1 to 1" in reply.text or "from 1." in reply.text), reply.text
+    assert reply.kind == "error" and ("has 1 page" in reply.text or "from 1." in reply.text), reply.text
     assert service.handle_text(R, "/shelf 1").kind == "shelf"
+    for n in range(11):  # eleven books more: two pages
+        service.shelves.add(R, service.holder.current.work(n), named_title="x")
+    assert "from 1 to 2" in service.handle_text(R, "/shelf 3").text
 
 
 def test_an_option_of_another_command_is_said_not_read_as_a_title(service):
