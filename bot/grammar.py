@@ -16,14 +16,20 @@ from .replies import Error, Info, Reply
 from .wording import short
 
 MAX_LINE = 2000  # characters of one chat message read at all
-# Typed name (and alias) -> (command, preset values), for every way of writing each command.
-NAMES: dict[str, tuple[Command, dict]] = {}
-for _c in COMMANDS:
-    for _name in (_c.name, _c.typed, *_c.aliases):
-        if _name:
-            NAMES.setdefault(_name, (_c, {}))
-    for _name, _preset in _c.presets.items():
-        NAMES.setdefault(_name, (_c, _preset))
+
+
+def _names() -> dict[str, tuple[Command, dict]]:
+    """Every way of typing each command (name, typed name, aliases, presets) -> (command, preset values)."""
+    names: dict[str, tuple[Command, dict]] = {}
+    for c in COMMANDS:
+        for name in filter(None, (c.name, c.typed, *c.aliases)):
+            names.setdefault(name, (c, {}))
+        for name, preset in c.presets.items():
+            names.setdefault(name, (c, preset))
+    return names
+
+
+NAMES = _names()
 # Every named option anywhere, so that one given to the wrong command is said, not read as a title.
 OPTION_NAMES = sorted({n for c in COMMANDS for o in c.options if o.typed for n in (o.typed, *o.aliases)})
 _NAMED = re.compile(rf"(?:^|\s)({'|'.join(OPTION_NAMES)})\s*=\s*(\S+)", re.IGNORECASE)
