@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+import pydantic_settings
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .paths import DEFAULT_DB, DEFAULT_MODELS_DIR
@@ -90,6 +91,10 @@ def read_settings(settings_cls: type[S], environ: Mapping[str, str] | None = Non
         return settings_cls.model_validate({**_Given(settings_cls, environ)(), **overrides})
     except ValidationError as exc:
         raise SettingsError(_explain(exc)) from None
+    except pydantic_settings.SettingsError as exc:  # a whole section given as one variable, not as JSON
+        field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+        raise SettingsError(f"{PREFIX}{field.upper()}: set its settings one by one "
+                            f"({PREFIX}{field.upper()}_<NAME>)") from None
 
 
 def _explain(exc: ValidationError) -> str:

@@ -182,3 +182,9 @@ def test_each_platform_section_reads_only_its_own_variables():
                        "RAREREADS_TELEGRAM_TOKEN": TELEGRAM_TOKEN})
     assert (s.telegram.admins, s.discord.admins) == ({7}, {8})
     assert s.platforms == ["telegram"] and s.discord.token is None
+
+
+def test_a_whole_section_set_as_one_variable_is_refused_in_one_line():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"RAREREADS_DISCORD": TOKEN_LIKE[0]})
+    assert "RAREREADS_DISCORD_" in str(caught.value) and TOKEN_LIKE[0] not in str(caught.value)
