@@ -136,7 +136,7 @@ class Service:
         command = call.command
         if command.admin:
             return Error(f"Only the bot's admins can use /{command.name}, in the chat apps (rarereads serve).")
-        missing = next((o for o in command.options if o.required and not call.values.get(o.name)), None)
+        missing = next((o for o in command.options if o.required and call.values.get(o.name) in (None, "")), None)
         if missing is not None:
             if missing.type is bytes:
                 return Info(say.send_file)

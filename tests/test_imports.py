@@ -206,3 +206,13 @@ def test_rarereads_import_keeps_to_import_max_rows(engine, tmp_path):
     store = ShelfStore(db)
     assert store.n_readers() == 0  # nothing imported
     store.close()
+
+
+def test_an_empty_file_is_said_to_be_empty_and_no_file_gets_the_how_to(service):
+    from bot.commands import command
+    from bot.grammar import Call
+
+    empty = service.run(R, Call(command("shelf import"), {"file": b""}))
+    assert empty.kind == "error" and "empty" in empty.text and "Nothing was changed" in empty.text
+    none = service.handle_text(R, "/import")
+    assert none.kind == "info" and "as a file" in none.text
