@@ -111,6 +111,17 @@ NOISE_SUBTITLES = frozenset({
     "a novel", "a memoir", "a thriller", "a mystery", "a romance", "a love story", "a novel of suspense",
     "roman", "ein roman", "kriminalroman", "sonderausgabe", "romanzo", "novela", "un roman",
 })
+# An edition note ending a title or subtitle outside parentheses: "Snow Falling on Cedars: Movie
+# Tie-in Edition", "Wicked Musical Tie-in Edition: The Life and Times ...", ", 3rd Edition".
+_EDITION_WORDS = (r"\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|twentieth|"
+                  r"twenty-fifth|fiftieth|hundredth|new|revised|updated|expanded|special|gift|"
+                  r"anniversary|centennial|deluxe|illustrated|premium|large[- ]print|mass[- ]market|"
+                  r"book[- ]club|movie|film|musical|media|tv|tie-?in|unabridged|abridged|restored|definitive|annotated|"
+                  r"authori[sz]ed|and|&")
+_EDITION_NOTE = re.compile(r"[\s,;.-]*\b(?:the\s+)?(?:(?:%s)\s+){1,6}edition\b\.?\s*$|[\s,;.-]*\b(?:movie|film|musical|media|tv)\s+"
+                           r"tie-?in\b\s*$|[\s,;.-]*\b(?:complete\s+and\s+)?unabridged\s*$|"
+                           r"[\s,;.-]*\b(?:the\s+)?(?:complete\s+)?(?:book\s+on\s+tape|audio\s*book|audio\s+cassette)\s*$"
+                           % _EDITION_WORDS, re.IGNORECASE)
 _LAST_SUBTITLE = re.compile(r"\s*(?::|\.\s)\s*(?P<subtitle>[^:.]+?)$")
 _SUBTITLE_COLON = re.compile(r"\s*:\s+|\s+:\s*|:$")  # not "10:04"
 _ABBREVIATION_END = re.compile(r"(^|[\s.])\w{1,2}\.$")
@@ -126,7 +137,8 @@ def display_title(title: str) -> str:
     computed again from what the catalogue shows.
     """
     cleaned = clean_text(title)
-    parts = [_article_first(part.strip()) for part in _SUBTITLE_COLON.split(strip_parentheticals(cleaned))]
+    parts = [_article_first(_without_edition_notes(part).strip())
+             for part in _SUBTITLE_COLON.split(strip_parentheticals(cleaned))]
     text, previous = ": ".join(part for part in parts if part), None
     while text != previous:  # "Schlafes Bruder. Sonderausgabe. Roman." loses both
         previous = text
@@ -140,10 +152,39 @@ def display_title(title: str) -> str:
     return text or cleaned
 
 
+def _without_edition_notes(text: str) -> str:
+    """`text` without the edition notes that end it, however many ("... Unabridged Unabridged")."""
+    previous = None
+    while text != previous:
+        previous, text = text, _EDITION_NOTE.sub("", text)
+    return text
+
+
 def split_subtitle(title: str) -> tuple[str, str]:
     """(main title, subtitle) at the first colon that separates them; the subtitle is "" without one."""
     parts = _SUBTITLE_COLON.split(title, maxsplit=1)
     return (parts[0], parts[1]) if len(parts) == 2 else (title, "")
+
+
+# An alternate title: "Candide, or Optimism", "Frankenstein; or, The Modern Prometheus",
+# "The Hobbit: Or There and Back Again", "Slaughterhouse Five or the Children's Crusade".
+# Without a comma, semicolon or colon before "or", only "or the ..." is read as one ("Dead
+# or Alive", "Now or Never" are whole titles).
+_ALTERNATE = re.compile(r"\s*[,;:]\s*or\b,?\s*(?=\S)|\s+or,?\s+(?=the\s)", re.IGNORECASE)
+
+
+def split_alternate(title: str) -> tuple[str, str]:
+    """(main title, subtitle) of a title with an alternate title or a subtitle, at whichever comes first.
+
+    The subtitle of an alternate title keeps its "or" ("Slaughterhouse Five or the Children's
+    Crusade: A Duty Dance With Death" -> ("Slaughterhouse Five", "or the Children's Crusade:
+    A Duty Dance With Death")), so a reader of it can tell the two kinds apart.
+    """
+    alternate = _ALTERNATE.search(title)
+    main, subtitle = split_subtitle(title)
+    if alternate and alternate.start() > 0 and alternate.start() <= len(main):
+        return title[:alternate.start()].strip(), "or " + title[alternate.end():].strip()
+    return main, subtitle
 
 
 def _article_first(text: str) -> str:

@@ -16,12 +16,12 @@ import numpy as np
 
 from . import rarity as rarities
 from .errors import AmbiguousTitle, BookNotFound, InvalidInput
-from .editions import find_by_key
+from .editions import find_by_key, name_tokens, same_person
 from .kinds import AID, BOOK
 from .language import parse_language, wanted_languages
-from .matcher import TitleMatcher, fast_fold, string_hash
+from .matcher import TitleMatcher, string_hash
 from .modelfolder import FileRows, ModelFolder, load_model_folder
-from .normalize import ARTICLES, https_url, isbn13, normalize_author, normalize_title, work_key
+from .normalize import ARTICLES, fold, https_url, isbn13, normalize_author, normalize_title, split_alternate, work_key
 from .results import Recommendation, RecommendationList, TitleLookup, TitleMatch, Work
 from .scoring import DEFAULT_FUSION, fuse, pool_ranks
 
@@ -53,7 +53,7 @@ def series_stem(title: str) -> str:
     The first two words that are not an article, of the part before a colon; a one-word
     title has no stem (it would lump "Dune" with "Dune Road").
     """
-    words = [w for w in fast_fold(title.split(":")[0]).split() if w not in _ARTICLES]
+    words = [w for w in fold(title.split(":")[0]).split() if w not in _ARTICLES]
     return " ".join(words[:2]) if len(words) >= 2 else ""
 
 
@@ -188,9 +188,12 @@ class Engine:
 
         When several different works match about equally well, the evidence decides: if
         one holds at least `DOMINANT_SHARE` of their likes (*Of Mice and Men* by Steinbeck,
-        not a reader's edition with one like), or it is a book and the others are all
-        study aids (`engine.kinds`: study guides, workbooks, reference), it is the answer
-        and the others are its `also`; otherwise the title is ambiguous.
+        not a reader's edition with one like; Maguire's *Wicked: The Life and Times of the
+        Wicked Witch of the West* for "Wicked", not two romances titled *Wicked*), or it is a
+        book and the others are all study aids (`engine.kinds`: study guides, workbooks,
+        reference), or they are all editions of one book that the catalogue keeps apart (one
+        author, one title before the subtitle), the most liked is the answer and the others
+        are its `also`; otherwise the title is ambiguous.
 
         Raises:
             InvalidInput: empty, longer than 300 characters, or without letters or digits.
@@ -222,15 +225,16 @@ class Engine:
         close.sort(key=lambda w: -w.likes)  # stable: equally liked ones keep their match order
         leader, others = close[0], close[1:]
         if leader.likes >= max(MIN_DOMINANT_LIKES, DOMINANT_SHARE * sum(w.likes for w in close)) or (
-                self.kind[leader.id] == BOOK and all(self.kind[w.id] == AID for w in others)):
+                self.kind[leader.id] == BOOK and all(self.kind[w.id] == AID for w in others)) or all(
+                _one_book(leader, w) for w in others):
             return TitleLookup(leader, tuple(others))
         raise AmbiguousTitle(text, close[:9])
 
     @staticmethod
     def _names_exactly(text: str, work: Work) -> bool:
         """Whether `text` is the work's title and author ("dune by frank herbert", "Dune - Herbert")."""
-        folded, title = fast_fold(text), fast_fold(work.title)
-        author = fast_fold(work.author)
+        folded, title = fold(text), fold(work.title)
+        author = fold(work.author)
         if not author or not folded.startswith(title + " "):
             return False
         rest = folded[len(title):].split()
@@ -294,7 +298,7 @@ class Engine:
         # "Children of Dune" is Dune's own series too: same author, every word of the query's title.
         query_words = {}
         for w in liked:
-            words = frozenset(fast_fold(w.title).split()) - _ARTICLES
+            words = frozenset(fold(w.title).split()) - _ARTICLES
             if words:
                 query_words.setdefault(normalize_author(w.author), []).append(words)
         # What the reasons and support floors compare each pick with, read once per request.
@@ -333,7 +337,7 @@ class Engine:
             work = self.work(c)
             author, stem = normalize_author(work.author), series_stem(work.title)
             if work.key in banned_keys or (stem, author) in query_series or (
-                    author in query_words and any(words <= set(fast_fold(work.title).split())
+                    author in query_words and any(words <= set(fold(work.title).split())
                                                   for words in query_words[author])):
                 skipped["same_book"] += 1  # the query's own book, another edition of it, or its own series
                 continue
@@ -436,6 +440,12 @@ class Engine:
         if count == 1:
             return f"loved by one reader who loved {source} (a single reader's pick)"
         return f"no reader of {source} rated it yet; readers with their taste did ({_plural(pick.likes, 'like')})"
+
+
+def _one_book(a: Work, b: Work) -> bool:
+    """Whether two works are likely editions of one book: one author, one title before the subtitle."""
+    return (normalize_title(split_alternate(a.title)[0]) == normalize_title(split_alternate(b.title)[0])
+            and same_person(name_tokens(a.author), name_tokens(b.author)))
 
 
 def _plural(n: int, word: str) -> str:

@@ -16,7 +16,7 @@ from engine.ann import HnswIndex
 from engine.modelfolder import write_model_folder
 from engine.normalize import work_key
 from engine.recommender import Engine
-from train.natural_queries import NATURAL_QUERIES, expected_works
+from train.natural_queries import NATURAL_QUERIES, expected_works, short_title_lookups
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
 
@@ -106,3 +106,13 @@ def test_natural_queries(engine):
         if got != want:
             wrong.append((kind, query, title, got is not None and engine.work(got).label))
     assert not wrong, wrong
+
+
+def test_famous_books_are_found_by_their_short_title(engine):
+    """The 200 most-liked works by the title people use ("Wicked", "A Walk in the Woods"): at least 98%."""
+    found, misses = short_title_lookups(engine, 200)
+    assert found >= 196, misses
+    wicked = engine.lookup("Wicked")
+    assert wicked.work.author == "Gregory Maguire" and wicked.also  # the romances titled Wicked are named
+    slaughterhouse = engine.lookup("Slaughterhouse-Five")
+    assert "Vonnegut" in slaughterhouse.work.author.title() and slaughterhouse.work.likes >= 70  # one work, all its likes

@@ -186,6 +186,41 @@ def test_oneshot_unknown_title(model):
     assert run.stdout == ""
 
 
+def test_oneshot_json_is_json_for_every_outcome(model, tmp_path):
+    """Ambiguous and unknown titles, a title that is no title, no model and bad arguments: one JSON object each."""
+    ambiguous = _cli("recommend", "silence", "--json", "--model", str(model))
+    assert ambiguous.returncode == 1
+    answer = json.loads(ambiguous.stdout)
+    assert answer["error"] == "ambiguous" and answer["query"] == "silence"
+    assert {c["author"] for c in answer["choices"]} == {"Shusaku Endo", "Anne Ghost"}
+    assert all(c["url"].startswith("https://openlibrary.org/") for c in answer["choices"])
+
+    unknown = _cli("recommend", "Hyprion Cantos of the Moon Zebras", "--json", "--model", str(model))
+    assert unknown.returncode == 1
+    answer = json.loads(unknown.stdout)
+    assert answer["error"] == "not_found" and "Hyperion" in [w["title"] for w in answer["did_you_mean"]]
+
+    blank = _cli("recommend", "!!!", "--json", "--model", str(model))
+    assert blank.returncode == 1 and json.loads(blank.stdout)["error"] == "invalid"
+
+    missing = _cli("recommend", "Dune", "--json", "--model", str(tmp_path / "nothing-here"))
+    assert missing.returncode == 2 and json.loads(missing.stdout)["error"] == "no_model"
+
+    for bad in (["-k", "0"], ["-k", "many"], ["--rarity", "loud"]):
+        run = _cli("recommend", "Dune", "--json", *bad, "--model", str(model))
+        assert run.returncode == 2, bad
+        assert json.loads(run.stdout)["error"] == "usage", bad
+
+
+def test_oneshot_text_gives_each_pick_its_link(model):
+    run = _cli("recommend", "Dune", "-k", "2", "--model", str(model))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("Readers who loved Dune")
+    assert lines[1].startswith("1. ") and lines[2].startswith("   https://openlibrary.org/")
+    assert lines[3].startswith("2. ") and lines[4].startswith("   https://openlibrary.org/")
+
+
 def test_chat_reads_bytes_that_are_not_utf8_and_never_echoes_control_characters(model, tmp_path):
     stdin = (b"/shelf add solaris\n\xff\xfe\xfa not utf-8 \xe9t\xe9\n/recommend \x1b[31mdune\x1b[0m k=2\x00\n"
              b"/book \x1b]0;pwned\x07hobbit\n/quit\n")
