@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
-from engine.normalize import normalize_author, normalize_title, split_subtitle
+from engine.normalize import normalize_author, normalize_title, split_alternate, split_subtitle
 from engine.results import Work
 from engine.shelf import ShelfEntry
 
@@ -31,11 +31,12 @@ def weak_match(text: str, work: Work) -> bool:
 
     A text naming the work's whole title (as `bare_title` reads both) is never weak, however
     short ("Q", "It"). Otherwise a text needs `MIN_TYPED` letters or digits, and as many as
-    `MIN_COVER` of the title's (a typo such as "dnue" for Dune covers it all; `' OR 1=1 --`
-    is four of "Either/Or 1"'s nine). A title with characters the catalogue lost is never
-    named whole: those characters are the ones a reader cannot type.
+    `MIN_COVER` of the title's short form, before a subtitle or an alternate title ("dnue"
+    covers all of Dune, "Wicked" all of "Wicked: The Life and Times..."; `' OR 1=1 --` is four
+    of "Either/Or 1"'s nine). A title with characters the catalogue lost is never named
+    whole: those characters are the ones a reader cannot type.
     """
-    title = split_subtitle(work.title)[0]
+    title = split_alternate(work.title)[0]
     if LOST not in title and bare_title(text) == bare_title(work.title):
         return False
     typed = _alnum(normalize_title(text))
