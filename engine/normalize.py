@@ -90,6 +90,44 @@ def strip_parentheticals(title: str) -> str:
     return " ".join(title.split()).strip(" :;,-/")
 
 
+def series_note(title: str) -> str:
+    """The series or line a title names in its first parentheses, cleaned ("" without one).
+
+    "Dune (Dune Chronicles (Berkley Paperback))" -> "Dune Chronicles"; "House Atreides
+    (Dune: House Trilogy, Book 1)" -> "Dune: House Trilogy"; "Emma (Penguin Classics)" ->
+    "Penguin Classics". Format notes inside it and a volume number go.
+    """
+    text = clean_text(title)
+    start = text.find("(")
+    if start < 0:
+        return ""
+    depth, end = 0, len(text)
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            end = i
+            break
+    note = strip_parentheticals(text[start + 1:end])
+    note = _VOLUME_NOTE.sub("", note)
+    return " ".join(note.split()).strip(" :;,-/#.")
+
+
+# "Book 1", "#3", "No. 12", "Vol. II", a bare number: a note's volume, not its series.
+_VOLUME_NOTE = re.compile(r"[,:;\s]*(?:\b(?:book|books|no|nr|vol|volume|part|bk|band|tome)\b\.?\s*|#\s*)?\b[0-9ivx]+\b\s*$",
+                          re.IGNORECASE)
+# Words that name the kind of a series, not which one it is ("Dune Chronicles", "House Trilogy").
+_SERIES_WORDS = frozenset({"series", "chronicles", "chronicle", "trilogy", "saga", "cycle", "sequence", "quartet",
+                           "quintet", "novels", "novel", "books", "book", "paperback", "hardcover", "mass", "market",
+                           "the", "a", "an", "of"})
+
+
+def series_key(note: str) -> str:
+    """What names a series' universe: a note's words before ':' or ',' without generic words
+    ("Dune Chronicles", "Dune: House Trilogy" and "Dune Series" -> "dune")."""
+    head = re.split(r"[:,;/(]", note or "", maxsplit=1)[0]
+    return " ".join(w for w in fold(head).split() if w not in _SERIES_WORDS and not w.isdigit())
+
+
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
 
 
