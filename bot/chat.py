@@ -12,8 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.rarity import DEFAULT_RARITY, RARITIES
-from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+from engine.rarity import RARITIES
+
+from .settings import Settings, add_setting_flags
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +26,10 @@ Try:  Dune            (just a title)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=None,
-                        help=f"model folder (default: the newest in {DEFAULT_MODELS_DIR}, trained first if none)")
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"shelves database (default: {DEFAULT_DB})")
-    parser.add_argument("--rarity", default=DEFAULT_RARITY, choices=list(RARITIES),
-                        help=f"default rarity: {', '.join(RARITIES)} (default: {DEFAULT_RARITY})")
+    add_setting_flags(parser, "models_dir", "model", "db", "default_rarity")
 
 
-def find_or_train_model(model: Path | None, models_dir: Path = DEFAULT_MODELS_DIR) -> Path | None:
+def find_or_train_model(model: Path | None, models_dir: Path) -> Path | None:
     """The model folder to serve: `model`, else (after training one if there is none) None, which
     lets the retrain gate choose among the folders in `models_dir`."""
     from engine.modelfolder import latest_model_folder
@@ -54,23 +51,27 @@ def run(args: argparse.Namespace) -> int:
     from engine.recommender import EngineHolder
     from engine.shelf import ShelfStore, printable
 
+    from .settings import SettingsError, flag_values, load_settings
+
     try:
-        engine, notes = serving_engine(DEFAULT_MODELS_DIR, find_or_train_model(args.model))
+        settings = load_settings(**flag_values(args, Settings))
+    except SettingsError as exc:
+        print(f"rarereads chat: {exc}", file=sys.stderr)
+        return 2
+    try:
+        engine, notes = serving_engine(settings.models_dir, find_or_train_model(settings.model, settings.models_dir))
     except ModelFolderError as exc:
         print(f"Cannot load the model: {exc}", file=sys.stderr)
         return 1
     for note in notes:
         print(note, file=sys.stderr)
     try:
-        shelves = ShelfStore(args.db)
+        shelves = ShelfStore(settings.db)
     except ShelfStoreError as exc:
         print(f"rarereads chat: {exc} (--db or RAREREADS_DB)", file=sys.stderr)
         return 2
-    try:
-        service = Service(EngineHolder(engine), shelves, default_rarity=args.rarity)
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    service = Service(EngineHolder(engine), shelves, default_rarity=settings.default_rarity,
+                      max_import_rows=settings.import_max_rows)
     reader = local_reader()
     interactive = sys.stdin.isatty()
     if hasattr(sys.stdin, "reconfigure"):  # a byte that is not UTF-8 becomes U+FFFD, not a crash

@@ -10,53 +10,60 @@ import argparse
 import sys
 from pathlib import Path
 
-from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+from .settings import Settings, add_setting_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="goodreads_library_export.csv, or a StoryGraph export CSV")
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"shelves database (default: {DEFAULT_DB})")
     parser.add_argument("--reader", default=None,
                         help="whose shelf: a name (the terminal's reader local:NAME) or platform:id such as "
                              "telegram:12345 (default: your login name, as in `rarereads chat`)")
-    parser.add_argument("--model", type=Path, default=None,
-                        help=f"model folder whose catalogue books are matched in (default: the one serving from {DEFAULT_MODELS_DIR})")
+    add_setting_flags(parser, "db", "models_dir", "model")
 
 
 def run(args: argparse.Namespace) -> int:
     from bot.chat import local_reader
     from bot.gate import serving_engine
+    from bot.replies import Imported
     from bot.service import Service
     from engine.errors import ModelFolderError, ShelfStoreError
     from engine.recommender import EngineHolder
     from engine.shelf import WANT, ShelfStore
 
+    from .settings import SettingsError, flag_values, load_settings
+
+    try:
+        settings = load_settings(**flag_values(args, Settings))
+    except SettingsError as exc:
+        print(f"rarereads import: {exc}", file=sys.stderr)
+        return 2
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         print(f"rarereads import: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     try:
-        engine, _ = serving_engine(DEFAULT_MODELS_DIR, args.model)
+        engine, _ = serving_engine(settings.models_dir, settings.model)
     except ModelFolderError as exc:
         print(f"rarereads import: {exc}", file=sys.stderr)
         return 2
     try:
-        shelves = ShelfStore(args.db)
+        shelves = ShelfStore(settings.db)
     except ShelfStoreError as exc:
         print(f"rarereads import: {exc}", file=sys.stderr)
         return 2
     reader = local_reader(args.reader)
     try:
-        reply = Service(EngineHolder(engine), shelves).shelf_import(reader, data)
+        service = Service(EngineHolder(engine), shelves, max_import_rows=settings.import_max_rows)
+        reply = service.shelf_import(reader, data)
     finally:
         shelves.close()
-    if reply.imported is None:
+    if not isinstance(reply, Imported):
         print(f"rarereads import: {reply.text}", file=sys.stderr)
         return 1
-    for row, work, shelf, how in reply.imported.stored:
+    for row, work, shelf, how in reply.report.stored:
         print(f"{row.title} -> {work.label} [{how}]" + (" (want to read)" if shelf == WANT else ""))
-    for row, why in reply.imported.unmatched:
+    for row, why in reply.report.unmatched:
         print(f"{row.title}: not found ({why})")
-    print(f"\n{reply.text}\n(reader {reader}, {args.db})")
+    print(f"\n{reply.text}\n(reader {reader}, {settings.db})")
     return 0

@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from engine.rarity import DEFAULT_RARITY, RARITIES
-from rarereads.paths import DEFAULT_MODELS_DIR
+from .settings import Settings, add_setting_flags
 
 OK, NO_ANSWER, USAGE = 0, 1, 2
 
@@ -28,13 +26,10 @@ OK, NO_ANSWER, USAGE = 0, 1, 2
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("title", help='a book you liked, e.g. "Dune" or "Dune by Frank Herbert"')
     parser.add_argument("-k", type=int, default=10, help="how many books (default 10)")
-    parser.add_argument("--rarity", default=DEFAULT_RARITY, choices=list(RARITIES),
-                        help="; ".join(f"{name}: {r.description}" for name, r in RARITIES.items())
-                        + f" (default: {DEFAULT_RARITY})")
+    add_setting_flags(parser, "default_rarity")
     parser.add_argument("--json", action="store_true", help="print one JSON object, also for errors (exit codes: "
                                                             "0 ok, 1 no such or ambiguous title, 2 usage or no model)")
-    parser.add_argument("--model", type=Path, default=None,
-                        help=f"model folder (default: the newest in {DEFAULT_MODELS_DIR})")
+    add_setting_flags(parser, "models_dir", "model")
     if "--json" in sys.argv[1:]:  # argument errors in JSON too (argparse would print usage text)
         parser.error = lambda message: _exit_json(USAGE, "usage", message)
 
@@ -52,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.gate import serving_engine
     from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput, ModelFolderError
 
+    from .settings import SettingsError, flag_values, load_settings
+
     def fail(code: int, error: str, message: str, **extra) -> int:
         if args.json:
             print(json.dumps({"error": error, "message": message, **extra}, ensure_ascii=False, indent=2))
@@ -62,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
     if args.k < 1:
         return fail(USAGE, "usage", f"-k takes a number of books from 1 up, not {args.k}")
     try:
-        engine, _ = serving_engine(DEFAULT_MODELS_DIR, args.model)
+        settings = load_settings(**flag_values(args, Settings))
+    except SettingsError as exc:
+        return fail(USAGE, "usage", str(exc))
+    try:
+        engine, _ = serving_engine(settings.models_dir, settings.model)
     except ModelFolderError as exc:
         return fail(USAGE, "no_model", str(exc))
     try:
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                                             "Add the author, e.g. \"Title by Author\".",
                     query=args.title, choices=[_work(w) for w in exc.candidates])
     work = found.work
-    result = engine.recommend([work], k=args.k, rarity=args.rarity)
+    result = engine.recommend([work], k=args.k, rarity=settings.default_rarity)
     if args.json:
         payload = {
             "query": {"title": work.title, "author": work.author, "likes": work.likes, "url": work.url,

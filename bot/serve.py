@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import signal
 import sys
 
-from .platforms import PLATFORMS
+from .settings import PLATFORMS
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"rarereads serve: {exc}", file=sys.stderr)
         return 2
     if args.sync_commands:
-        settings = dataclasses.replace(settings, discord_sync="always")
+        settings = settings.model_copy(update={"discord": settings.discord.model_copy(update={"sync": "always"})})
     redact_secrets_in_logs(settings.secrets())
     if not getattr(args, "verbose", False):
         logging.getLogger().setLevel(settings.log_level)
@@ -102,14 +101,14 @@ def _runners(runtime, settings, platforms: list[str]) -> list:
     """A `Runner` for each platform asked for whose library is installed."""
     runners = []
     for key in platforms:
-        platform = PLATFORMS[key]
+        section = settings.section(key)
         try:
-            runner_class = platform.runner_class()
+            runner_class = section.runner_class()
         except ImportError as exc:
-            print(f"rarereads serve: {platform.name} needs {exc.name or 'its library'}: "
-                  f"pip install -e '.[{platform.extra}]'", file=sys.stderr)
+            print(f"rarereads serve: {section.name} needs {exc.name or 'its library'}: "
+                  f"pip install -e '.[{section.extra}]'", file=sys.stderr)
             continue
-        runners.append(runner_class(runtime, settings))
+        runners.append(runner_class(runtime, section))  # each adapter gets its own section only
     return runners
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import KINDS, SORRY, Service
+from bot.replies import KINDS
+from bot.service import SORRY, Service
 from engine.recommender import Engine, EngineHolder
 from engine.shelf import ShelfStore
 from test_engine import make_model_folder
@@ -70,7 +71,7 @@ def test_shelf_flow(service):
     assert not picked & {"Dune", "The Hobbit"}
     assert {w.title for w in recs.recommendations.query} == {"Dune", "The Hobbit"}
     # One title: books already on the shelf are left out too.
-    assert "The Hobbit" not in {p.work.title for p in service.recommend(r, "Lud-in-the-Mist", k=10, rarity="any")
+    assert "The Hobbit" not in {p.work.title for p in service.recommend(r, "Lud-in-the-Mist", count=10, rarity="any")
                                 .recommendations.picks}
     assert service.handle_text(r, "/shelf remove hobbit").kind == "info"
     assert service.handle_text(r, "/shelf remove 5").kind == "error"
@@ -148,6 +149,21 @@ def test_chat_uses_the_newest_model_in_the_models_dir(model, tmp_path):
                env_extra={"RAREREADS_MODELS_DIR": str(model.parent)})
     assert run.returncode == 0, run.stderr
     assert "Readers who loved The Hobbit" in run.stdout
+
+
+def test_chat_takes_the_models_folder_as_a_flag_as_serve_takes_it_as_a_setting(model, tmp_path):
+    """`rarereads chat` had no flag for the models folder; the flag and RAREREADS_MODELS_DIR are one setting."""
+    run = _cli("chat", "--models-dir", str(model.parent), "--db", str(tmp_path / "s.sqlite"),
+               stdin="/recommend hobbit k=1\n", env_extra={"RAREREADS_MODELS_DIR": str(tmp_path / "nothing-here")})
+    assert run.returncode == 0, run.stderr
+    assert "Readers who loved The Hobbit" in run.stdout and f"(model {model.name}," in run.stdout
+
+
+def test_a_bad_setting_stops_the_chat_in_one_line_without_its_value(model, tmp_path):
+    run = _cli("chat", "--model", str(model), "--db", str(tmp_path / "s.sqlite"), stdin="/quit\n",
+               env_extra={"RAREREADS_IMPORT_MAX_ROWS": "123456:not-a-number-but-a-token"})
+    assert run.returncode == 2 and "RAREREADS_IMPORT_MAX_ROWS" in run.stderr
+    assert "not-a-number" not in run.stderr and "Traceback" not in run.stderr
 
 
 def test_oneshot_json(model):

@@ -5,7 +5,7 @@ BENCHMARKS.md (one section per run; other sections are left alone). Figures:
 
 - trainer: skip-gram pairs/s and seconds per step of the real model, sampler and optimiser
   (train/) on this machine's device, for a short run after a warm-up;
-- HNSW (engine.modelfolder.build_index): build time, index size, recall@10 against exact
+- HNSW (engine.ann.HnswIndex.build): build time, index size, recall@10 against exact
   inner-product search on a sample, single-query p50;
 - serving, in a fresh process that imports no torch (like the bot): model folder load time
   (engine ready), resident memory, matcher p50/p99 and top-1 accuracy on a generated query
@@ -171,12 +171,13 @@ def find_model(args: argparse.Namespace, dataset: Dataset) -> Path | None:
     """`--model`, else the newest model folder trained on exactly this dataset."""
     if args.model:
         return args.model
-    from rarereads.paths import DEFAULT_MODELS_DIR
+    from rarereads.settings import PathSettings, read_settings
 
-    if not DEFAULT_MODELS_DIR.is_dir():
+    models_dir = read_settings(PathSettings).models_dir  # RAREREADS_MODELS_DIR, as every command reads it
+    if not models_dir.is_dir():
         return None
     fingerprint = dataset.fingerprint()
-    for folder in sorted(DEFAULT_MODELS_DIR.iterdir(), reverse=True):
+    for folder in sorted(models_dir.iterdir(), reverse=True):
         manifest = folder / "manifest.json"
         if manifest.exists() and not folder.name.startswith("."):
             try:

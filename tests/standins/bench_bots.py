@@ -108,8 +108,8 @@ def export_of(engine, rows: int, seed: int = 0) -> bytes:
 
 def run_import(args) -> int:
     from bot.gate import serving_engine
-    from bot.service import Service, match_export
-    from engine.imports import read_export
+    from bot.service import Service
+    from engine.imports import match_export, read_export
     from engine.recommender import EngineHolder
     from engine.shelf import ShelfStore
 
