@@ -135,9 +135,11 @@ def run(args: argparse.Namespace) -> int:
     if folder_model:  # --model FOLDER: its settings are for its own model only
         names = [m for m in names if m not in MODELS or m == folder_model]
     given = {} if args.tune else read_chosen(args.protocol, dataset.fingerprint())
-    if not args.tune and not given:
-        log.info("no choices recorded for this dataset and protocol: searching every grid (as --tune, not recorded)")
     given.update(_parse_chosen(args.chosen, names))
+    searched = [n for n in names if n not in given]
+    if searched and not args.tune:
+        log.info("no choices recorded for %s on this dataset and protocol: searching their grids (not recorded; "
+                 "--tune records)", ", ".join(searched))
     chosen, scorers, notes = {}, {}, {}
     for name in names:
         if name in MODELS:
