@@ -137,7 +137,7 @@ def load_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray | None, Pat
     else:
         folder = args.cache / f"synth-{args.size}"
         if not (folder / "dataset.json").exists():
-            from .synth import SynthConfig, generate
+            from .synth.generate import SynthConfig, generate
 
             works, readers, likes = SIZES[args.size]
             print(f"generating the {args.size} synthetic dataset into {folder} (once) ...", file=sys.stderr)
