@@ -21,7 +21,7 @@ COMMANDS = {
     "chat": ("bot.chat", "chat with rarereads in this terminal"),
     "import": ("bot.importer", "import a Goodreads or StoryGraph export into a shelf"),
     "serve": ("bot.serve", "run the Discord and/or Telegram bots"),
-    "bench": ("tools.bench", "measure speed and memory"),
+    "bench": ("tools.bench.cli", "measure speed and memory"),
 }
 
 

@@ -8,8 +8,9 @@ import pytest
 
 from engine.dataset import Dataset
 from engine.normalize import fold
-from tools.synth import (ACTIVITY, POPULARITY, SPELLINGS, Curve, SynthConfig, curve_stats, fit_curve, generate,
-                         gini, head_share)
+from tools.synth.curves import ACTIVITY, POPULARITY, Curve, curve_stats, fit_curve, gini, head_share
+from tools.synth.generate import SynthConfig, generate
+from tools.synth.names import SPELLINGS
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
 

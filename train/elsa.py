@@ -17,12 +17,16 @@ every term of the loss reduces to d-sized quantities:
 so a step costs O(likes · d + works · d²) (`ÂᵀÂ` is d x d), on a CPU or a GPU, at any
 catalogue size. "Not interested" marks are targets of −1 for that reader: with `t` the
 target, `t · x̂` and `|t|` gain the marked works' `z · Â_c` and their count.
+
+`build` (model and optimiser) and `train_step` (one batch of readers) are the step that
+`fit`'s loop runs and that `rarereads bench` times.
 """
 from __future__ import annotations
 
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -73,6 +77,55 @@ class ELSA(torch.nn.Module):
         return (2 - 2 * cosine).sum()
 
 
+@dataclass
+class Shelves:
+    """The training readers' likes (and "not interested" marks) as CSR tensors on the device.
+
+    Attributes:
+        indptr, indices: int64; reader r's liked works are `indices[indptr[r]:indptr[r + 1]]`.
+        neg_indptr, neg_indices: The same for marks, or None without any.
+    """
+
+    indptr: torch.Tensor
+    indices: torch.Tensor
+    neg_indptr: torch.Tensor | None = None
+    neg_indices: torch.Tensor | None = None
+
+    @classmethod
+    def from_data(cls, data: TrainingData, device: torch.device) -> "Shelves":
+        def on_device(array: np.ndarray | None, dtype=None) -> torch.Tensor | None:
+            return None if array is None else torch.from_numpy(array if dtype is None else array.astype(dtype)).to(device)
+
+        return cls(on_device(data.indptr), on_device(data.indices, np.int64), on_device(data.negative_indptr),
+                   on_device(data.negative_indices, np.int64))
+
+
+def build(config: TrainConfig, n_works: int, device: torch.device) -> tuple[ELSA, torch.optim.Optimizer]:
+    """The model of `n_works` works on `device` (seeded by `config.seed`) and its Adam optimiser."""
+    model = ELSA(n_works, config.dim, config.seed).to(device)
+    return model, torch.optim.Adam(model.parameters(), lr=config.lr)
+
+
+def train_step(model: ELSA, optimizer: torch.optim.Optimizer, shelves: Shelves, readers: torch.Tensor) -> torch.Tensor:
+    """One step on a batch of readers: gather their likes and marks, loss, backward, Adam.
+
+    Args:
+        readers: int64 ids of the batch's readers, on the device.
+
+    Returns:
+        The batch's summed loss, detached and left on the device (reading it waits for the device).
+    """
+    row, col = _gather(shelves.indptr, shelves.indices, readers)
+    neg_row = neg_col = None
+    if shelves.neg_indices is not None and shelves.neg_indices.numel():
+        neg_row, neg_col = _gather(shelves.neg_indptr, shelves.neg_indices, readers)
+    loss = model(row, col, len(readers), neg_row, neg_col)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def fit(config: TrainConfig, data: TrainingData, device: torch.device, *, progress: bool = True,
         resume=None, checkpoint_dir=None, rank: int = 0, world: int = 1, fingerprint: str = "") -> Fitted:
     """Train ELSA on the readers of `data` (each has two or more likes) and return its vectors."""
@@ -81,13 +134,8 @@ def fit(config: TrainConfig, data: TrainingData, device: torch.device, *, progre
     if world > 1:
         raise ValueError("elsa trains on one device; start it without torchrun")
     started = time.perf_counter()
-    model = ELSA(data.n_works, config.dim, config.seed).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    indptr = torch.from_numpy(data.indptr).to(device)
-    indices = torch.from_numpy(data.indices.astype(np.int64)).to(device)
-    neg_indptr = torch.from_numpy(data.negative_indptr).to(device) if data.negative_indptr is not None else None
-    neg_indices = (torch.from_numpy(data.negative_indices.astype(np.int64)).to(device)
-                   if data.negative_indices is not None else None)
+    model, optimizer = build(config, data.n_works, device)
+    shelves = Shelves.from_data(data, device)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     n_readers = data.n_readers
     steps_per_epoch = max(1, math.ceil(n_readers / config.batch_size))
@@ -101,15 +149,7 @@ def fit(config: TrainConfig, data: TrainingData, device: torch.device, *, progre
             order = torch.randperm(n_readers, generator=generator)
         first = (step % steps_per_epoch) * config.batch_size
         readers = order[first:first + config.batch_size].to(device)
-        row, col = _gather(indptr, indices, readers)
-        neg_row = neg_col = None
-        if neg_indices is not None and neg_indices.numel():
-            neg_row, neg_col = _gather(neg_indptr, neg_indices, readers)
-        loss = model(row, col, len(readers), neg_row, neg_col)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.detach()
+        loss_sum += train_step(model, optimizer, shelves, readers)
         loss_readers += len(readers)
         step += 1
         bar.update(1)

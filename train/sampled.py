@@ -2,7 +2,8 @@
 
 Both models (train/model.py) score a (row, work) pair as `vector · target[work] + bias[work]`
 and learn with binary cross-entropy against negatives from a popularity-aware sampler
-(train/sampler.py). The loop supports checkpoints, `--resume` and several GPUs.
+(train/sampler.py). The loop supports checkpoints, `--resume` and several GPUs. One step is
+`draw_batch` then `train_step` on what `build` made: `fit`'s loop and `rarereads bench` run it.
 
 Multi-GPU choice: the tables stay sparse (nn.Embedding(sparse=True) with SparseAdam or Adagrad)
 and the ranks exchange their *uncoalesced* sparse gradients with an all-gather. Each table is
@@ -111,6 +112,53 @@ def build_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.
     return torch.optim.Adagrad(model.parameters(), lr=config.lr)
 
 
+def build(config: TrainConfig, data: TrainingData, sampler: NegativeSampler,
+          device: torch.device) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """The model on `device` (or in pinned host memory with `config.cpu_embeddings` on a GPU) and its optimiser."""
+    model = build_model(config, data, sampler)
+    if config.cpu_embeddings and device.type == "cuda":
+        for param in model.parameters():
+            param.data = param.data.pin_memory()
+    else:
+        model.to(device)
+    return model, build_optimizer(config, model)
+
+
+def autocast(config: TrainConfig, device: torch.device):
+    """The context a step's forward pass runs in: bf16 autocast on CUDA with `config.amp`, else none."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
+
+
+def draw_batch(config: TrainConfig, likes: ReaderLikes, sampler: NegativeSampler,
+               generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """One step's batch on the device: `config.batch_size` targets (or likes, for mf) with their negatives."""
+    if config.model == "skipgram":
+        return sample_skipgram(likes, config.batch_size, config.contexts, sampler, config.negatives,
+                               config.negative_pool, generator)
+    return sample_mf(likes, config.batch_size, sampler, config.negatives, config.negative_pool, generator)
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...],
+               config: TrainConfig, *, context=nullcontext(), world: int = 1) -> torch.Tensor:
+    """One step on a batch from `draw_batch`: forward, backward, gradients averaged over ranks, update.
+
+    Args:
+        context: What the forward pass runs in (`autocast(config, device)`).
+        world: Ranks training together (> 1: gradients are averaged first).
+
+    Returns:
+        The batch's mean loss, detached and left on the device (reading it waits for the device).
+    """
+    with context:
+        loss = model(*batch, k=config.negatives, weight_decay=config.weight_decay)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if world > 1:
+        average_gradients(model, world)
+    optimizer.step()
+    return loss.detach()
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """A checkpoint written by `save_checkpoint` (tensors and plain values only, so weights_only)."""
     return torch.load(path, map_location="cpu", weights_only=True)
@@ -186,13 +234,7 @@ def fit(config: TrainConfig, data: TrainingData, device: torch.device, *, progre
     train_seconds = 0.0
 
     # Model and optimiser; tables on the device unless asked to stay in (pinned) host memory.
-    model = build_model(config, data, sampler)
-    if config.cpu_embeddings and device.type == "cuda":
-        for param in model.parameters():
-            param.data = param.data.pin_memory()
-    else:
-        model.to(device)
-    optimizer = build_optimizer(config, model)
+    model, optimizer = build(config, data, sampler, device)
     generator = torch.Generator(device=device)
     generator.manual_seed(config.seed + rank)
     step, train_seconds = 0, 0.0
@@ -219,14 +261,7 @@ def fit(config: TrainConfig, data: TrainingData, device: torch.device, *, progre
     total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
     pairs_per_step = batch_size * (config.contexts if config.model == "skipgram" else 1) * world
     eval_every = config.eval_every or steps_per_epoch
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda"
-                else nullcontext())
-
-    def draw():
-        if config.model == "skipgram":
-            return sample_skipgram(likes, batch_size, config.contexts, sampler, config.negatives,
-                                   config.negative_pool, generator)
-        return sample_mf(likes, batch_size, sampler, config.negatives, config.negative_pool, generator)
+    context = autocast(config, device)
 
     def validate(at_step: int) -> dict:
         if not len(data.val_reader):
@@ -245,15 +280,8 @@ def fit(config: TrainConfig, data: TrainingData, device: torch.device, *, progre
     start_step, paused, last_checkpoint = step, 0.0, None
     started = time.perf_counter()
     while step < total_steps:
-        batch = draw()
-        with autocast:
-            loss = model(*batch, k=config.negatives, weight_decay=config.weight_decay)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if world > 1:
-            average_gradients(model, world)
-        optimizer.step()
-        loss_sum += loss.detach()  # stays on the device: no host sync per step
+        batch = draw_batch(config, likes, sampler, generator)
+        loss_sum += train_step(model, optimizer, batch, config, context=context, world=world)  # no host sync
         loss_steps += 1
         step += 1
         bar.update(1)
