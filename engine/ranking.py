@@ -15,11 +15,14 @@ the works the rarity setting allows, each order's best `POOL` works get
     fused = (1 - weight) / (k + colike_rank) + weight / (k + dense_rank)
 
 (a term is 0 for a work outside that order's pool), and the fused score orders the
-candidates. Two optional terms of the folder's `scoring` then reshape it for each reader:
+candidates. Optional terms of the folder's `scoring` then reshape it for each reader:
 `genre_weight` multiplies by `((GENRE_FLOOR + fit) / (GENRE_FLOOR + 1))^genre_weight`,
 where fit is how well the candidate's genre fits the reader's books (`engine.profiles`:
-the genre profiles as side information), and `popularity` divides by `(1 + likes)^popularity`
-(the candidate side of the `(n_i / n_j)^alpha` normalisation of item-item weights). The engine fuses its index hits and the co-like rows it reads; `rarereads
+the genre profiles as side information); `specificity` multiplies by
+`((SHARE_FLOOR + share) / (SHARE_FLOOR + 1))^specificity`, where share is the part of the
+candidate's readers who liked one of the reader's books (a book *their* readers love, not a
+classic everyone names); and `popularity` divides by `(1 + likes)^popularity` (the
+candidate side of the `(n_i / n_j)^alpha` normalisation of item-item weights). The engine fuses its index hits and the co-like rows it reads; `rarereads
 eval` fuses whole score matrices with the same functions, so both rank alike.
 Numpy only.
 """
@@ -31,9 +34,10 @@ POOL = 500  # candidates each order contributes, and a rarity setting re-ranks (
 
 # The defaults a trained folder's scoring takes (`train.config` reads them from here): the fusion
 # weight, genre weight and popularity chosen on the README protocol's validation split (BENCHMARKS.md).
-DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 0.5, "popularity": 0.0}
+DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 0.5, "popularity": 0.0, "specificity": 0.0}
 # A folder's scoring without these terms (EASE served, folders written before them) has them off.
-TERMS_OFF = {"genre_weight": 0.0, "popularity": 0.0}
+TERMS_OFF = {"genre_weight": 0.0, "popularity": 0.0, "specificity": 0.0}
+SHARE_FLOOR = 0.05  # the specificity term's floor: a candidate none of whose readers liked the query keeps (0.05/1.05)^s
 GENRE_FLOOR = 0.25  # a candidate of another genre keeps (0.25 / 1.25)^genre_weight of its fused score
 UNKNOWN_FIT = 0.5  # the genre fit assumed for a candidate nobody profiled
 
@@ -75,14 +79,19 @@ def fuse(colike_ranks: np.ndarray, dense_ranks: np.ndarray, fusion_weight: float
 
 
 def reshape(fused: np.ndarray, ids: np.ndarray, scoring: dict, likes: np.ndarray | None,
-            fit: np.ndarray | None) -> np.ndarray:
-    """The fused scores of candidates `ids` with the folder's genre and popularity terms (see the
-    module docstring); `fit` (shaped like `ids`, NaN unknown) and `likes` (per work) as available."""
+            fit: np.ndarray | None, support: np.ndarray | None = None) -> np.ndarray:
+    """The fused scores of candidates `ids` with the folder's genre, specificity and popularity
+    terms (see the module docstring); `fit` (shaped like `ids`, NaN unknown), `support` (co-readers,
+    shaped like `ids`) and `likes` (per work) as available."""
     gamma, alpha = float(scoring.get("genre_weight", 0.0)), float(scoring.get("popularity", 0.0))
+    beta = float(scoring.get("specificity", 0.0))
     out = np.asarray(fused, np.float64)
     if gamma and fit is not None:
         fit = np.where(np.isnan(fit), UNKNOWN_FIT, fit)
         out = out * ((GENRE_FLOOR + fit) / (GENRE_FLOOR + 1.0)) ** gamma
+    if beta and support is not None and likes is not None:
+        share = np.clip(np.asarray(support, np.float64) / np.maximum(likes[ids], 1), 0.0, 1.0)
+        out = out * ((SHARE_FLOOR + share) / (SHARE_FLOOR + 1.0)) ** beta
     if alpha and likes is not None:
         out = out * (1.0 + likes[ids]) ** -alpha
     return np.where(np.isfinite(fused), out, -np.inf)
@@ -131,7 +140,7 @@ class FolderScorer:
     """
 
     def __init__(self, query: np.ndarray, target: np.ndarray, trained: np.ndarray, colike=None,
-                 scoring: dict | None = None, likes: np.ndarray | None = None, profiles=None):
+                 scoring: dict | None = None, likes: np.ndarray | None = None, profiles=None, fans=None):
         self.trained = np.asarray(trained, dtype=bool)
         self.n = len(self.trained)
         self.query = np.where(self.trained[:, None], np.asarray(query, np.float32), 0).astype(np.float32)
@@ -140,6 +149,7 @@ class FolderScorer:
         self.scoring = {**DEFAULT_FUSION, **TERMS_OFF, **(scoring or {})}
         self.likes = None if likes is None else np.asarray(likes)
         self.profiles = profiles  # engine.profiles.Profiles, for the genre term
+        self.fans = fans  # scipy CSR [n, readers], the training readers of each work, for the specificity term
         self._parts = (None, None)
 
     @classmethod
@@ -149,7 +159,8 @@ class FolderScorer:
 
         colike = folder.colike.to_scipy(len(folder.works)) if folder.colike is not None else None
         profiles = Profiles(folder.profile) if folder.profile is not None else None
-        return cls(folder.query, folder.target, folder.trained, colike, folder.scoring, folder.likes, profiles)
+        fans = folder.fans.to_scipy(int(np.max(folder.fans.columns.array, initial=-1)) + 1) if folder.fans is not None else None
+        return cls(folder.query, folder.target, folder.trained, colike, folder.scoring, folder.likes, profiles, fans)
 
     def dense(self, shelves) -> np.ndarray:
         """`[b, n]` dense scores of shelves (a scipy CSR matrix, readers x works), `-inf` for untrained works."""
@@ -191,11 +202,16 @@ class FolderScorer:
         if allowed is not None:
             dense, colike = np.where(allowed, dense, -np.inf), np.where(allowed, colike, -np.inf)
         ids, fused = fuse_lists(best_of(colike, POOL), best_of(dense, POOL), self.scoring, self.n)
-        fit = None
+        fit = support = None
         if self.scoring["genre_weight"] and self.profiles is not None:
             mixes, adults = self.profiles.mixes(shelves)
             fit = self.profiles.fit_rows(mixes, adults, ids)
-        return ids, reshape(fused, ids, self.scoring, self.likes, fit)
+        if self.scoring["specificity"] and self.fans is not None:
+            co_readers = (shelves @ self.fans).tocsr()
+            co_readers.data[:] = 1
+            every = np.asarray((co_readers @ self.fans.T).todense())
+            support = np.take_along_axis(every, ids, axis=1)
+        return ids, reshape(fused, ids, self.scoring, self.likes, fit, support)
 
 
 def top_ids(keys: np.ndarray, k: int) -> np.ndarray:
@@ -227,15 +243,17 @@ class Ranker:
         # Trained works each rarity keeps out: the index fetch asks for that many more at once.
         self.blocked = {name: int((~mask & trained).sum()) for name, mask in allowed.items()}
 
-    def candidates(self, used: list[int], rarity: str, banned: set[int], fit=None) -> tuple[np.ndarray, np.ndarray]:
+    def candidates(self, used: list[int], rarity: str, banned: set[int], fit=None,
+                   support=None) -> tuple[np.ndarray, np.ndarray]:
         """Candidate ids and their scores for the query works `used`, among the works `rarity` allows
         and not `banned` (the query's own works: they take no place in either order's pool).
 
         The dense order comes from the index (its best `POOL` allowed works: a filter that
         drops many hits fetches more); with co-like weights, the works co-liked with the
-        query are a second order, the two are fused by ranks, and the folder's genre and
-        popularity terms reshape the fused scores (`fit(ids)`: the reader's genre fit of
-        candidates `ids`, when the folder has profiles).
+        query are a second order, the two are fused by ranks, and the folder's genre,
+        specificity and popularity terms reshape the fused scores (`fit(ids)`: the reader's
+        genre fit of candidates `ids`, when the folder has profiles; `support(ids)`: their
+        co-readers, when it has fans).
         """
         allowed = self.allowed[rarity]
         if banned:
@@ -272,4 +290,6 @@ class Ranker:
         fused = fuse(pool_ranks(colike_all, POOL), pool_ranks(dense_all, POOL),
                      float(self.scoring["fusion_weight"]), float(self.scoring["fusion_k"]))
         needs_fit = self.scoring["genre_weight"] and fit is not None
-        return ids, reshape(fused, ids, self.scoring, self.likes, fit(ids) if needs_fit else None)
+        needs_support = self.scoring["specificity"] and support is not None
+        return ids, reshape(fused, ids, self.scoring, self.likes, fit(ids) if needs_fit else None,
+                            support(ids) if needs_support else None)

@@ -276,9 +276,6 @@ class Engine:
             return RecommendationList(liked, [], setting.name, self.version, unused)
         ids = np.array([w.id for w in liked], dtype=np.int64)
         request = self.rules.start(liked, setting.min_support, wanted_languages(self.language[ids], language), exclude)
-        candidates, scores = self.ranker.candidates([w.id for w in used], setting.name, request.banned_ids,
-                                                    fit=lambda ids: self.rules.fits(request, ids))
-        keys = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         # What the reasons and co-reader counts compare each pick with, read once per request.
         sources = used[:SOURCES_READ]
         source_fans = [self.fans(w.id) for w in sources] if self._fans is not None else None
@@ -292,6 +289,10 @@ class Engine:
             fan_sources = np.repeat(np.arange(len(source_fans)), [len(f) for f in source_fans])
             order = np.argsort(fan_readers, kind="stable")
             fan_index = (fan_readers[order], fan_sources[order])
+        candidates, scores = self.ranker.candidates(
+            [w.id for w in used], setting.name, request.banned_ids, fit=lambda ids: self.rules.fits(request, ids),
+            support=(lambda ids: self._supports(ids, readers)) if readers is not None else None)
+        keys = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         picks: list[Recommendation] = []
         order = np.lexsort((candidates, -keys))  # equal keys: lower work id first, as in the evaluation
         order = order[np.isfinite(keys[order])]
@@ -337,6 +338,14 @@ class Engine:
             return None
         fans = self.fans(pick)
         return int(np.count_nonzero(readers[fans])) if len(fans) else 0
+
+    def _supports(self, ids: np.ndarray, readers: np.ndarray) -> np.ndarray:
+        """Co-readers of each candidate in `ids` (`_support` for many at once)."""
+        ids = np.asarray(ids, np.int64)
+        sizes = self._fans.indptr[ids + 1] - self._fans.indptr[ids]
+        columns, _ = self._fans.rows(ids)
+        return np.bincount(np.repeat(np.arange(len(ids)), sizes), weights=readers[columns],
+                           minlength=len(ids)).astype(np.int64)
 
     def _reason(self, pick: Work, sources: list[Work], fan_index: tuple[np.ndarray, np.ndarray] | None) -> str:
         """"loved by 12 readers who loved Dune"; honest when the evidence is one reader or none.

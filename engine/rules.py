@@ -13,7 +13,8 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   `STRONG_SUPPORT` co-readers who make up `STRONG_SHARE` of its readers; or resting on a
   single co-reader without being of the reader's own genre;
 - `same_book`: one of the books asked about, another edition of one, or its own series
-  or universe (*Children of Dune*; *House Atreides*, "Dune: House Trilogy", by another author);
+  (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
+  note) or universe (*House Atreides*, "Dune: House Trilogy", by another author);
 - `diversity`: past `MAX_PER_AUTHOR` books by one author (one person however the name is
   written: Tom Peters is Thomas J. Peters) or `MAX_PER_SERIES` per series.
 
@@ -74,6 +75,7 @@ class Request:
     query_series: set[tuple[str, str]]  # (title stem, author) of the books asked about
     query_words: dict[str, list[frozenset]]  # author -> title words of each book asked about
     universes: set[str]  # series keys of the books asked about that name their own universe
+    own_series: list[tuple[tuple[str, ...], str]]  # (author's name tokens, series key) of the books asked about
     mix: np.ndarray | None  # the reader's genre mix (None: no profiles)
     adult: bool
     enabled: frozenset[str]  # the rules that apply (all of SKIP_REASONS, unless an evaluation turns one off)
@@ -110,10 +112,11 @@ class ListRules:
             key = series_key(c.series[w.id])
             if key and set(key.split()) <= set(fold(w.title).split()):
                 universes.add(key)
+        own_series = [(name_tokens(w.author), key) for w in liked if (key := series_key(c.series[w.id]))]
         mix, adult = (c.profiles.of(ids) if c.profiles is not None else (None, True))
         return Request(languages, min_support, set(ids) | {int(x) for x in exclude if not isinstance(x, str)},
                        {w.key for w in liked} | {x for x in exclude if isinstance(x, str)},
-                       {int(c.kind[i]) for i in ids}, query_series, query_words, universes,
+                       {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series,
                        mix if mix is not None and mix.any() else None, adult, self.enabled)
 
     def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
@@ -173,9 +176,17 @@ class ListRules:
         return None
 
     def _own_series(self, request: Request, work: Work, author: str, stem: str) -> bool:
-        """The query's own series (same author: "Children of Dune") or universe (whoever wrote it:
-        House Atreides, "Dune: House Trilogy", for Dune's "Dune Chronicles")."""
+        """The query's own series (same author: "Children of Dune", or the series its editions
+        name: "R Is for Ricochet" beside "Q Is for Quarry", both "Kinsey Millhone Mysteries") or
+        universe (whoever wrote it: House Atreides, "Dune: House Trilogy", for Dune's "Dune
+        Chronicles")."""
         if (stem, author) in request.query_series or (author in request.query_words and any(
                 words <= set(fold(work.title).split()) for words in request.query_words[author])):
             return True
-        return bool(request.universes) and series_key(self.catalogue.series[work.id]) in request.universes
+        key = series_key(self.catalogue.series[work.id])
+        if not key:
+            return False
+        if key in request.universes:
+            return True
+        person = name_tokens(work.author)
+        return any(key == theirs and same_person(person, who) for who, theirs in request.own_series)

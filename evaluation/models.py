@@ -55,8 +55,10 @@ class OurModels:
             colike = csr_matrix((weights, (rows, universe[columns])), shape=(split.n_works, split.n_works))
         query, target, trained = embedding
         scoring = {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k,
-                   "genre_weight": config.genre_weight, "popularity": config.popularity}
-        return FolderScorer(query, target, trained, colike, scoring, split.train_likes(), self.profiles(split))
+                   "genre_weight": config.genre_weight, "popularity": config.popularity,
+                   "specificity": config.specificity}
+        return FolderScorer(query, target, trained, colike, scoring, split.train_likes(), self.profiles(split),
+                            split.train_matrix().T.tocsr())
 
     def profiles(self, split: Split):
         """The genre profiles of the split's universe, carried from the labels with its training likes only."""
@@ -81,7 +83,8 @@ class OurModels:
 
         structural = {k: v for k, v in vars(config).items()
                       if k not in ("colike", "colike_lambda", "colike_min_likes", "colike_reader_cap",
-                                   "fusion_weight", "fusion_k", "genre_weight", "popularity")}
+                                   "fusion_weight", "fusion_k", "genre_weight", "popularity",
+                                   "specificity")}
         key = ("embedding", id(split), tuple(sorted(structural.items())))
         if key not in self._cache:
             if config.threads:

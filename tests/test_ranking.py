@@ -46,7 +46,7 @@ def folder(tmp_path_factory):
     return write_model_folder(
         tmp_path_factory.mktemp("m") / "model", works=works, likes=likes, query=query, target=target,
         colike=(colike.indptr, colike.indices, colike.data), fans=fans, profile=P.encode(genres, audience),
-        scoring={"fusion_weight": 0.4, "fusion_k": 20, "genre_weight": 2.0, "popularity": 0.5},
+        scoring={"fusion_weight": 0.4, "fusion_k": 20, "genre_weight": 2.0, "popularity": 0.5, "specificity": 1.0},
         config={}, metrics={}, data_fingerprint="parity")
 
 
@@ -75,7 +75,7 @@ def test_the_genre_and_popularity_terms_change_the_order(folder):
     with_terms = FolderScorer.from_folder(engine.folder)
     without = FolderScorer(engine.folder.query, engine.folder.target, engine.folder.trained, with_terms.colike,
                            {"fusion_weight": 0.4, "fusion_k": 20})
-    assert without.scoring["genre_weight"] == 0 == without.scoring["popularity"]  # absent terms are off (EASE, older folders)
+    assert without.scoring["genre_weight"] == 0 == without.scoring["popularity"] == without.scoring["specificity"]  # absent: off
     shelves = csr_matrix((np.ones(1, np.float32), ([0], [0])), shape=(1, N))
     (a_ids, a), (b_ids, b) = with_terms(np.arange(1), shelves), without(np.arange(1), shelves)
     order = lambda ids, s: ids[0][np.argsort(-s[0], kind="stable")][np.isfinite(np.sort(-s[0]))].tolist()  # noqa: E731
@@ -101,6 +101,9 @@ def test_validation_ranks_the_held_out_work_where_the_scorer_does(folder):
     figures = validate(data, fitted, (colike.indptr, colike.indices, colike.data), engine.folder.scoring,
                        engine.folder.profile)
     shelves = csr_matrix((np.ones(len(indices), np.float32), (shelf_rows, indices)), shape=(len(SHELVES), N))
+    # The trainer's readers are its training data's (these four shelves): the specificity term counts them.
+    scorer = FolderScorer(scorer.query, scorer.target_t.T, scorer.trained, scorer.colike, scorer.scoring,
+                          engine.likes, scorer.profiles, shelves.T.tocsr())
     ids, scores = scorer(np.arange(len(SHELVES)), shelves)
     ranks = []
     for row, work in enumerate(held):

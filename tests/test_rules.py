@@ -320,3 +320,17 @@ def test_one_author_however_the_name_is_written(tmp_path):
               Book("Solaris", "Stanislaw Lem", score=0.7)]
     result = build(tmp_path, [DUNE], peters).recommend([0], k=10)
     assert titles(result) == ["The Brand You 50", "The Project 50", "Solaris"] and result.skipped["diversity"] == 1
+
+
+def test_the_seeds_own_series_by_its_series_note(tmp_path):
+    """One author, one series note: R Is for Ricochet is Q Is for Quarry's own series (titles
+    share no stem); another Grafton outside the series, or another author's book in a series of
+    that name, are fine."""
+    quarry = Book("Q Is for Quarry", "Sue Grafton", series="Kinsey Millhone Mysteries", genre="mystery")
+    engine = build(tmp_path, [quarry], [Book("R Is for Ricochet", "Sue Grafton", score=0.9, co_readers=3,
+                                             series="Kinsey Millhone Mysteries", genre="mystery"),
+                                        Book("Keziah Dane", "Sue Grafton", score=0.8, co_readers=3, genre="mystery"),
+                                        Book("One for the Money", "Janet Evanovich", score=0.7, co_readers=3,
+                                             genre="mystery", series="Stephanie Plum Novels")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Keziah Dane", "One for the Money"] and result.skipped["same_book"] == 1

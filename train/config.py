@@ -44,6 +44,9 @@ class TrainConfig:
         DEFAULT_FUSION["genre_weight"], "how much the fused order leans to the reader's genres (genre profiles; 0: not)")
     popularity: float = setting(
         DEFAULT_FUSION["popularity"], "how much the fused order leans away from much-liked works, (1 + likes)^-popularity")
+    specificity: float = setting(
+        DEFAULT_FUSION["specificity"], "how much the fused order leans to works whose readers loved the reader's books "
+        "(the share of its readers who are co-readers)")
     # sampling
     batch_size: int | None = setting(None, "per step: targets (skipgram), likes (mf) or readers (elsa)")
     contexts: int = setting(4, "skipgram: context works drawn from the same reader's likes per target")
@@ -104,8 +107,8 @@ class TrainConfig:
             raise ValueError("colike_lambda must be positive")
         if not 0 <= self.fusion_weight <= 1:
             raise ValueError("fusion_weight must be between 0 and 1")
-        if self.genre_weight < 0 or self.popularity < 0:
-            raise ValueError("genre_weight and popularity must be 0 or more")
+        if min(self.genre_weight, self.popularity, self.specificity) < 0:
+            raise ValueError("genre_weight, popularity and specificity must be 0 or more")
         return self
 
     @classmethod

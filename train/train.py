@@ -99,7 +99,7 @@ def validate(data: TrainingData, fitted: Fitted, colike, scoring: dict, profile:
     shelves = csr_matrix((np.ones(len(data.indices), np.float32), data.indices, data.indptr), shape=(data.n_readers, n))
     weights = csr_matrix((colike[2], colike[1], colike[0]), shape=(n, n)) if colike is not None else None
     scorer = FolderScorer(fitted.query, fitted.target, np.ones(n, bool), weights, scoring, data.like_counts,
-                          Profiles(profile) if profile is not None else None)
+                          Profiles(profile) if profile is not None else None, shelves.T.tocsr())
     ranks = []
     for first in range(0, len(data.val_reader), VAL_CHUNK):
         readers = data.val_reader[first:first + VAL_CHUNK]
@@ -171,7 +171,8 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
                                             reader_cap=config.colike_reader_cap, seed=config.seed, device=device,
                                             lone_likes=np.maximum(lone, 0))
         scoring = {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k,
-                   "genre_weight": config.genre_weight, "popularity": config.popularity}
+                   "genre_weight": config.genre_weight, "popularity": config.popularity,
+                   "specificity": config.specificity}
         colike_figures["colike_seconds"] = round(time.perf_counter() - started, 2)
 
     # Validation as the engine scores, then the folder.
