@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from engine.rarity import DEFAULT_RARITY, RARITIES
+from engine.shelf import shown_location
 from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ Try:  Dune            (just a title)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help=f"model folder (default: the newest in {DEFAULT_MODELS_DIR}, trained first if none)")
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"shelves database (default: {DEFAULT_DB})")
+    parser.add_argument("--db", default=DEFAULT_DB,
+                        help=f"shelf store: a SQLite file or a postgresql:// URL (default: {shown_location(DEFAULT_DB)})")
     parser.add_argument("--rarity", default=DEFAULT_RARITY, choices=list(RARITIES),
                         help=f"default rarity: {', '.join(RARITIES)} (default: {DEFAULT_RARITY})")
 
@@ -48,29 +50,30 @@ def find_or_train_model(model: Path | None, models_dir: Path = DEFAULT_MODELS_DI
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.gate import serving_engine
+    from bot.gate import ModelGate, serving_engine
     from bot.service import Service
     from engine.errors import ModelFolderError, ShelfStoreError
     from engine.recommender import EngineHolder
-    from engine.shelf import ShelfStore, printable
+    from engine.shelf import open_shelves, printable
 
-    try:
-        engine, notes = serving_engine(DEFAULT_MODELS_DIR, find_or_train_model(args.model))
-    except ModelFolderError as exc:
-        print(f"Cannot load the model: {exc}", file=sys.stderr)
-        return 1
-    for note in notes:
-        print(note, file=sys.stderr)
-    try:
-        shelves = ShelfStore(args.db)
+    try:  # first the store: it holds the gate's record of which folder serves
+        shelves = open_shelves(args.db)
     except ShelfStoreError as exc:
         print(f"rarereads chat: {exc} (--db or RAREREADS_DB)", file=sys.stderr)
         return 2
     try:
+        engine, notes = serving_engine(ModelGate(DEFAULT_MODELS_DIR, shelves), find_or_train_model(args.model))
         service = Service(EngineHolder(engine), shelves, default_rarity=args.rarity)
+    except ModelFolderError as exc:
+        shelves.close()
+        print(f"Cannot load the model: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
+        shelves.close()
         print(exc, file=sys.stderr)
         return 2
+    for note in notes:
+        print(note, file=sys.stderr)
     reader = local_reader()
     interactive = sys.stdin.isatty()
     if hasattr(sys.stdin, "reconfigure"):  # a byte that is not UTF-8 becomes U+FFFD, not a crash

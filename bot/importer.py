@@ -2,7 +2,8 @@
 
 Prints every book as it went: what it matched in the catalogue and how (by ISBN or by
 title), or why it did not match. A file that is not an export is refused in one line and
-changes nothing (exit status 1).
+changes nothing (exit status 1): it is read before the shelf store is opened, so a refused
+import creates no database either. A reader id that names no user is a usage error (2).
 """
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.shelf import shown_location
 from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="goodreads_library_export.csv, or a StoryGraph export CSV")
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"shelves database (default: {DEFAULT_DB})")
+    parser.add_argument("--db", default=DEFAULT_DB,
+                        help=f"shelf store: a SQLite file or a postgresql:// URL (default: {shown_location(DEFAULT_DB)})")
     parser.add_argument("--reader", default=None,
                         help="whose shelf: a name (the terminal's reader local:NAME) or platform:id such as "
                              "telegram:12345 (default: your login name, as in `rarereads chat`)")
@@ -25,28 +28,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bot.chat import local_reader
-    from bot.gate import serving_engine
-    from bot.service import Service
+    from bot.gate import served_engine
+    from bot.service import MAX_IMPORT_ROWS, Service
     from engine.errors import ModelFolderError, ShelfStoreError
+    from engine.imports import ExportError, read_export
     from engine.recommender import EngineHolder
-    from engine.shelf import WANT, ShelfStore
+    from engine.shelf import WANT, check_reader, open_shelves, read_verdicts
 
+    reader = local_reader(args.reader)
+    try:
+        check_reader(reader)
+    except ValueError:
+        print(f"rarereads import: --reader {args.reader!r} names nobody: give a name (ana) or platform:id "
+              "(telegram:12345)", file=sys.stderr)
+        return 2
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         print(f"rarereads import: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    try:  # refuse a file that is no export before anything is opened or created
+        read_export(data, max_rows=MAX_IMPORT_ROWS)
+    except ExportError as exc:
+        print(f"rarereads import: I couldn't import that file. {exc}. Nothing was changed.", file=sys.stderr)
+        return 1
     try:
-        engine, _ = serving_engine(DEFAULT_MODELS_DIR, args.model)
-    except ModelFolderError as exc:
+        engine = served_engine(DEFAULT_MODELS_DIR, read_verdicts(args.db) if args.model is None else {}, args.model)
+        shelves = open_shelves(args.db)
+    except (ModelFolderError, ShelfStoreError) as exc:
         print(f"rarereads import: {exc}", file=sys.stderr)
         return 2
-    try:
-        shelves = ShelfStore(args.db)
-    except ShelfStoreError as exc:
-        print(f"rarereads import: {exc}", file=sys.stderr)
-        return 2
-    reader = local_reader(args.reader)
     try:
         reply = Service(EngineHolder(engine), shelves).shelf_import(reader, data)
     finally:
@@ -58,5 +69,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{row.title} -> {work.label} [{how}]" + (" (want to read)" if shelf == WANT else ""))
     for row, why in reply.imported.unmatched:
         print(f"{row.title}: not found ({why})")
-    print(f"\n{reply.text}\n(reader {reader}, {args.db})")
+    print(f"\n{reply.text}\n(reader {reader}, {shown_location(args.db)})")
     return 0

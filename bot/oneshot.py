@@ -1,6 +1,8 @@
 """`rarereads recommend "Dune"`: one answer for scripts (text or --json), no conversation.
 
 Exit codes: 0 ok, 1 the title was not found or is ambiguous, 2 bad arguments or no model.
+It only reads: the folder that serves comes from the retrain gate's record, and nothing
+(no verdict, no store) is written.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import sys
 from pathlib import Path
 
 from engine.rarity import DEFAULT_RARITY, RARITIES
-from rarereads.paths import DEFAULT_MODELS_DIR
+from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,11 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.gate import serving_engine
-    from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput, ModelFolderError
+    from bot.gate import served_engine
+    from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput, ModelFolderError, ShelfStoreError
+    from engine.shelf import read_verdicts
+
     try:
-        engine, _ = serving_engine(DEFAULT_MODELS_DIR, args.model)
-    except ModelFolderError as exc:
+        engine = served_engine(DEFAULT_MODELS_DIR, read_verdicts(DEFAULT_DB) if args.model is None else {}, args.model)
+    except (ModelFolderError, ShelfStoreError) as exc:
         print(exc, file=sys.stderr)
         return 2
     try:

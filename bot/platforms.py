@@ -18,12 +18,15 @@ class Platform:
         name: Its name for people.
         runner: "module:Class" of its `Runner`.
         extra: The pip extra that installs its library.
+        single_process: Only one process may run it per bot token (Telegram: two would fight
+            over getUpdates); `serve` holds a lease in the shelf store for it.
     """
 
     key: str
     name: str
     runner: str
     extra: str
+    single_process: bool = False
 
     def runner_class(self):
         """The `Runner` class (imports the platform's library; raises ImportError without it)."""
@@ -33,5 +36,5 @@ class Platform:
 
 PLATFORMS: dict[str, Platform] = {p.key: p for p in (
     Platform("discord", "Discord", "bot.discord_bot:DiscordRunner", "discord"),
-    Platform("telegram", "Telegram", "bot.telegram_bot:TelegramRunner", "telegram"),
+    Platform("telegram", "Telegram", "bot.telegram_bot:TelegramRunner", "telegram", single_process=True),
 )}

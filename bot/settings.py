@@ -103,7 +103,9 @@ class Settings:
     telegram_webhook_secret: Secret | None = None
     models_dir: Path = PROJECT_ROOT / "models"
     model: Path | None = None  # pinned model folder; None = newest in models_dir
-    db: Path = PROJECT_ROOT / "var" / "shelves.sqlite"
+    db: str | Path = PROJECT_ROOT / "var" / "shelves.sqlite"  # a SQLite file, or a postgresql:// URL
+    discord_shard_ids: tuple[int, ...] | None = None  # `serve --shards`: the Discord shards this process runs
+    discord_shard_count: int | None = None  # `serve --shard-count`: Discord shards over all processes
     default_rarity: str = DEFAULT_RARITY
     rate_limit: RateLimit | None = RateLimit(5, 10.0)
     retrain_schedule: Schedule | None = None
@@ -139,7 +141,11 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""
-        return [s.reveal() for s in (self.discord_token, self.telegram_token, self.telegram_webhook_secret) if s]
+        from urllib.parse import urlsplit
+
+        password = urlsplit(str(self.db)).password if str(self.db).startswith(("postgresql:", "postgres:")) else None
+        return [s.reveal() for s in (self.discord_token, self.telegram_token, self.telegram_webhook_secret) if s] + \
+            ([password] if password else [])
 
 
 # --- parsing ---------------------------------------------------------------------------
@@ -226,6 +232,13 @@ def _int(name: str, text: str, default: int | None) -> int | None:
         raise SettingsError(f"{name}={_shown(text)} is not a whole number") from None
 
 
+def _db_location(text: str) -> str | Path:
+    """RAREREADS_DB: a postgresql:// URL as given (a Path would fold its "//"), else a file path."""
+    if text.lower().startswith(("postgresql://", "postgres://")):
+        return text
+    return Path(text or PROJECT_ROOT / "var" / "shelves.sqlite").expanduser()
+
+
 def _secret(text: str) -> Secret | None:
     text = text.strip()
     return Secret(text) if text else None
@@ -302,7 +315,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         telegram_webhook_secret=_secret(get("TELEGRAM_WEBHOOK_SECRET")),
         models_dir=models_dir,
         model=model_path,
-        db=Path(get("DB") or PROJECT_ROOT / "var" / "shelves.sqlite").expanduser(),
+        db=_db_location(get("DB")),
         default_rarity=rarity,
         rate_limit=parse_rate_limit(get("RATE_LIMIT", "5/10s")),
         retrain_schedule=parse_schedule(get("RETRAIN_SCHEDULE")),

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Iterable, Mapping, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import ShelfStoreError
 from .results import Work
 
 READ, WANT = "read", "want"  # the two shelves: read (likes), want to read

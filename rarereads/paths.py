@@ -11,4 +11,5 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATASET = PROJECT_ROOT / "data" / "bookcrossing"
 DEFAULT_MODELS_DIR = Path(os.environ.get("RAREREADS_MODELS_DIR") or PROJECT_ROOT / "models")
-DEFAULT_DB = Path(os.environ.get("RAREREADS_DB") or PROJECT_ROOT / "var" / "shelves.sqlite")
+# A SQLite file, or a postgresql:// URL (kept a string: a Path would fold its "//").
+DEFAULT_DB: str | Path = os.environ.get("RAREREADS_DB") or PROJECT_ROOT / "var" / "shelves.sqlite"

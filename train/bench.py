@@ -16,7 +16,7 @@ BENCHMARKS.md (one section per run; other sections are left alone). Figures:
 
 Sizes: `shipped` (data/bookcrossing), `300k` and `2.8m` (synthetic, from train.synth, cached
 under var/bench/), `tiny` (synthetic, for tests). Vectors come from `--model` or, without one,
-from the newest model folder trained on the same data; else planted stand-ins are used (the
+from the folder that serves (the gate's record) if trained on the same data; else planted stand-ins are used (the
 synthetic taste clusters, or random clusters for the shipped data), and the table says so.
 Medians throughout. Only the standard library and `engine` are imported at module level.
 """
@@ -30,14 +30,18 @@ import random
 import subprocess
 import sys
 import tempfile
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 
 from engine.dataset import Dataset
+from engine.errors import RarereadsError
 
 from .natural_queries import natural_queries
+
+log = logging.getLogger(__name__)
 
 SIZES = {  # works, readers, likes (the 2.8M shape is Lit2Vec2's; 300k keeps its ratios)
     "tiny": (4_000, 4_300, 140_000),
@@ -168,22 +172,20 @@ def stand_in_vectors(n: int, clusters: np.ndarray | None, dim: int = 128, seed: 
 
 
 def find_model(args: argparse.Namespace, dataset: Dataset) -> Path | None:
-    """`--model`, else the newest model folder trained on exactly this dataset."""
+    """`--model`, else the folder that serves (the retrain gate's record, as chat and serve read
+    it) if it was trained on exactly this dataset; None measures planted stand-in vectors."""
     if args.model:
         return args.model
-    from rarereads.paths import DEFAULT_MODELS_DIR
+    from engine.modelfolder import read_manifest, served_folder
+    from engine.shelf import read_verdicts
+    from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
 
-    if not DEFAULT_MODELS_DIR.is_dir():
-        return None
-    fingerprint = dataset.fingerprint()
-    for folder in sorted(DEFAULT_MODELS_DIR.iterdir(), reverse=True):
-        manifest = folder / "manifest.json"
-        if manifest.exists() and not folder.name.startswith("."):
-            try:
-                if json.loads(manifest.read_text()).get("data_fingerprint") == fingerprint:
-                    return folder
-            except ValueError:
-                continue
+    try:
+        folder = served_folder(DEFAULT_MODELS_DIR, {n: v.accepted for n, v in read_verdicts(DEFAULT_DB).items()})
+        if folder is not None and read_manifest(folder).data_fingerprint == dataset.fingerprint():
+            return folder
+    except RarereadsError as exc:
+        log.warning("measuring stand-in vectors: %s", exc)
     return None
 
 
@@ -800,7 +802,7 @@ def append_report(path: Path, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.modelfolder import load_model_folder, write_model_folder
+    from engine.modelfolder import load_model_folder, read_catalogue, write_model_folder
 
     command = "rarereads bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:])
     info = machine_info()
@@ -852,7 +854,7 @@ def run(args: argparse.Namespace) -> int:
                                        data_fingerprint=dataset.fingerprint())
             hnsw["folder_write_s"] = time.perf_counter() - start
         del query, target, index
-        works, extra = _folder_works(model)
+        works, extra = read_catalogue(model)
         dropped: dict = {}
         queries = make_queries(works.title, works.author, args.queries, dropped=dropped)
         natural, missing = natural_queries(works.title, works.author, extra["likes"])
@@ -869,9 +871,3 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps({"machine": info, "data": data, "trainer": trainer, "hnsw": hnsw,
                                          "serving": serving}, indent=2, default=str) + "\n")
     return 0
-
-
-def _folder_works(folder: Path):
-    from engine.dataset import Works
-
-    return Works.read_tsv(Path(folder) / "works.tsv.gz")

@@ -107,19 +107,22 @@ def export_of(engine, rows: int, seed: int = 0) -> bytes:
 
 
 def run_import(args) -> int:
-    from bot.gate import serving_engine
+    from bot.gate import served_engine
     from bot.service import Service, match_export
     from engine.imports import read_export
     from engine.recommender import EngineHolder
-    from engine.shelf import ShelfStore
+    from engine.shelf import open_shelves
 
     load = os.getloadavg()
-    engine, _ = serving_engine(ROOT / "models", args.model)
+    from engine.shelf import read_verdicts
+    from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+
+    engine = served_engine(DEFAULT_MODELS_DIR, read_verdicts(DEFAULT_DB), args.model)
     data = export_of(engine, args.rows)
     timings: dict[str, list[float]] = {"parse": [], "match": [], "store": [], "total": []}
     for attempt in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
-            store = ShelfStore(Path(tmp) / "s.sqlite")
+            store = open_shelves(Path(tmp) / "s.sqlite")
             t0 = time.perf_counter()
             export = read_export(data, max_rows=args.rows + 1)
             t1 = time.perf_counter()
