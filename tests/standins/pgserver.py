@@ -48,6 +48,7 @@ class PgServer:
         self.port = 0
         self._bin = bindir()
         self._as_postgres = os.geteuid() == 0
+        self._watchdog: subprocess.Popen | None = None
 
     def _run(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
         command = ["runuser", "-u", "postgres", "--", *argv] if self._as_postgres else list(argv)
@@ -76,6 +77,7 @@ class PgServer:
             done = self._run(str(self._bin / "pg_ctl"), "-D", str(data), "-w", "-t", "30", "-o", options,
                              "-l", str(self.root / "server.log"), "start")
             if done.returncode == 0:
+                self._watch()
                 return self
         log = (self.root / "server.log").read_text(errors="replace")[-300:] if (self.root / "server.log").exists() else ""
         self._cleanup()
@@ -108,10 +110,22 @@ class PgServer:
             for statement in statements:
                 conn.execute(statement)
 
+    def _watch(self) -> None:
+        """A watchdog that stops the server if this process dies without stopping it (a test run
+        killed outright): a throw-away server must never outlive its run."""
+        runas = "runuser -u postgres -- " if self._as_postgres else ""
+        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+                  f"{runas}{self._bin / 'pg_ctl'} -D {self.root / 'data'} -m immediate stop; rm -rf {self.root}")
+        self._watchdog = subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def stop(self) -> None:
         if self.root is None:
             return
         self._run(str(self._bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
         self._cleanup()
 
     def _cleanup(self) -> None:
