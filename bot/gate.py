@@ -46,6 +46,18 @@ def _default_load(path: Path):
     return Engine.from_folder(path)
 
 
+def load_checked(load: Callable[[Path], Any], folder: Path):
+    """`load(folder)`, checked by `check_engine`; whatever goes wrong is a ModelFolderError in one line."""
+    try:
+        engine = load(folder)
+        check_engine(engine)
+    except ModelFolderError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a folder that breaks the loader is refused like any other
+        raise ModelFolderError(f"{shown_path(folder.name)} does not load ({type(exc).__name__}: {exc})") from exc
+    return engine
+
+
 def accepted_of(verdicts: dict[str, Verdict]) -> dict[str, bool]:
     return {name: verdict.accepted for name, verdict in verdicts.items()}
 
@@ -123,10 +135,8 @@ class ModelGate:
         return True, f"{old_fig.name} = {new_value:.4f} (was {old_fig.value:.4f} with {old_name})"
 
     def load_checked(self, folder: Path):
-        """Load `folder` and check it answers; raises ModelFolderError (or whatever loading raised)."""
-        engine = self.load(folder)
-        check_engine(engine)
-        return engine
+        """Load `folder` and check it answers; raises ModelFolderError."""
+        return load_checked(self.load, folder)
 
     # --- start-up ---------------------------------------------------------------------
 
@@ -203,6 +213,4 @@ def served_engine(models_dir: str | Path, verdicts: dict[str, Verdict], pinned: 
     folder = Path(pinned) if pinned is not None else served_folder(models_dir, accepted_of(verdicts))
     if folder is None:
         raise ModelFolderError(f"no model folder in {shown_path(models_dir)} can serve; train one with `rarereads train`")
-    engine = load(folder)
-    check_engine(engine)
-    return engine
+    return load_checked(load, folder)

@@ -217,6 +217,7 @@ async def _run_platforms(runtime, settings, platforms: list[str], stop: asyncio.
 
             async def lost(holder: str, runner=runner) -> None:
                 await runner.pause()  # the other process runs it now; two would fight over updates
+                runtime.notes[:] = [n for n in runtime.notes if not n.startswith(f"{runner.name}:")]
                 runtime.notes.append(f"{runner.name}: stopped here, {holder} runs it now")
 
             runtime.spawn(lease.keep(lost))

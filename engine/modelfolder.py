@@ -248,7 +248,10 @@ def load_model_folder(path: str | Path, check_hashes: bool = True, breadth: int 
         trained = np.asarray(vectors.get("trained", np.ones(len(target), bool)), dtype=bool)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise ModelFolderError(f"{where}: vectors.npz is unreadable: {exc}") from exc
-    works, extra = Works.read_tsv(path / "works.tsv.gz", compact=True)
+    try:
+        works, extra = Works.read_tsv(path / "works.tsv.gz", compact=True)
+    except (OSError, EOFError, ValueError, KeyError, UnicodeDecodeError) as exc:  # gzip, CSV and number errors
+        raise ModelFolderError(f"{where}: works.tsv.gz is unreadable: {exc}") from exc
     if not (len(works) == len(query) == len(target) == len(trained) == manifest.n_works):
         raise ModelFolderError(f"{where}: catalogue and vectors disagree on the number of works")
     if query.ndim != 2 or target.shape != query.shape or target.shape[1] != manifest.dim:

@@ -209,6 +209,79 @@ sys.exit(main(["serve", "--env-file", "/nonexistent/.env", *sys.argv[3:]]))
 """
 
 
+def embed_text(call) -> str:
+    """A Discord answer as text: one "title —" line per embed (a pick), else its content."""
+    titles = [e.get("title", "") for e in call.data.get("embeds") or []]
+    return "\n".join(f"{t} —" for t in titles) or (call.data.get("content") or "")
+
+
+async def retrain_at(telegram_api, delay: float, admin: int, timeout: float = 60) -> tuple[float, float]:
+    """After `delay` s the admin sends /retrain on Telegram; returns (when asked, when 'Now serving' came)."""
+    await asyncio.sleep(delay)
+    started = time.perf_counter()
+    mark = len(telegram_api.calls)
+    telegram_api.send_text(admin, "/retrain")
+    await telegram_api.wait_for("editMessageText", lambda c: "Now serving" in c.params.get("text", ""),
+                                after=mark, timeout=timeout)
+    return started, time.perf_counter()
+
+
+def answer_rows(stats: Stats) -> list[tuple[str, str]]:
+    """The report's rows on answers, errors, mixed answers and latency."""
+    every = stats.latencies["telegram"] + stats.latencies["discord"]
+    rows = [("answers (with picks: all from model a / all from model b)",
+             f"{len(every):,} ({stats.answers:,}: {stats.by_model['a']:,} / {stats.by_model['b']:,})"),
+            ("errors", f"{len(stats.errors)}"),
+            ("mixed answers (picks of both models in one answer)", f"{stats.mixed}"),
+            ("latency p50 / p95 / p99, all", f"{_pct(every, .5) * 1e3:.0f} / {_pct(every, .95) * 1e3:.0f} / "
+             f"{_pct(every, .99) * 1e3:.0f} ms")]
+    for name, values in stats.latencies.items():
+        rows.append((f"latency p50 / p99, {name} ({len(values):,} answers)",
+                     f"{_pct(values, .5) * 1e3:.0f} / {_pct(values, .99) * 1e3:.0f} ms"))
+    return rows
+
+
+async def ask_telegram(api, stats: Stats, user: int, send) -> tuple[str | None, object, float]:
+    """`send()` (a message or a press by `user`) and wait for the bot's message to them:
+    (its text without markup, or None after counting the error; the call; when sent)."""
+    mark = len(api.calls)
+    started = time.perf_counter()
+    send()
+    try:
+        call = await api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user, after=mark, timeout=30)
+    except AssertionError:
+        stats.errors.append(f"telegram: no answer to {user}")
+        return None, None, started
+    return re.sub(r"<[^>]+>", "", call.params["text"]), call, started
+
+
+async def ask_discord(api, stats: Stats, user: int, payload: dict) -> tuple[object, float]:
+    """Deliver `payload` on the gateway and wait for its answer: (the answer, or None after
+    counting the error; when sent)."""
+    started = time.perf_counter()
+    await api.dispatch(payload)
+    try:
+        return await api.reply_to(payload, timeout=30), started
+    except AssertionError:
+        stats.errors.append(f"discord: no answer to {user}")
+        return None, started
+
+
+def report(args, title: str, rows: list[tuple[str, str]], note: str, result: dict) -> int:
+    """Append the run to BENCHMARKS.md (--output) and print it; the exit status says whether it erred."""
+    stats = result["stats"]
+    notes = [f"Load average at the end: {'/'.join(f'{x:.2f}' for x in result['load'][1])}. {note}"]
+    if stats.errors:
+        notes.append("First errors: " + "; ".join(stats.errors[:5]))
+    print(append(args.output, title, " ".join(["python", *sys.argv]), rows, notes, result["load"][0]))
+    return 0 if not stats.errors else 1
+
+
+def log_problems(stats: Stats, name: str, log: str) -> None:
+    """Every ERROR or traceback line of a bot's log is an error of the run."""
+    stats.errors += [f"{name} log: {line[:100]}" for line in log.splitlines() if "ERROR" in line or "Traceback" in line]
+
+
 async def soak(args) -> dict:
     """The bot is `rarereads serve` in a process of its own (as deployed); this process plays both
     platforms (the stand-ins) and the readers, and asks for the hot swap with /retrain."""
@@ -238,69 +311,43 @@ async def soak(args) -> dict:
     async def telegram_reader(user: int) -> None:
         while time.perf_counter() < deadline:
             title = rng.choice(TITLES)
-            mark = len(telegram_api.calls)
-            started = time.perf_counter()
-            telegram_api.send_text(user, f"/recommend {title} k=5 rarity=any")
-            try:
-                call = await telegram_api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user,
-                                                   after=mark, timeout=30)
-            except AssertionError:
-                stats.errors.append(f"telegram: no answer to {user}")
+            text, call, started = await ask_telegram(
+                telegram_api, stats, user, lambda: telegram_api.send_text(user, f"/recommend {title} k=5 rarity=any"))
+            if text is None:
                 continue
-            stats.check("telegram", re.sub(r"<[^>]+>", "", call.params["text"]), started, groups)
+            stats.check("telegram", text, started, groups)
             buttons = [b for row in (call.params.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
             more = [b for b in buttons if "More like this" in b["text"]]
             if more and rng.random() < 0.3:  # now and then a button instead of a command
-                mark = len(telegram_api.calls)
-                started = time.perf_counter()
-                telegram_api.press(user, rng.choice(more)["callback_data"],
-                                   {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "x"})
-                try:
-                    call = await telegram_api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user,
-                                                       after=mark, timeout=30)
-                    stats.check("telegram", re.sub(r"<[^>]+>", "", call.params["text"]), started, groups)
-                except AssertionError:
-                    stats.errors.append(f"telegram: no answer to a press by {user}")
+                text, _, started = await ask_telegram(telegram_api, stats, user, lambda: telegram_api.press(
+                    user, rng.choice(more)["callback_data"],
+                    {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "x"}))
+                if text is not None:
+                    stats.check("telegram", text, started, groups)
             await asyncio.sleep(rng.uniform(*args.think))  # reading the answer
 
     async def discord_reader(user: int) -> None:
         while time.perf_counter() < deadline:
             payload = discord_api.command(user, "recommend", {"title": rng.choice(TITLES), "count": 5, "rarity": "any"})
-            started = time.perf_counter()
-            await discord_api.dispatch(payload)
-            try:
-                call = await discord_api.reply_to(payload, timeout=30)
-            except AssertionError:
-                stats.errors.append(f"discord: no answer to {user}")
+            call, started = await ask_discord(discord_api, stats, user, payload)
+            if call is None:
                 continue
-            titles = [e.get("title", "") for e in call.data.get("embeds") or []]
-            stats.check("discord", "\n".join(f"{t} —" for t in titles) or (call.data.get("content") or ""),
-                        started, groups)
+            stats.check("discord", embed_text(call), started, groups)
             await asyncio.sleep(rng.uniform(*args.think))
-
-    async def retrain_in_the_middle() -> float:
-        await asyncio.sleep(args.seconds / 2)
-        started = time.perf_counter()
-        mark = len(telegram_api.calls)
-        telegram_api.send_text(ADMIN, "/retrain")
-        await telegram_api.wait_for("editMessageText", lambda c: "Now serving" in c.params.get("text", ""),
-                                    after=mark, timeout=60)
-        return time.perf_counter() - started
 
     load_before = os.getloadavg()
     readers = [asyncio.create_task(telegram_reader(10_000 + n)) for n in range(args.readers // 2)]
     readers += [asyncio.create_task(discord_reader(20_000 + n)) for n in range(args.readers - args.readers // 2)]
-    swap = asyncio.create_task(retrain_in_the_middle())
+    swap = asyncio.create_task(retrain_at(telegram_api, args.seconds / 2, ADMIN))
     await asyncio.gather(*readers)
-    swap_seconds = await swap
+    asked, swapped = await swap
+    swap_seconds = swapped - asked
     load_after = os.getloadavg()
     bot.send_signal(2)  # SIGINT: what Ctrl-C does
     code = await asyncio.wait_for(bot.wait(), 30)
     await telegram_api.stop()
     await discord_api.stop()
-    log = (tmp / "bot.log").read_text(errors="replace")
-    problems = [line for line in log.splitlines() if "ERROR" in line or "Traceback" in line]
-    stats.errors += [f"bot log: {line[:100]}" for line in problems]
+    log_problems(stats, "bot", (tmp / "bot.log").read_text(errors="replace"))
     if code != 0:
         stats.errors.append(f"rarereads serve exited with {code}")
     return {"stats": stats, "swap_seconds": swap_seconds, "load": (load_before, load_after),
@@ -310,34 +357,20 @@ async def soak(args) -> dict:
 def run_soak(args) -> int:
     result = asyncio.run(soak(args))
     stats = result["stats"]
-    every = stats.latencies["telegram"] + stats.latencies["discord"]
     rows = [("simulated readers (Telegram / Discord), duration", f"{args.readers} ({args.readers // 2} / "
              f"{args.readers - args.readers // 2}), {args.seconds} s, hot swap a -> b at {args.seconds / 2:.0f} s"),
-            ("answers (with picks: all from model a / all from model b)",
-             f"{len(every):,} ({stats.answers:,}: {stats.by_model['a']:,} / {stats.by_model['b']:,})"),
-            ("errors", f"{len(stats.errors)}"),
-            ("mixed answers (picks of both models in one answer)", f"{stats.mixed}"),
-            ("latency p50 / p95 / p99, all", f"{_pct(every, .5) * 1e3:.0f} / {_pct(every, .95) * 1e3:.0f} / "
-             f"{_pct(every, .99) * 1e3:.0f} ms")]
-    for name, values in stats.latencies.items():
-        rows.append((f"latency p50 / p99, {name} ({len(values):,} answers)",
-                     f"{_pct(values, .5) * 1e3:.0f} / {_pct(values, .99) * 1e3:.0f} ms"))
+            *answer_rows(stats)]
     rows.append(("hot swap: /retrain at half time to 'Now serving' (fake trainer, gate, load, check, swap)",
                  f"{result['swap_seconds']:.1f} s"))
-    load = "/".join(f"{x:.2f}" for x in result["load"][1])
-    notes = [f"Load average at the end: {load}. The bot is `rarereads serve` in its own process (Telegram by long "
-             "polling, Discord over the stand-in's gateway); the stand-ins and the readers share this one. Latency "
-             "is from the update being queued at the stand-in (Telegram) or sent on the gateway (Discord) to the "
-             f"bot's answer reaching the stand-in. Readers wait {args.think[0]:g}-{args.think[1]:g} s between "
-             "commands; about 30% of Telegram answers are followed by a press of 'More like this'. Telegram's own "
-             "flood limit (30 messages/s for a bot, kept by AIORateLimiter) caps that side's throughput. A mixed "
-             "answer is one whose picks come from both halves of the catalogue (model a answers only from one, "
-             "model b only from the other)."]
-    if stats.errors:
-        notes.append("First errors: " + "; ".join(stats.errors[:5]))
-    print(append(args.output, f"soak: {args.readers} readers for {args.seconds:g} s on both stand-ins",
-                 " ".join(["python", *sys.argv]), rows, notes, result["load"][0]))
-    return 0 if not stats.errors else 1
+    return report(args, f"soak: {args.readers} readers for {args.seconds:g} s on both stand-ins", rows,
+                  "The bot is `rarereads serve` in its own process (Telegram by long "
+                  "polling, Discord over the stand-in's gateway); the stand-ins and the readers share this one. Latency "
+                  "is from the update being queued at the stand-in (Telegram) or sent on the gateway (Discord) to the "
+                  f"bot's answer reaching the stand-in. Readers wait {args.think[0]:g}-{args.think[1]:g} s between "
+                  "commands; about 30% of Telegram answers are followed by a press of 'More like this'. Telegram's own "
+                  "flood limit (30 messages/s for a bot, kept by AIORateLimiter) caps that side's throughput. A mixed "
+                  "answer is one whose picks come from both halves of the catalogue (model a answers only from one, "
+                  "model b only from the other).", result)
 
 
 # --- soak: two processes on one PostgreSQL ------------------------------------------------------
@@ -396,16 +429,10 @@ async def soak_processes(args) -> dict:
         while time.perf_counter() < deadline:
             title = rng.choice(TITLES)
             write = rng.random() < 0.3
-            mark = len(telegram_api.calls)
-            started = time.perf_counter()
-            telegram_api.send_text(user, f"/shelf add {title}" if write else f"/recommend {title} k=5 rarity=any")
-            try:
-                call = await telegram_api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user,
-                                                   after=mark, timeout=30)
-            except AssertionError:
-                stats.errors.append(f"telegram: no answer to {user}")
+            line = f"/shelf add {title}" if write else f"/recommend {title} k=5 rarity=any"
+            text, _, started = await ask_telegram(telegram_api, stats, user, lambda: telegram_api.send_text(user, line))
+            if text is None:
                 continue
-            text = re.sub(r"<[^>]+>", "", call.params["text"])
             stats.check("telegram", text, started, groups)
             if write:
                 if "Added" in text or "Already on your shelf" in text:
@@ -423,12 +450,8 @@ async def soak_processes(args) -> dict:
             payload = (discord_api.command(user, "shelf", {"title": title}, sub="add", guild_id=guild) if write else
                        discord_api.command(user, "recommend", {"title": title, "count": 5, "rarity": "any"},
                                            guild_id=guild))
-            started = time.perf_counter()
-            await discord_api.dispatch(payload)
-            try:
-                call = await discord_api.reply_to(payload, timeout=30)
-            except AssertionError:
-                stats.errors.append(f"discord: no answer to {user}")
+            call, started = await ask_discord(discord_api, stats, user, payload)
+            if call is None:
                 continue
             if write:
                 stats.latencies["discord"].append(time.perf_counter() - started)
@@ -437,22 +460,12 @@ async def soak_processes(args) -> dict:
                 else:
                     stats.errors.append(f"discord: shelf add answered {call.text[:60]!r}")
             else:
-                text = "\n".join(f"{e.get('title', '')} —" for e in call.data.get("embeds") or []) or call.text
+                text = embed_text(call)
                 stats.check("discord", text, started, groups)
                 model = model_of(text)
                 if model:
                     answered_by.append((time.perf_counter(), 1 if shard < SHARDS // 2 else 2, model))
             await asyncio.sleep(rng.uniform(*args.think))
-
-    async def retrain_in_the_middle() -> float:
-        await asyncio.sleep(args.seconds / 2)
-        started = time.perf_counter()
-        mark = len(telegram_api.calls)
-        telegram_api.send_text(ADMIN, "/retrain")
-        await telegram_api.wait_for("editMessageText", lambda c: "Now serving" in c.params.get("text", ""),
-                                    after=mark, timeout=90)
-        swap_at.append(time.perf_counter())
-        return swap_at[0] - started
 
     async def serving(shard: int) -> str:
         """The model answering on `shard`'s server now, and the admin's /status there."""
@@ -460,7 +473,7 @@ async def soak_processes(args) -> dict:
         payload = discord_api.command(ADMIN, "recommend", {"title": "Solaris", "count": 5, "rarity": "any"}, guild_id=guild)
         await discord_api.dispatch(payload)
         call = await discord_api.reply_to(payload, timeout=30)
-        model = model_of("\n".join(f"{e.get('title', '')} —" for e in call.data.get("embeds") or []))
+        model = model_of(embed_text(call))
         payload = discord_api.command(ADMIN, "status", guild_id=guild)
         await discord_api.dispatch(payload)
         status = (await discord_api.reply_to(payload, timeout=30)).text
@@ -471,9 +484,11 @@ async def soak_processes(args) -> dict:
     try:
         readers = [asyncio.create_task(telegram_reader(10_000 + n)) for n in range(args.readers // 2)]
         readers += [asyncio.create_task(discord_reader(20_000 + n)) for n in range(args.readers - args.readers // 2)]
-        swap = asyncio.create_task(retrain_in_the_middle())
+        swap = asyncio.create_task(retrain_at(telegram_api, args.seconds / 2, ADMIN, timeout=90))
         await asyncio.gather(*readers)
-        swap_seconds = await swap
+        asked, swapped = await swap
+        swap_at.append(swapped)
+        swap_seconds = swapped - asked
         load_after = os.getloadavg()
         followed = [t for t, process, model in answered_by if process == 2 and model == "b" and t >= swap_at[0]]
         serving_after = [await serving(0), await serving(SHARDS - 1)]
@@ -501,8 +516,7 @@ async def soak_processes(args) -> dict:
         stats.errors.append(f"shelf rows: {len(lost)} lost, {len(extra)} unexpected, {duplicated} duplicated")
     logs = [(tmp / f"bot{n}.log").read_text(errors="replace") for n in (1, 2)]
     for n, log in enumerate(logs, 1):
-        problems = [line for line in log.splitlines() if "ERROR" in line or "Traceback" in line]
-        stats.errors += [f"bot {n} log: {line[:100]}" for line in problems]
+        log_problems(stats, f"bot {n}", log)
     refused = "Telegram: another rarereads process" in logs[1] and "runs in one process only" in logs[1]
     if not refused:
         stats.errors.append("the second process was not refused Telegram")
@@ -515,39 +529,25 @@ async def soak_processes(args) -> dict:
 def run_soak_processes(args) -> int:
     result = asyncio.run(soak_processes(args))
     stats = result["stats"]
-    every = stats.latencies["telegram"] + stats.latencies["discord"]
     follow = f"{result['follow']:.1f} s" if result["follow"] is not None else "never"
     rows = [("processes, store", f"2 `rarereads serve` (Discord shards 0-1 / 2-3 of {SHARDS}; Telegram in the "
              f"first, refused to the second: {'yes' if result['refused'] else 'NO'}), one PostgreSQL 15"),
             ("simulated readers (Telegram / Discord), duration", f"{args.readers} ({args.readers // 2} / "
              f"{args.readers - args.readers // 2}), {args.seconds:g} s, retrain accepted at {args.seconds / 2:.0f} s"),
-            ("answers (with picks: all from model a / all from model b)",
-             f"{len(every):,} ({stats.answers:,}: {stats.by_model['a']:,} / {stats.by_model['b']:,})"),
-            ("errors", f"{len(stats.errors)}"),
-            ("mixed answers (picks of both models in one answer)", f"{stats.mixed}"),
+            *answer_rows(stats),
             ("shelf writes answered / rows in PostgreSQL (lost, duplicated)",
              f"{result['writes']:,} distinct (reader, book) / {result['rows']:,} rows (0 lost, 0 duplicated)"
-             if not any("shelf rows" in e for e in stats.errors) else next(e for e in stats.errors if "shelf rows" in e)),
-            ("latency p50 / p95 / p99, all", f"{_pct(every, .5) * 1e3:.0f} / {_pct(every, .95) * 1e3:.0f} / "
-             f"{_pct(every, .99) * 1e3:.0f} ms")]
-    for name, values in stats.latencies.items():
-        rows.append((f"latency p50 / p99, {name} ({len(values):,} answers)",
-                     f"{_pct(values, .5) * 1e3:.0f} / {_pct(values, .99) * 1e3:.0f} ms"))
+             if not any("shelf rows" in e for e in stats.errors) else next(e for e in stats.errors if "shelf rows" in e))]
     rows += [("retrain: /retrain to 'Now serving' in the first process", f"{result['swap_seconds']:.1f} s"),
              ("the second process's first answer from the new model, after that", follow),
              ("model after the run (shard 0's process / shard 3's process)", " / ".join(result["serving_after"]))]
-    load = "/".join(f"{x:.2f}" for x in result["load"][1])
-    notes = [f"Load average at the end: {load}. Both bots are `rarereads serve` processes of their own on one "
-             "PostgreSQL 15 server (started for the run, fsync off); the stand-ins, the readers and PostgreSQL "
-             "share the same two cores. Discord readers send each command from a server on a random shard, so "
-             "every reader's shelf is written by both processes; about 30% of commands are `/shelf add`. The "
-             "second process follows the gate's record by polling it every 5 s (bot/modelwatch.py). A mixed "
-             "answer is one whose picks come from both models."]
-    if stats.errors:
-        notes.append("First errors: " + "; ".join(stats.errors[:5]))
-    print(append(args.output, f"soak: two serve processes on one PostgreSQL, {args.readers} readers for "
-                 f"{args.seconds:g} s", " ".join(["python", *sys.argv]), rows, notes, result["load"][0]))
-    return 0 if not stats.errors else 1
+    return report(args, f"soak: two serve processes on one PostgreSQL, {args.readers} readers for {args.seconds:g} s",
+                  rows, "Both bots are `rarereads serve` processes of their own on one PostgreSQL 15 server (started "
+                  "for the run, fsync off); the stand-ins, the readers and PostgreSQL share the same two cores. Discord "
+                  "readers send each command from a server on a random shard, so every reader's shelf is written by "
+                  "both processes; about 30% of commands are `/shelf add`. Latency is from the command reaching the "
+                  "stand-in to the bot's answer reaching it. The second process follows the gate's record by polling "
+                  "it every 5 s (bot/modelwatch.py). A mixed answer is one whose picks come from both models.", result)
 
 
 def main() -> int:
