@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.rarity import DEFAULT_RARITY, RARITIES
-from engine.shelf import shown_location
-from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+from engine.rarity import RARITIES
+
+from .settings import Settings, add_setting_flags
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +26,10 @@ Try:  Dune            (just a title)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=None,
-                        help=f"model folder (default: the newest in {DEFAULT_MODELS_DIR}, trained first if none)")
-    parser.add_argument("--db", default=DEFAULT_DB,
-                        help=f"shelf store: a SQLite file or a postgresql:// URL (default: {shown_location(DEFAULT_DB)})")
-    parser.add_argument("--rarity", default=DEFAULT_RARITY, choices=list(RARITIES),
-                        help=f"default rarity: {', '.join(RARITIES)} (default: {DEFAULT_RARITY})")
+    add_setting_flags(parser, "models_dir", "model", "db", "default_rarity")
 
 
-def find_or_train_model(model: Path | None, models_dir: Path = DEFAULT_MODELS_DIR) -> Path | None:
+def find_or_train_model(model: Path | None, models_dir: Path) -> Path | None:
     """The model folder to serve: `model`, else (after training one if there is none) None, which
     lets the retrain gate choose among the folders in `models_dir`."""
     from engine.modelfolder import latest_model_folder
@@ -56,24 +51,29 @@ def run(args: argparse.Namespace) -> int:
     from engine.recommender import EngineHolder
     from engine.shelf import open_shelves, printable
 
+    from .settings import SettingsError, flag_values, load_settings
+
+    try:
+        settings = load_settings(**flag_values(args, Settings))
+    except SettingsError as exc:
+        print(f"rarereads chat: {exc}", file=sys.stderr)
+        return 2
     try:  # first the store: it holds the gate's record of which folder serves
-        shelves = open_shelves(args.db)
+        shelves = open_shelves(settings.db)
     except ShelfStoreError as exc:
         print(f"rarereads chat: {exc} (--db or RAREREADS_DB)", file=sys.stderr)
         return 2
     try:
-        engine, notes = serving_engine(ModelGate(DEFAULT_MODELS_DIR, shelves), find_or_train_model(args.model))
-        service = Service(EngineHolder(engine), shelves, default_rarity=args.rarity)
+        gate = ModelGate(settings.models_dir, shelves)
+        engine, notes = serving_engine(gate, find_or_train_model(settings.model, settings.models_dir))
     except ModelFolderError as exc:
         shelves.close()
         print(f"Cannot load the model: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:
-        shelves.close()
-        print(exc, file=sys.stderr)
-        return 2
     for note in notes:
         print(note, file=sys.stderr)
+    service = Service(EngineHolder(engine), shelves, default_rarity=settings.default_rarity,
+                      max_import_rows=settings.import_max_rows)
     reader = local_reader()
     interactive = sys.stdin.isatty()
     if hasattr(sys.stdin, "reconfigure"):  # a byte that is not UTF-8 becomes U+FFFD, not a crash

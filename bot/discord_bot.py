@@ -1,37 +1,46 @@
-"""Discord adapter: slash commands (`discord.app_commands`) that parse, call the service, and format.
+"""Discord adapter: the command table as slash commands (`discord.app_commands`), and answers as embeds.
 
-Picks and /book answers go out as embeds, titles linked to the book's page, with cover
-thumbnails; every piece of user or catalogue text goes through `discord.utils.escape_markdown`.
-Buttons are `DynamicItem`s whose custom id carries a token from `bot.runtime.ActionStore`,
-so they work on any message.
+Each entry of `bot.commands.COMMANDS` becomes an app command (a group's entries its
+subcommands) with its options, ranges, choices, descriptions and admin default; each
+hands its values to the runtime. Picks and /book answers go out as embeds, titles linked
+to the book's page, with cover thumbnails; every piece of user or catalogue text goes
+through `discord.utils.escape_markdown`. Buttons are `DynamicItem`s whose custom id
+carries a token from `bot.actions.ActionStore`, so they work on any message.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import logging
 import time
-from typing import Awaitable, Callable
 
 import discord
 from discord import app_commands
 from discord.utils import escape_markdown
 
-from engine.rarity import DEFAULT_RARITY, RARITIES
-
-from .conversation import Answer, Button, Conversation
+from .commands import COMMANDS as TABLE, GROUPS, Command, Option
+from .conversation import Answer, Button
 from .formatting import clean_input, clip
+from .grammar import Call
+from .replies import Book, Picks
 from .runtime import BotRuntime
-from .service import book_lines
+from .settings import DiscordSettings
+from .wording import Dialect, book_lines
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-# Built from engine.rarity, the one list of rarity names: a new setting shows up here by itself.
-RARITY_CHOICES = [app_commands.Choice(name=clip(f"{name}: {r.description}", 100), value=name)
-                  for name, r in RARITIES.items()]
-RARITY_HELP = f"How rare: {', '.join(RARITIES)} (default {DEFAULT_RARITY})"
+SAY = Dialect(  # slash commands with named options, and menus instead of typed numbers
+    slash=True,
+    choose="Pick it from the menu below.",
+    confirm="Press Yes below, or run {command}.",
+    send_file="Run /shelf import with your Goodreads or StoryGraph export (CSV) as its file.",
+    extra=("Under each list: Read it (to your shelf), Not interested (never again), More like this, More",),
+)
+MAX_EMBEDS = 10  # a message holds at most 10 embeds: no more picks than that on one page here
+LIMITS = {"count": MAX_EMBEDS}
 STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary,
           "danger": discord.ButtonStyle.danger}
 
@@ -65,26 +74,27 @@ def _embed(title: str, work, lines: list[str]) -> discord.Embed:
 
 def embeds_for(answer: Answer) -> list[discord.Embed]:
     """One embed per pick (linked title, author, year, reason, cover thumbnail), or one for a /book answer."""
-    reply = answer.reply
-    if getattr(reply, "kind", "") == "book":  # the embed's title is the book's; its other lines below
-        lines = book_lines(reply.work, reply.neighbours, _link, _md, note=reply.note)
-        return [_embed(_md(reply.work.title), reply.work, lines[1:])]
-    recs = getattr(reply, "recommendations", None)
-    embeds = [_embed(f"{n}. {_md(pick.work.title)}", pick.work, [f"*{_md(pick.reason)}*" if pick.reason else ""])
-              for n, pick in enumerate(getattr(recs, "picks", None) or [], getattr(reply, "offset", 0) + 1)]
-    if embeds and getattr(recs, "model_version", ""):
-        embeds[-1].set_footer(text=f"model {recs.model_version}")
-    return embeds[:10]
+    match answer.reply:
+        case Book(work=work, neighbours=neighbours, note=note):  # the embed's title is the book's; its lines below
+            return [_embed(_md(work.title), work, book_lines(work, neighbours, _link, _md, note=note)[1:])]
+        case Picks(recommendations=result, offset=offset):
+            embeds = [_embed(f"{n}. {_md(pick.work.title)}", pick.work, [f"*{_md(pick.reason)}*" if pick.reason else ""])
+                      for n, pick in enumerate(result.picks, offset + 1)]
+            if embeds and result.model_version:
+                embeds[-1].set_footer(text=f"model {result.model_version}")
+            return embeds[:MAX_EMBEDS]
+    return []
 
 
 def content_for(answer: Answer) -> str:
     """Message text: the first line only when embeds carry the picks, none when an embed carries
     a book, else the whole reply."""
     text = answer.text
-    if getattr(answer.reply, "kind", "") == "book":
-        return ""
-    if getattr(getattr(answer.reply, "recommendations", None), "picks", None):
-        text = "\n".join(filter(None, [(text.strip().splitlines() or [""])[0], getattr(answer.reply, "note", "")]))
+    match answer.reply:
+        case Book():
+            return ""
+        case Picks(recommendations=result, note=note) if result.picks:
+            text = "\n".join(filter(None, [(text.strip().splitlines() or [""])[0], note]))
     return clip(_md(text), 2000) or "…"
 
 
@@ -102,8 +112,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rr:(?P<
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """A press: run the action for the presser and reply."""
-        runtime = interaction.client.runtime
-        await runtime.command(DiscordChannel(interaction), lambda reader: runtime.conversation.press(reader, self.token))
+        await interaction.client.runtime.press(DiscordChannel(interaction), self.token)
 
 
 class ActionMenu(discord.ui.DynamicItem[discord.ui.Select], template=r"rs:(?P<n>[0-9])"):
@@ -123,9 +132,7 @@ class ActionMenu(discord.ui.DynamicItem[discord.ui.Select], template=r"rs:(?P<n>
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """An option chosen: run its button's action for the chooser and reply."""
-        token = (self.item.values or [""])[0]
-        runtime = interaction.client.runtime
-        await runtime.command(DiscordChannel(interaction), lambda reader: runtime.conversation.press(reader, token))
+        await interaction.client.runtime.press(DiscordChannel(interaction), (self.item.values or [""])[0])
 
 
 def view_for(answer: Answer) -> discord.ui.View | None:
@@ -208,6 +215,7 @@ class DiscordChannel:
     """
 
     platform = PLATFORM
+    say = SAY
 
     def __init__(self, interaction: discord.Interaction, private: bool = False):
         self.interaction = interaction
@@ -244,37 +252,8 @@ class DiscordChannel:
         return DiscordStatus(self.interaction)
 
 
-def _title(text: str | None) -> str:
-    return clean_input(text)
+# --- commands: the table as app commands ---------------------------------------------------
 
-
-def _command(interaction: discord.Interaction, work: Callable[[Conversation, str], Answer], *,
-             private: bool = False) -> Awaitable[None]:
-    """Run a slash command's `work(conversation, reader)` through the shared flow."""
-    runtime: BotRuntime = interaction.client.runtime
-    return runtime.command(DiscordChannel(interaction, private), lambda reader: work(runtime.conversation, reader))
-
-
-# --- commands ---------------------------------------------------------------------------------
-
-@app_commands.command(name="recommend", description="Rare books that readers of a title loved (no title: for your shelf)")
-@app_commands.describe(title="A book you love (leave empty to use your whole shelf, or in a server the shared shelves)",
-                       count="How many picks (1-10)", rarity=RARITY_HELP,
-                       lang="Language of the picks: a code such as en or de, or any (default: the book's own)",
-                       page="Which page of picks (More gives the next one)")
-@app_commands.choices(rarity=RARITY_CHOICES)
-async def recommend_command(interaction: discord.Interaction, title: str | None = None,
-                            count: app_commands.Range[int, 1, 10] | None = None,
-                            rarity: app_commands.Choice[str] | None = None,
-                            lang: app_commands.Range[str, 2, 3] | None = None,
-                            page: app_commands.Range[int, 1, 10] = 1) -> None:
-    """/recommend [title] [count] [rarity] [lang] [page]."""
-    scope = f"{PLATFORM}:{interaction.guild_id}" if interaction.guild_id else None
-    await _command(interaction, lambda c, reader: c.recommend(reader, _title(title), count,
-                                                              rarity.value if rarity else None, page - 1, lang, scope))
-
-
-@recommend_command.autocomplete("title")
 async def title_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Up to 25 catalogue titles matching what the user has typed."""
     text = clean_input(current)
@@ -292,100 +271,72 @@ async def title_autocomplete(interaction: discord.Interaction, current: str) -> 
     return choices[:25]
 
 
-@app_commands.command(name="book", description="Look a book up: author, year and how many readers liked it")
-@app_commands.describe(title="The book's title (and author, if you like)")
-async def book_command(interaction: discord.Interaction, title: str) -> None:
-    """/book <title>."""
-    await _command(interaction, lambda c, reader: c.book(reader, _title(title)))
+async def _run(interaction: discord.Interaction, command: Command, values: dict) -> None:
+    """A slash command: its values (text cleaned) to the runtime; a file goes through the import flow."""
+    runtime: BotRuntime = interaction.client.runtime
+    channel = DiscordChannel(interaction, private=command.private)
+    given = {name: clean_input(value) if isinstance(value, str) else value
+             for name, value in values.items() if value is not None}
+    upload = next((given[o.name] for o in command.options if o.type is bytes and o.name in given), None)
+    if upload is not None:
+        await runtime.import_command(channel, upload.size, upload.read)
+        return
+    await runtime.run(channel, Call(command, given))
 
 
-book_command.autocomplete("title")(title_autocomplete)
-
-shelf_group = app_commands.Group(name="shelf", description="Your shelf of favourite books")
-
-
-@shelf_group.command(name="show", description="Show the books on your shelf")
-@app_commands.describe(page="Page number (10 books a page)")
-async def shelf_show(interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
-    """/shelf show [page]."""
-    await _command(interaction, lambda c, reader: c.shelf(reader, page - 1), private=True)
-
-
-@shelf_group.command(name="want", description="Show the books you want to read (from your imports)")
-@app_commands.describe(page="Page number (10 books a page)")
-async def shelf_want(interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
-    """/shelf want [page]."""
-    await _command(interaction, lambda c, reader: c.shelf(reader, page - 1, "want"), private=True)
+def _annotation(option: Option):
+    """The option as discord.py reads a parameter: its type, range, and whether it may be left out."""
+    if option.type is bytes:
+        kind = discord.Attachment
+    elif option.type is int:
+        highs = [h for h in (option.high, LIMITS.get(option.name)) if h is not None]
+        kind = app_commands.Range[int, option.low, min(highs) if highs else None]
+    else:
+        kind = option.type
+    return kind if option.required else kind | None
 
 
-@shelf_group.command(name="add", description="Add a book you loved to your shelf")
-@app_commands.describe(title="The book's title (and author, if you like)", rating="Your stars for it, 1 to 5")
-async def shelf_add(interaction: discord.Interaction, title: str,
-                    rating: app_commands.Range[int, 1, 5] | None = None) -> None:
-    """/shelf add <title> [rating]."""
-    await _command(interaction, lambda c, reader: c.shelf_add(reader, _title(title), rating), private=True)
+def slash_command(command: Command, parent: app_commands.Group | None = None) -> app_commands.Command:
+    """`command` of the table as an app command: options, ranges, choices, descriptions, admin default."""
+    async def callback(interaction: discord.Interaction, **values) -> None:
+        await _run(interaction, command, values)
+
+    parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=discord.Interaction)]
+    parameters += [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(o),
+                                     default=inspect.Parameter.empty if o.required else None)
+                   for o in command.options]
+    callback.__signature__ = inspect.Signature(parameters)  # what discord.py reads the options from
+    callback.__qualname__ = callback.__name__ = command.use
+    callback.__doc__ = f"/{command.name}: {command.help}"
+    if command.options:
+        app_commands.describe(**{o.name: o.help for o in command.options})(callback)
+    choices = {o.name: [app_commands.Choice(name=clip(f"{value}: {meaning}", 100), value=value)
+                        for value, meaning in o.choices.items()] for o in command.options if o.choices}
+    if choices:
+        app_commands.choices(**choices)(callback)
+    if command.admin:  # hidden from members; the bot's own admin list still decides
+        app_commands.default_permissions(manage_guild=True)(callback)
+    slash = app_commands.Command(name=command.name.rpartition(" ")[2], description=command.help, callback=callback,
+                                 parent=parent)
+    for option in command.options:
+        if option.titles:
+            slash.autocomplete(option.name)(title_autocomplete)
+    return slash
 
 
-shelf_add.autocomplete("title")(title_autocomplete)
-
-
-@shelf_group.command(name="remove", description="Take a book off your shelf")
-@app_commands.describe(title="The book's title as on your shelf")
-async def shelf_remove(interaction: discord.Interaction, title: str) -> None:
-    """/shelf remove <title>."""
-    await _command(interaction, lambda c, reader: c.shelf_remove(reader, _title(title)), private=True)
-
-
-@shelf_group.command(name="share", description="Book club: add your shelf to this server's /recommend")
-@app_commands.describe(stop="Stop sharing your shelf with this server")
-async def shelf_share(interaction: discord.Interaction, stop: bool = False) -> None:
-    """/shelf share [stop]."""
-    scope = f"{PLATFORM}:{interaction.guild_id}" if interaction.guild_id else None
-    await _command(interaction, lambda c, reader: c.share(reader, scope, on=not stop))
-
-
-@shelf_group.command(name="clear", description="Empty your shelf (asks first)")
-@app_commands.describe(yes="Skip the question: yes, empty it now")
-async def shelf_clear(interaction: discord.Interaction, yes: bool = False) -> None:
-    """/shelf clear [yes]."""
-    await _command(interaction, lambda c, reader: c.shelf_clear(reader, confirm=yes), private=True)
-
-
-@shelf_group.command(name="import", description="Import your Goodreads or StoryGraph library export (CSV)")
-@app_commands.describe(file="Goodreads: My Books → Import and export; StoryGraph: Manage Account → Export")
-async def shelf_import(interaction: discord.Interaction, file: discord.Attachment) -> None:
-    """/shelf import <file>."""
-    await interaction.client.runtime.import_command(DiscordChannel(interaction, private=True), file.size, file.read)
-
-
-@app_commands.command(name="forget", description="Delete your shelf and everything rarereads knows about you (asks first)")
-@app_commands.describe(yes="Skip the question: yes, forget me now")
-async def forget_command(interaction: discord.Interaction, yes: bool = False) -> None:
-    """/forget [yes]."""
-    await _command(interaction, lambda c, reader: c.forget(reader, confirm=yes), private=True)
-
-
-@app_commands.command(name="help", description="How to use rarereads")
-async def help_command(interaction: discord.Interaction) -> None:
-    """/help."""
-    await _command(interaction, lambda c, reader: c.help(reader))
-
-
-@app_commands.command(name="retrain", description="Admins: train a new model and swap it in if it is as good")
-@app_commands.default_permissions(manage_guild=True)  # hidden from members; the bot's own admin list still decides
-async def retrain_command(interaction: discord.Interaction) -> None:
-    """/retrain (admins only)."""
-    await interaction.client.runtime.retrain_command(DiscordChannel(interaction))
-
-
-@app_commands.command(name="status", description="Admins: model version and age, evaluation, catalogue, shelves, uptime")
-@app_commands.default_permissions(manage_guild=True)
-async def status_command(interaction: discord.Interaction) -> None:
-    """/status (admins only)."""
-    await interaction.client.runtime.status_command(DiscordChannel(interaction))
-
-
-COMMANDS = [recommend_command, book_command, shelf_group, forget_command, help_command, retrain_command, status_command]
+def app_command_tree() -> list[app_commands.Command | app_commands.Group]:
+    """Every command of the table, a group's under one `app_commands.Group`, in the table's order."""
+    tree, groups = [], {}
+    for command in TABLE:
+        if command.group is None:
+            tree.append(slash_command(command))
+            continue
+        if command.group not in groups:
+            groups[command.group] = app_commands.Group(name=command.group, description=GROUPS[command.group])
+            tree.append(groups[command.group])
+        groups[command.group].add_command(slash_command(command, groups[command.group]))
+    return tree
 
 
 # --- client -----------------------------------------------------------------------------------
@@ -413,7 +364,7 @@ class RarereadsDiscord(discord.AutoShardedClient):
         self.sync = sync
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_command_error
-        for command in COMMANDS:
+        for command in app_command_tree():
             self.tree.add_command(command)
 
     async def setup_hook(self) -> None:
@@ -457,24 +408,23 @@ class RarereadsDiscord(discord.AutoShardedClient):
 
 
 class DiscordRunner:
-    """Starts and stops the Discord side of `rarereads serve`."""
+    """Starts and stops the Discord side of `rarereads serve`, with its settings section."""
 
     name = "Discord"
     platform = PLATFORM
 
-    def __init__(self, runtime: BotRuntime, settings):
+    def __init__(self, runtime: BotRuntime, settings: DiscordSettings):
         self.runtime = runtime
         self.settings = settings
-        shard_ids = getattr(settings, "discord_shard_ids", None)
-        self.client = RarereadsDiscord(runtime, test_guild_id=settings.discord_test_guild_id, sync=settings.discord_sync,
-                                       shard_ids=list(shard_ids) if shard_ids else None,
-                                       shard_count=getattr(settings, "discord_shard_count", None))
+        self.client = RarereadsDiscord(runtime, test_guild_id=settings.test_guild_id, sync=settings.sync,
+                                       shard_ids=list(settings.shards) if settings.shards else None,
+                                       shard_count=settings.shard_count)
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Log in (and sync commands), then connect to the gateway in the background."""
         try:
-            await self.client.login(self.settings.discord_token.reveal())
+            await self.client.login(self.settings.token.get_secret_value())
         except discord.LoginFailure:
             await self.client.close()
             raise DiscordStartError("Discord rejected RAREREADS_DISCORD_TOKEN; reset it in the developer portal "
@@ -494,7 +444,7 @@ class DiscordRunner:
 
     async def notify_admins(self, text: str) -> None:
         """Send `text` to every Discord admin by direct message."""
-        for admin in self.settings.admins.get(PLATFORM, ()):
+        for admin in self.settings.admins:
             try:
                 user = await self.client.fetch_user(admin)
                 await user.send(clip(_md(text), 2000))

@@ -12,28 +12,29 @@ import sys
 from pathlib import Path
 
 from engine.shelf import shown_location
-from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+
+from .settings import Settings, add_setting_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="goodreads_library_export.csv, or a StoryGraph export CSV")
-    parser.add_argument("--db", default=DEFAULT_DB,
-                        help=f"shelf store: a SQLite file or a postgresql:// URL (default: {shown_location(DEFAULT_DB)})")
     parser.add_argument("--reader", default=None,
                         help="whose shelf: a name (the terminal's reader local:NAME) or platform:id such as "
                              "telegram:12345 (default: your login name, as in `rarereads chat`)")
-    parser.add_argument("--model", type=Path, default=None,
-                        help=f"model folder whose catalogue books are matched in (default: the one serving from {DEFAULT_MODELS_DIR})")
+    add_setting_flags(parser, "db", "models_dir", "model")
 
 
 def run(args: argparse.Namespace) -> int:
     from bot.chat import local_reader
     from bot.gate import served_engine
-    from bot.service import MAX_IMPORT_ROWS, Service
+    from bot.replies import Imported
+    from bot.service import Service
     from engine.errors import ModelFolderError, ShelfStoreError
     from engine.imports import ExportError, read_export
     from engine.recommender import EngineHolder
     from engine.shelf import WANT, check_reader, open_shelves, read_verdicts
+
+    from .settings import SettingsError, flag_values, load_settings
 
     reader = local_reader(args.reader)
     try:
@@ -43,31 +44,38 @@ def run(args: argparse.Namespace) -> int:
               "(telegram:12345)", file=sys.stderr)
         return 2
     try:
+        settings = load_settings(**flag_values(args, Settings))
+    except SettingsError as exc:
+        print(f"rarereads import: {exc}", file=sys.stderr)
+        return 2
+    try:
         data = args.file.read_bytes()
     except OSError as exc:
         print(f"rarereads import: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     try:  # refuse a file that is no export before anything is opened or created
-        read_export(data, max_rows=MAX_IMPORT_ROWS)
+        read_export(data, max_rows=settings.import_max_rows)
     except ExportError as exc:
         print(f"rarereads import: I couldn't import that file. {exc}. Nothing was changed.", file=sys.stderr)
         return 1
     try:
-        engine = served_engine(DEFAULT_MODELS_DIR, read_verdicts(args.db) if args.model is None else {}, args.model)
-        shelves = open_shelves(args.db)
+        engine = served_engine(settings.models_dir, read_verdicts(settings.db) if settings.model is None else {},
+                               settings.model)
+        shelves = open_shelves(settings.db)
     except (ModelFolderError, ShelfStoreError) as exc:
         print(f"rarereads import: {exc}", file=sys.stderr)
         return 2
     try:
-        reply = Service(EngineHolder(engine), shelves).shelf_import(reader, data)
+        service = Service(EngineHolder(engine), shelves, max_import_rows=settings.import_max_rows)
+        reply = service.shelf_import(reader, data)
     finally:
         shelves.close()
-    if reply.imported is None:
+    if not isinstance(reply, Imported):
         print(f"rarereads import: {reply.text}", file=sys.stderr)
         return 1
-    for row, work, shelf, how in reply.imported.stored:
+    for row, work, shelf, how in reply.report.stored:
         print(f"{row.title} -> {work.label} [{how}]" + (" (want to read)" if shelf == WANT else ""))
-    for row, why in reply.imported.unmatched:
+    for row, why in reply.report.unmatched:
         print(f"{row.title}: not found ({why})")
-    print(f"\n{reply.text}\n(reader {reader}, {shown_location(args.db)})")
+    print(f"\n{reply.text}\n(reader {reader}, {shown_location(settings.db)})")
     return 0

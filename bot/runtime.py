@@ -19,9 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
-from .conversation import Answer, Conversation, TextReply
+from .commands import command as table_command
+from .conversation import Answer, Conversation
+from .grammar import Call, parse
 from .ratelimit import NoLimit, RateLimiter, slow_down_text
+from .replies import Info
 from .retrain import RetrainBusy, RetrainManager
+from .wording import Dialect
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +75,13 @@ class Channel(Protocol):
         user_id: The platform's id of the person who sent the command.
         scope: The group (server, group chat) the command came from, as "<platform>:<id>",
             or None in a private chat: shelves shared with `/shelf share` are per scope.
+        say: How this platform writes commands (`bot.wording.Dialect`), for the answers.
     """
 
     platform: str
     user_id: int
     scope: str | None
+    say: Dialect
 
     async def answer(self, answer: Answer) -> None:
         """Send the command's answer."""
@@ -190,6 +196,30 @@ class BotRuntime:
 
     # --- the flows every command takes ---------------------------------------------------
 
+    @property
+    def admin_flows(self) -> dict[str, Callable[[Channel], Awaitable[None]]]:
+        """The flow of each admin command of `bot.commands`, by name."""
+        return {"retrain": self.retrain_command, "status": self.status_command}
+
+    async def run(self, channel: Channel, call: Call) -> None:
+        """A command of the table from `channel`: an admin's flow, or its use case."""
+        if call.command.admin:
+            await self.admin_flows[call.command.name](channel)
+            return
+        await self.command(channel, lambda reader: self.conversation.run(reader, call, channel.scope, channel.say))
+
+    async def text(self, channel: Channel, line: str) -> None:
+        """A typed chat line from `channel` (a command, a number answering a question, a title)."""
+        parsed = parse(line)
+        if isinstance(parsed, Call):
+            await self.run(channel, parsed)
+            return
+        await self.command(channel, lambda reader: self.conversation.handle(reader, parsed, channel.scope, channel.say))
+
+    async def press(self, channel: Channel, token: str) -> None:
+        """A button pressed (or a menu option chosen) in `channel`."""
+        await self.command(channel, lambda reader: self.conversation.press(reader, token, channel.say))
+
     async def command(self, channel: Channel, work: Callable[[str], Answer], *, limited: bool = True,
                       pool: ThreadPoolExecutor | None = None) -> None:
         """Rate-limit, run `work(reader)` off the event loop (signalling when slow), answer."""
@@ -224,7 +254,7 @@ class BotRuntime:
         """/status for admins."""
         if await self.refuse_non_admin(channel, "status"):
             return
-        await self.command(channel, lambda reader: Answer(TextReply("\n".join(self.status_lines())), private=True),
+        await self.command(channel, lambda reader: Answer(Info("\n".join(self.status_lines())), private=True),
                            limited=False)
 
     async def retrain_command(self, channel: Channel) -> None:
@@ -256,13 +286,13 @@ class BotRuntime:
             if await self._too_fast(channel, reader):
                 return
             if size is not None and size > MAX_IMPORT_BYTES:
-                await channel.answer(Answer(TextReply(f"That file is over {MAX_IMPORT_BYTES // 2**20} MB: too big "
-                                                      "to be a library export."), private=True))
+                await channel.answer(Answer(Info(f"That file is over {MAX_IMPORT_BYTES // 2**20} MB: too big "
+                                                 "to be a library export."), private=True))
                 return
             await channel.busy()  # the download alone may take a moment, and the matching longer
-            data = await download()
+            call = Call(table_command("shelf import"), {"file": await download()})
             answer = await asyncio.get_running_loop().run_in_executor(
-                self.import_pool, lambda: self.conversation.import_file(reader, data))
+                self.import_pool, lambda: self.conversation.run(reader, call, channel.scope, channel.say))
             await channel.answer(answer)
 
     # --- /status --------------------------------------------------------------------------

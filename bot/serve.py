@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import signal
 import sys
 
-from .platforms import PLATFORMS
+from .settings import PLATFORMS
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sync-commands", action="store_true",
                         help="sync Discord's slash commands now (by default only when they changed)")
     parser.add_argument("--shards", metavar="IDS", default=None,
-                        help="run only these Discord shards in this process, e.g. 0-3 or 0,2,4 (needs --shard-count)")
+                        help="run only these Discord shards in this process, e.g. 0-3 or 0,2,4 (needs --shard-count; "
+                             "default: RAREREADS_DISCORD_SHARDS, else all)")
     parser.add_argument("--shard-count", metavar="N", type=int, default=None,
-                        help="how many Discord shards the bot has over all its processes")
-
-
-def parse_shards(text: str | None, count: int | None) -> tuple[tuple[int, ...] | None, int | None]:
-    """`--shards 0-3,6` and `--shard-count 8` -> ((0, 1, 2, 3, 6), 8); raises ValueError in one line."""
-    if text is None:
-        if count is not None and count < 1:
-            raise ValueError("--shard-count must be at least 1")
-        return None, count
-    if count is None:
-        raise ValueError("--shards needs --shard-count (how many shards over all processes)")
-    ids: set[int] = set()
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        low, dash, high = part.partition("-")
-        try:
-            first, last = int(low), int(high if dash else low)
-        except ValueError:
-            raise ValueError(f"--shards {text!r}: write shard numbers or ranges, e.g. 0-3 or 0,2,4") from None
-        if not 0 <= first <= last < count:
-            raise ValueError(f"--shards {text!r}: shards are numbered 0 to {count - 1} for --shard-count {count}")
-        ids.update(range(first, last + 1))
-    if not ids:
-        raise ValueError("--shards names no shard")
-    return tuple(sorted(ids)), count
+                        help="how many Discord shards the bot has over all its processes "
+                             "(default: RAREREADS_DISCORD_SHARD_COUNT, else as Discord advises)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from .settings import SettingsError, load_settings, redact_secrets_in_logs
+    from .settings import SettingsError, check_shards, load_settings, parse_shard_ids, redact_secrets_in_logs
 
     try:
         settings = load_settings(env_file=args.env_file)
@@ -72,13 +50,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"rarereads serve: {exc}", file=sys.stderr)
         return 2
     if args.sync_commands:
-        settings = dataclasses.replace(settings, discord_sync="always")
-    try:
-        shard_ids, shard_count = parse_shards(args.shards, args.shard_count)
-    except ValueError as exc:
-        print(f"rarereads serve: {exc}", file=sys.stderr)
-        return 2
-    settings = dataclasses.replace(settings, discord_shard_ids=shard_ids, discord_shard_count=shard_count)
+        settings = settings.model_copy(update={"discord": settings.discord.model_copy(update={"sync": "always"})})
+    if args.shards is not None or args.shard_count is not None:
+        try:
+            shards = parse_shard_ids(args.shards) if args.shards is not None else settings.discord.shards
+            count = args.shard_count if args.shard_count is not None else settings.discord.shard_count
+            check_shards(shards, count)
+        except ValueError as exc:
+            print(f"rarereads serve: --shards {args.shards or ''} --shard-count {args.shard_count or ''}: {exc}",
+                  file=sys.stderr)
+            return 2
+        discord = settings.discord.model_copy(update={"shards": shards, "shard_count": count})
+        settings = settings.model_copy(update={"discord": discord})
     redact_secrets_in_logs(settings.secrets())
     if not getattr(args, "verbose", False):
         logging.getLogger().setLevel(settings.log_level)
@@ -132,9 +115,8 @@ async def serve(settings, platforms: list[str] | None = None, stop: asyncio.Even
         if settings.model is None:  # a pinned folder stays; otherwise follow the record other processes write
             runtime.watch = ModelWatch(holder, gate, paused=lambda: runtime.retrain.running)
             runtime.spawn(runtime.watch.run())
-        if settings.discord_shard_ids:
-            runtime.notes.append(f"Discord shards here: {_ranges(settings.discord_shard_ids)} "
-                                 f"of {settings.discord_shard_count}")
+        if settings.discord.shards:
+            runtime.notes.append(f"Discord shards here: {_ranges(settings.discord.shards)} of {settings.discord.shard_count}")
         try:
             return await _run_platforms(runtime, settings, platforms, stop or asyncio.Event())
         finally:
@@ -149,9 +131,10 @@ async def _lease_for(runtime, settings, runner):
     (after saying why in one line) when another process holds it."""
     from .leases import Lease, LeaseTaken, token_lease
 
-    if not PLATFORMS[runner.platform].single_process:
+    section = settings.section(runner.platform)
+    if not section.single_process:
         return None
-    lease = Lease(runtime.shelves, token_lease(runner.platform, settings.token(runner.platform).reveal()))
+    lease = Lease(runtime.shelves, token_lease(runner.platform, section.token.get_secret_value()))
     try:
         await asyncio.to_thread(lease.take)
     except LeaseTaken as exc:
@@ -180,14 +163,14 @@ def _runners(runtime, settings, platforms: list[str]) -> list:
     """A `Runner` for each platform asked for whose library is installed."""
     runners = []
     for key in platforms:
-        platform = PLATFORMS[key]
+        section = settings.section(key)
         try:
-            runner_class = platform.runner_class()
+            runner_class = section.runner_class()
         except ImportError as exc:
-            print(f"rarereads serve: {platform.name} needs {exc.name or 'its library'}: "
-                  f"pip install -e '.[{platform.extra}]'", file=sys.stderr)
+            print(f"rarereads serve: {section.name} needs {exc.name or 'its library'}: "
+                  f"pip install -e '.[{section.extra}]'", file=sys.stderr)
             continue
-        runners.append(runner_class(runtime, settings))
+        runners.append(runner_class(runtime, section))  # each adapter gets its own section only
     return runners
 
 

@@ -1,62 +1,31 @@
-"""Bot settings, read only from the environment or a `.env` file (see `.env.example`).
+"""The bots' settings: one pydantic-settings model, a section per chat platform (see `.env.example`).
 
-This is the one module of rarereads that reads environment variables. Everything
-below it (`engine/`, the adapters, the retrain manager) takes explicit arguments.
-Tokens are held in `Secret`, whose repr and str never show the value, and
-`redact_secrets_in_logs` keeps them out of every log record.
+`Settings` extends `rarereads.settings.PathSettings` (where models and shelves live) with
+what `rarereads serve` needs: a section per platform (`RAREREADS_DISCORD_*`,
+`RAREREADS_TELEGRAM_*`; each adapter gets only its own), and the bots' behaviour. Only
+the outermost layer reads it (`load_settings`, once per command); everything below takes
+explicit arguments. Tokens are `SecretStr`: no repr, str or log shows them, and
+`redact_secrets_in_logs` keeps them out of every log record. A new platform is one adapter
+file plus its section here: a `PlatformSettings` subclass and one field of `Settings`.
 """
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
-import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from engine.imports import MAX_ROWS
 from engine.rarity import DEFAULT_RARITY, RARITIES
+from rarereads.settings import PathSettings, SettingsError, add_flags, flag_values, read_settings
 
-from rarereads.paths import PROJECT_ROOT
-
-from .platforms import PLATFORMS
-
-TELEGRAM_MODES = ("polling", "webhook")
-DISCORD_SYNC = ("auto", "always", "never")
-
-
-class SettingsError(ValueError):
-    """A setting is present but cannot be used; the message names the variable."""
-
-
-class Secret:
-    """A token: compares and hashes by value, but never shows it in repr, str or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        """The real value, for the one call that needs it (logging in to a platform)."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return repr(self)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+__all__ = ["Settings", "SettingsError", "load_settings", "add_setting_flags", "flag_values", "PLATFORMS"]
 
 
 @dataclass(frozen=True)
@@ -86,245 +55,264 @@ class Schedule:
         return candidate if candidate > now else candidate + dt.timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything `rarereads serve` needs; build with `load_settings()`."""
-
-    discord_token: Secret | None = None
-    discord_test_guild_id: int | None = None
-    discord_sync: str = "auto"  # sync slash commands: auto (when changed), always, never
-    telegram_token: Secret | None = None
-    admins: Mapping[str, frozenset[int]] = field(default_factory=dict)  # platform -> user ids (RAREREADS_<P>_ADMINS)
-    telegram_base_url: str | None = None  # self-hosted Bot API server root, e.g. http://127.0.0.1:8081
-    telegram_mode: str = "polling"
-    telegram_webhook_url: str | None = None  # public HTTPS URL Telegram posts updates to
-    telegram_webhook_listen: str = "0.0.0.0"
-    telegram_webhook_port: int = 8443
-    telegram_webhook_secret: Secret | None = None
-    models_dir: Path = PROJECT_ROOT / "models"
-    model: Path | None = None  # pinned model folder; None = newest in models_dir
-    db: str | Path = PROJECT_ROOT / "var" / "shelves.sqlite"  # a SQLite file, or a postgresql:// URL
-    discord_shard_ids: tuple[int, ...] | None = None  # `serve --shards`: the Discord shards this process runs
-    discord_shard_count: int | None = None  # `serve --shard-count`: Discord shards over all processes
-    default_rarity: str = DEFAULT_RARITY
-    rate_limit: RateLimit | None = RateLimit(5, 10.0)
-    retrain_schedule: Schedule | None = None
-    retrain_min_fraction: float = 0.9
-    retrain_timeout: float | None = 6 * 3600.0  # seconds before a retrain's trainer is ended; None: no limit
-    import_max_rows: int = 20_000  # books one library import may hold
-    log_level: str = "INFO"
-    env_file: Path | None = field(default=None, compare=False)
-
-    @property
-    def platforms(self) -> list[str]:
-        """Platforms that have a token configured, in start-up order."""
-        return [p for p in PLATFORMS if self.token(p)]
-
-    def token(self, platform: str) -> Secret | None:
-        """The platform's bot token, if configured."""
-        return getattr(self, f"{platform}_token", None)
-
-    def is_admin(self, platform: str, user_id: int | str) -> bool:
-        """Whether `user_id` on `platform` may retrain and see /status."""
-        try:
-            return int(user_id) in self.admins.get(platform, ())
-        except (TypeError, ValueError):
-            return False
-
-    def telegram_urls(self) -> tuple[str, str] | None:
-        """(base_url, base_file_url) for python-telegram-bot, or None for api.telegram.org."""
-        if not self.telegram_base_url:
-            return None
-        root = self.telegram_base_url.rstrip("/")
-        root = root[:-len("/bot")] if root.endswith("/bot") else root
-        return f"{root}/bot", f"{root}/file/bot"
-
-    def secrets(self) -> list[str]:
-        """Every secret value configured, for log redaction."""
-        from urllib.parse import urlsplit
-
-        password = urlsplit(str(self.db)).password if str(self.db).startswith(("postgresql:", "postgres:")) else None
-        return [s.reveal() for s in (self.discord_token, self.telegram_token, self.telegram_webhook_secret) if s] + \
-            ([password] if password else [])
-
-
-# --- parsing ---------------------------------------------------------------------------
-
-_SECRET_LIKE = re.compile(r"\d{5,}:[\w-]{10,}|[\w-]{16,}|[\w-]{6,}\.[\w-]{4,}\.[\w-]{6,}")
-
-
-def _shown(value: str) -> str:
-    """A wrong setting's value as an error may show it: only when it cannot be a pasted secret.
-
-    Tokens end up in the wrong variable often enough (and error lines in logs and terminals
-    that others read): a value that is long or shaped like a token is not shown.
-    """
-    value = str(value).strip()
-    if len(value) > 24 or _SECRET_LIKE.search(value):
-        return "(a value that looks like a token; not shown)"
-    return repr(value)
-
+# --- values written as text -------------------------------------------------------------
+# Each parser raises ValueError saying what the setting takes; `rarereads.settings` adds its name.
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hour|hours)?\s*$", re.I)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _DAILY = re.compile(r"^\s*daily\s+(\d{1,2}):(\d{2})\s*$", re.I)
 _EVERY = re.compile(r"^\s*every\s+(\d+(?:\.\d+)?)\s*(m|min|minutes?|h|hours?|d|days?)\s*$", re.I)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*$", re.I)
+_OFF = ("", "0", "off", "none", "never")
 
 
-def parse_rate_limit(text: str) -> RateLimit | None:
+def parse_rate_limit(text: Any) -> RateLimit | None:
     """"5/10s" -> 5 per 10 seconds; "5/min", "20/h" likewise; "", "0" or "off" -> no limit."""
-    if not text.strip() or text.strip().lower() in ("0", "off", "none"):
+    if not isinstance(text, str):
+        return text
+    if text.strip().lower() in _OFF:
         return None
     match = _RATE.match(text)
     if not match:
-        raise SettingsError(f"RAREREADS_RATE_LIMIT={_shown(text)}: write it as COUNT/PERIOD, e.g. 5/10s or 30/min")
+        raise ValueError("write it as COUNT/PERIOD, e.g. 5/10s or 30/min, or off")
     count, amount, unit = match.groups()
     seconds = float(amount or 1) * _UNIT_SECONDS[(unit or "s")[0].lower()]
     if int(count) < 1 or seconds <= 0:
-        raise SettingsError(f"RAREREADS_RATE_LIMIT={_shown(text)}: count and period must be positive")
+        raise ValueError("count and period must be positive")
     return RateLimit(int(count), seconds)
 
 
-def parse_schedule(text: str) -> Schedule | None:
+def parse_schedule(text: Any) -> Schedule | None:
     """"daily 03:00" or "every 12h" (also m, d); empty or "off" -> no schedule."""
-    if not text.strip() or text.strip().lower() in ("off", "none", "never"):
+    if not isinstance(text, str):
+        return text
+    if text.strip().lower() in _OFF:
         return None
     if match := _DAILY.match(text):
         hour, minute = int(match[1]), int(match[2])
         if hour > 23 or minute > 59:
-            raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={_shown(text)}: no such time of day")
+            raise ValueError("no such time of day; write \"daily HH:MM\"")
         return Schedule(text.strip(), at=dt.time(hour, minute))
     if match := _EVERY.match(text):
         seconds = float(match[1]) * {"m": 60, "h": 3600, "d": 86400}[match[2][0].lower()]
         if seconds < 600:
-            raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={_shown(text)}: retrain at most every 10 minutes")
+            raise ValueError("retrain at most every 10 minutes")
         return Schedule(text.strip(), every=seconds)
-    raise SettingsError(f"RAREREADS_RETRAIN_SCHEDULE={_shown(text)}: write \"daily HH:MM\", \"every 12h\" or leave it empty")
+    raise ValueError("write \"daily HH:MM\", \"every 12h\" or leave it empty")
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*$", re.I)
-
-
-def parse_duration(name: str, text: str) -> float | None:
+def parse_duration(text: Any) -> float | None:
     """"90m", "6h", "3600" (seconds) -> seconds; "off" or "none" -> None (no limit)."""
+    if not isinstance(text, str):
+        return text
     if text.strip().lower() in ("off", "none", "never"):
         return None
     match = _DURATION.match(text)
     if not match or float(match[1]) <= 0:
-        raise SettingsError(f"{name}={_shown(text)}: write a duration such as 90m or 6h, or off")
+        raise ValueError("write a duration such as 90m or 6h, or off")
     return float(match[1]) * _UNIT_SECONDS[(match[2] or "s")[0].lower()]
 
 
-def _ids(name: str, text: str) -> frozenset[int]:
-    parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
-    try:
-        return frozenset(int(p) for p in parts)
-    except ValueError:
-        raise SettingsError(f"{name}: write numeric user ids separated by commas (got {_shown(text)})") from None
-
-
-def _int(name: str, text: str, default: int | None) -> int | None:
-    if not text.strip():
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise SettingsError(f"{name}={_shown(text)} is not a whole number") from None
-
-
-def _db_location(text: str) -> str | Path:
-    """RAREREADS_DB: a postgresql:// URL as given (a Path would fold its "//"), else a file path."""
-    if text.lower().startswith(("postgresql://", "postgres://")):
+def parse_ids(text: Any) -> Any:
+    """"1, 2;3" -> {1, 2, 3}: user ids separated by commas, semicolons or spaces."""
+    if not isinstance(text, str):
         return text
-    return Path(text or PROJECT_ROOT / "var" / "shelves.sqlite").expanduser()
+    try:
+        return frozenset(int(p) for p in re.split(r"[\s,;]+", text.strip()) if p)
+    except ValueError:
+        raise ValueError("write numeric user ids separated by commas") from None
 
 
-def _secret(text: str) -> Secret | None:
-    text = text.strip()
-    return Secret(text) if text else None
+def parse_shard_ids(text: Any) -> Any:
+    """Discord shards as written, "0-3,6" -> (0, 1, 2, 3, 6); empty -> None (all of them)."""
+    if not isinstance(text, str):
+        return text
+    ids: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        low, dash, high = part.partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise ValueError("write shard numbers or ranges, e.g. 0-3 or 0,2,4") from None
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids)) or None
 
 
-def _read_environment(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
-    if environ is not None:
-        return dict(environ)
-    values: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        from dotenv import dotenv_values
-
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ)  # the real environment wins over .env
-    return values
+def check_shards(shards: tuple[int, ...] | None, count: int | None) -> None:
+    """Raise ValueError unless `shards` are shards of `count` (the bot's shards over all processes)."""
+    if count is not None and count < 1:
+        raise ValueError("the shard count must be at least 1")
+    if shards is not None and count is None:
+        raise ValueError("shards need the shard count: how many shards the bot has over all its processes")
+    if shards is not None and not all(0 <= i < count for i in shards):
+        raise ValueError(f"shards are numbered 0 to {count - 1} when there are {count}")
 
 
-def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
-    """Read settings from `environ` if given, else from `.env` overlaid by the process environment.
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+UserIds = Annotated[frozenset[int], NoDecode, BeforeValidator(parse_ids)]
+
+
+# --- a section per platform ----------------------------------------------------------------
+
+class PlatformSettings(BaseModel):
+    """What every chat platform's section holds; a platform adds its own settings to it.
+
+    Class attributes name the platform's adapter: `name` (for people), `runner` (its
+    `bot.runtime.Runner` as "module:Class", imported only when its token is set), `extra`
+    (the pip extra installing its library), `single_process` (one process per token).
+    """
+
+    name: ClassVar[str]
+    runner: ClassVar[str]
+    extra: ClassVar[str]
+    # Only one process may run it per token (Telegram: two would fight over getUpdates); serve
+    # holds a lease on the token in the shelf store (`bot.leases`).
+    single_process: ClassVar[bool] = False
+
+    token: SecretStr | None = Field(None, description="the bot's token (empty: the platform does not start)")
+    admins: UserIds = Field(frozenset(), description="user ids allowed to /retrain and /status")
+
+    def runner_class(self):
+        """The `Runner` class (imports the platform's library; raises ImportError without it)."""
+        module, _, attribute = self.runner.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+class DiscordSettings(PlatformSettings):
+    """RAREREADS_DISCORD_*: the Discord adapter's (`bot.discord_bot`) section."""
+
+    name: ClassVar[str] = "Discord"
+    runner: ClassVar[str] = "bot.discord_bot:DiscordRunner"
+    extra: ClassVar[str] = "discord"
+
+    test_guild_id: int | None = Field(None, description="sync slash commands to this one server only")
+    sync: Annotated[Literal["auto", "always", "never"], BeforeValidator(_lower)] = Field(
+        "auto", description="when to sync slash commands: auto (when they changed), always, never")
+    shards: Annotated[tuple[int, ...] | None, NoDecode, BeforeValidator(parse_shard_ids)] = Field(
+        None, description="the shards this process runs, e.g. 0-3 (with shard_count); empty: all of them")
+    shard_count: int | None = Field(None, description="how many shards the bot has over all its processes")
+
+    @model_validator(mode="after")
+    def _shards_of_count(self):
+        try:
+            check_shards(self.shards, self.shard_count)
+        except ValueError as exc:
+            raise ValueError(f"RAREREADS_DISCORD_SHARDS / RAREREADS_DISCORD_SHARD_COUNT: {exc}") from None
+        return self
+
+
+class TelegramSettings(PlatformSettings):
+    """RAREREADS_TELEGRAM_*: the Telegram adapter's (`bot.telegram_bot`) section."""
+
+    name: ClassVar[str] = "Telegram"
+    runner: ClassVar[str] = "bot.telegram_bot:TelegramRunner"
+    extra: ClassVar[str] = "telegram"
+    single_process: ClassVar[bool] = True
+
+    base_url: str | None = Field(None, description="a self-hosted Bot API server's root")
+    mode: Annotated[Literal["polling", "webhook"], BeforeValidator(_lower)] = Field(
+        "polling", description="polling or webhook")
+    webhook_url: str | None = Field(None, description="webhook mode: the public https URL Telegram posts to")
+    webhook_listen: str = Field("0.0.0.0", description="webhook mode: the address to listen on")
+    webhook_port: int = Field(8443, description="webhook mode: the port to listen on")
+    webhook_secret: SecretStr | None = Field(None, description="webhook mode: the secret Telegram echoes back")
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self):
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("RAREREADS_TELEGRAM_MODE=webhook needs RAREREADS_TELEGRAM_WEBHOOK_URL (the public https URL)")
+        return self
+
+    def urls(self) -> tuple[str, str] | None:
+        """(base_url, base_file_url) for python-telegram-bot, or None for api.telegram.org."""
+        if not self.base_url:
+            return None
+        root = self.base_url.rstrip("/")
+        root = root[:-len("/bot")] if root.endswith("/bot") else root
+        return f"{root}/bot", f"{root}/file/bot"
+
+
+# --- the whole model --------------------------------------------------------------------
+
+RARITY_HELP = "how rare the picks are: " + "; ".join(f"{n}: {r.description}" for n, r in RARITIES.items())
+
+
+class Settings(PathSettings):
+    """Everything `rarereads serve` needs; read with `load_settings()`."""
+
+    discord: DiscordSettings = DiscordSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    default_rarity: Annotated[Literal[tuple(RARITIES)], BeforeValidator(_lower)] = Field(  # type: ignore[valid-type]
+        DEFAULT_RARITY, description=RARITY_HELP)
+    rate_limit: Annotated[RateLimit | None, NoDecode, BeforeValidator(parse_rate_limit)] = Field(
+        RateLimit(5, 10.0), description="commands per user per period, e.g. 5/10s or 30/min; off for none")
+    retrain_schedule: Annotated[Schedule | None, NoDecode, BeforeValidator(parse_schedule)] = Field(
+        None, description="unattended retraining: daily HH:MM, every 12h, or empty")
+    retrain_min_fraction: float = Field(0.9, ge=0, le=2, description="a retrained model must reach this fraction "
+                                                                      "of the current one's figure")
+    retrain_timeout: Annotated[float | None, BeforeValidator(parse_duration)] = Field(
+        6 * 3600.0, description="how long a retrain may run, e.g. 90m or 6h, or off")
+    import_max_rows: int = Field(MAX_ROWS, ge=1, description="most books one library import may hold")
+    log_level: Annotated[str, BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if not isinstance(logging.getLevelName(value), int):
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    def section(self, platform: str) -> PlatformSettings:
+        """The section of `platform` ("discord")."""
+        return getattr(self, platform)
+
+    @property
+    def platforms(self) -> list[str]:
+        """Platforms that have a token configured, in start-up order."""
+        return [p for p in PLATFORMS if self.section(p).token]
+
+    def is_admin(self, platform: str, user_id: int | str) -> bool:
+        """Whether `user_id` on `platform` may retrain and see /status."""
+        try:
+            return int(user_id) in self.section(platform).admins
+        except (TypeError, ValueError):
+            return False
+
+    def secrets(self) -> list[str]:
+        """Every secret value configured, for log redaction."""
+        from engine.shelf import is_url
+        from urllib.parse import urlsplit
+
+        values = [self.section(p).token for p in PLATFORMS] + [self.telegram.webhook_secret]
+        password = urlsplit(self.db).password if is_url(self.db) else None  # RAREREADS_DB=postgresql://user:pw@...
+        return [s.get_secret_value() for s in values if s] + ([password] if password else [])
+
+
+# The platforms, in start-up order: the sections of `Settings`.
+PLATFORMS: tuple[str, ...] = tuple(name for name, f in Settings.model_fields.items()
+                                   if isinstance(f.annotation, type) and issubclass(f.annotation, PlatformSettings))
+
+
+def add_setting_flags(parser, *names: str) -> None:
+    """Flags overriding the settings `names` (`--models-dir`, `--model`, `--db`, `--rarity` for the
+    default rarity), declared from the settings' fields: the command-line tools share them."""
+    add_flags(parser, Settings, *names, rename={"default_rarity": "--rarity"})
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env",
+                  **overrides: Any) -> Settings:
+    """The settings from `environ` if given, else from `env_file` overlaid by the process environment.
+
+    `overrides` are flags given on the command line (`flag_values(args, Settings)`).
 
     Raises:
-        SettingsError: a variable is set to something unusable (the message says which and how to fix it).
+        SettingsError: a variable is set to something unusable (the message says which and what it takes).
     """
-    env_path = Path(env_file) if env_file else None
-    env = _read_environment(environ, env_path)
-
-    def get(name: str, default: str = "") -> str:
-        return (env.get(f"RAREREADS_{name}") or default).strip()
-
-    rarity = get("DEFAULT_RARITY", DEFAULT_RARITY).lower()
-    if rarity not in RARITIES:
-        raise SettingsError(f"RAREREADS_DEFAULT_RARITY={_shown(rarity)}: choose one of {', '.join(RARITIES)}")
-    mode = get("TELEGRAM_MODE", "polling").lower()
-    if mode not in TELEGRAM_MODES:
-        raise SettingsError(f"RAREREADS_TELEGRAM_MODE={_shown(mode)}: choose polling or webhook")
-    sync = get("DISCORD_SYNC", "auto").lower()
-    if sync not in DISCORD_SYNC:
-        raise SettingsError(f"RAREREADS_DISCORD_SYNC={_shown(sync)}: choose auto, always or never")
-    webhook_url = get("TELEGRAM_WEBHOOK_URL") or None
-    if mode == "webhook" and not webhook_url:
-        raise SettingsError("RAREREADS_TELEGRAM_MODE=webhook needs RAREREADS_TELEGRAM_WEBHOOK_URL (the public https URL)")
-    try:
-        fraction = float(get("RETRAIN_MIN_FRACTION", "0.9"))
-    except ValueError:
-        raise SettingsError(f"RAREREADS_RETRAIN_MIN_FRACTION={_shown(get('RETRAIN_MIN_FRACTION'))} is not a number") from None
-    if not 0 <= fraction <= 2:
-        raise SettingsError(f"RAREREADS_RETRAIN_MIN_FRACTION={fraction}: use a fraction such as 0.9")
-    level = get("LOG_LEVEL", "INFO").upper()
-    if not isinstance(logging.getLevelName(level), int):
-        raise SettingsError(f"RAREREADS_LOG_LEVEL={_shown(level)}: use DEBUG, INFO, WARNING or ERROR")
-
-    models_dir = Path(get("MODELS_DIR") or PROJECT_ROOT / "models").expanduser()
-    model = get("MODEL")
-    model_path = None
-    if model:
-        model_path = Path(model).expanduser()
-        if not model_path.is_absolute() and not model_path.exists():
-            model_path = models_dir / model_path  # a bare folder name means one under models_dir
-    port = _int("RAREREADS_TELEGRAM_WEBHOOK_PORT", get("TELEGRAM_WEBHOOK_PORT"), 8443)
-    import_rows = _int("RAREREADS_IMPORT_MAX_ROWS", get("IMPORT_MAX_ROWS"), 20_000)
-    if import_rows < 1:
-        raise SettingsError("RAREREADS_IMPORT_MAX_ROWS must be at least 1")
-    return Settings(
-        discord_token=_secret(get("DISCORD_TOKEN")),
-        discord_test_guild_id=_int("RAREREADS_DISCORD_TEST_GUILD_ID", get("DISCORD_TEST_GUILD_ID"), None),
-        discord_sync=sync,
-        telegram_token=_secret(get("TELEGRAM_TOKEN")),
-        admins={p: _ids(f"RAREREADS_{p.upper()}_ADMINS", get(f"{p.upper()}_ADMINS")) for p in PLATFORMS},
-        telegram_base_url=get("TELEGRAM_BASE_URL") or None,
-        telegram_mode=mode,
-        telegram_webhook_url=webhook_url,
-        telegram_webhook_listen=get("TELEGRAM_WEBHOOK_LISTEN", "0.0.0.0"),
-        telegram_webhook_port=port,
-        telegram_webhook_secret=_secret(get("TELEGRAM_WEBHOOK_SECRET")),
-        models_dir=models_dir,
-        model=model_path,
-        db=_db_location(get("DB")),
-        default_rarity=rarity,
-        rate_limit=parse_rate_limit(get("RATE_LIMIT", "5/10s")),
-        retrain_schedule=parse_schedule(get("RETRAIN_SCHEDULE")),
-        retrain_min_fraction=fraction,
-        retrain_timeout=parse_duration("RAREREADS_RETRAIN_TIMEOUT", get("RETRAIN_TIMEOUT", "6h")),
-        import_max_rows=import_rows,
-        log_level=level,
-        env_file=env_path,
-    )
+    return read_settings(Settings, environ, env_file, **overrides)
 
 
 # --- keeping tokens out of logs ----------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Telegram adapter: python-telegram-bot handlers that parse, call the service, and format.
+"""Telegram adapter: python-telegram-bot handlers that hand lines to the runtime, and format answers.
 
-Replies use HTML parse mode; every piece of user or catalogue text goes through
-`html.escape`. Buttons carry `rr:<token>` callback data (see `bot.runtime.ActionStore`).
+Every command is typed (`bot.grammar` reads it against the command table), so one handler
+takes all text; the command menu is the table's. Replies use HTML parse mode; every piece
+of user or catalogue text goes through `html.escape`. Buttons carry `rr:<token>` callback
+data (see `bot.actions.ActionStore`).
 """
 from __future__ import annotations
 
@@ -15,26 +17,31 @@ from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, In
                       InputTextMessageContent, MessageEntity, Update)
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import InvalidToken, RetryAfter, TelegramError
-from telegram.ext import (AIORateLimiter, Application, BaseUpdateProcessor, CallbackQueryHandler, CommandHandler,
-                          ContextTypes, InlineQueryHandler, MessageHandler, filters)
+from telegram.ext import (AIORateLimiter, Application, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes,
+                          InlineQueryHandler, MessageHandler, filters)
 
-from .conversation import Answer, Button, TextReply
+from .commands import menu
+from .conversation import Answer, Button
 from .formatting import clean_input, clip
+from .replies import Book, Error, Picks
 from .runtime import BotRuntime
-from .service import book_lines
+from .settings import TelegramSettings
+from .wording import Dialect, book_lines
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 MAX_MESSAGE = 4096  # Telegram's limit counts the text after entity parsing; the HTML is never shorter
-COMMANDS = [
-    ("recommend", "rare books for a title, or for your shelf"),
-    ("book", "look a book up"),
-    ("shelf", "your shelf: /shelf, /shelf add, /shelf remove, /shelf clear"),
-    ("import", "import your Goodreads export (send the CSV)"),
-    ("forget", "delete everything rarereads knows about you"),
-    ("help", "how to use rarereads"),
-]
+SAY = Dialect(  # typed commands, as in the terminal, and buttons
+    choose="Press a button or answer with a number:",
+    confirm="Press Yes below, or send {command}.",
+    send_file=("Send me your Goodreads library export as a file: on goodreads.com, My Books → Import and "
+               "export → Export Library, then attach goodreads_library_export.csv here (a StoryGraph export works too)."),
+    extra=("Or just type a title, e.g. Dune.",
+           "Under each pick: Read it (to your shelf), Not interested (never again), More like this",
+           "Import: send your Goodreads export (CSV) as a file.",
+           "In any chat: @-mention me with a title to share a book."),
+)
 
 
 class TelegramStartError(RuntimeError):
@@ -81,19 +88,17 @@ def render(answer: Answer) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     after the markup is made; each message carries the buttons of its own picks, and the
     last one the choices and the navigation row. All user and catalogue text is escaped.
     """
-    picks = getattr(getattr(answer.reply, "recommendations", None), "picks", None) or []
-    if getattr(answer.reply, "kind", "") == "book":
-        reply = answer.reply
-        blocks = [(line, []) for line in book_lines(reply.work, reply.neighbours, _book, _esc, note=reply.note)]
-    elif picks:
-        header = f"<b>{_esc(clip((answer.text.strip().splitlines() or [''])[0], 600))}</b>\n"
-        first = getattr(answer.reply, "offset", 0) + 1
-        blocks = [(header, [])] + [(_pick_block(first + i, pick), answer.picks[i:i + 1]) for i, pick in enumerate(picks)]
-        note = getattr(answer.reply, "note", "")
-        if note:
-            blocks.append((f"\n<i>{_esc(clip(note, 600))}</i>", []))
-    else:
-        blocks = [(block, []) for block in _plain_blocks(answer.text)]
+    match answer.reply:
+        case Book(work=work, neighbours=neighbours, note=note):
+            blocks = [(line, []) for line in book_lines(work, neighbours, _book, _esc, note=note)]
+        case Picks(recommendations=result, offset=offset, note=note) if result.picks:
+            header = f"<b>{_esc(clip((answer.text.strip().splitlines() or [''])[0], 600))}</b>\n"
+            blocks = [(header, [])] + [(_pick_block(offset + 1 + i, pick), answer.picks[i:i + 1])
+                                       for i, pick in enumerate(result.picks)]
+            if note:
+                blocks.append((f"\n<i>{_esc(clip(note, 600))}</i>", []))
+        case _:
+            blocks = [(block, []) for block in _plain_blocks(answer.text)]
     messages: list[tuple[list[str], list]] = [([], [])]
     for block, rows in blocks:
         texts, message_rows = messages[-1]
@@ -124,6 +129,7 @@ class TelegramChannel:
     """The chat (and the button press, if any) one update came from; see `bot.runtime.Channel`."""
 
     platform = PLATFORM
+    say = SAY
 
     def __init__(self, update: Update, bot):
         self.update, self.bot = update, bot
@@ -150,7 +156,7 @@ class TelegramChannel:
         return True
 
     async def answer(self, answer: Answer) -> None:
-        if answer.toast and await self._answer_query(answer.text, alert=getattr(answer.reply, "kind", "") == "error"):
+        if answer.toast and await self._answer_query(answer.text, alert=isinstance(answer.reply, Error)):
             return
         await self._answer_query()
         for text, keyboard in render(answer):
@@ -211,20 +217,11 @@ def addressed_text(message, username: str, bot_id: int) -> str | None:
 
 
 async def chat_line(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Text for us: /recommend, /book, /shelf ..., /forget, /help, a number picking a choice, or a bare title."""
-    runtime, bot = _runtime(context), context.bot
+    """Text for us: any command of the table, a number picking a choice, or a bare title."""
+    bot = context.bot
     line = addressed_text(update.effective_message, bot.username, bot.id)
-    if line is None:
-        return
-    channel = _channel(update, context)
-    await runtime.command(channel, lambda reader: runtime.conversation.text(reader, line, channel.scope))
-
-
-async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/import: explain how to send a Goodreads export."""
-    await _runtime(context).command(_channel(update, context), lambda reader: Answer(TextReply(
-        "Send me your Goodreads library export as a file: on goodreads.com, My Books → "
-        "Import and export → Export Library, then attach goodreads_library_export.csv here.")))
+    if line is not None:
+        await _runtime(context).text(_channel(update, context), line)
 
 
 async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -242,8 +239,7 @@ async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An inline button under one of our messages."""
-    runtime, token = _runtime(context), (update.callback_query.data or "").removeprefix("rr:")
-    await runtime.command(_channel(update, context), lambda reader: runtime.conversation.press(reader, token))
+    await _runtime(context).press(_channel(update, context), (update.callback_query.data or "").removeprefix("rr:"))
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -264,16 +260,6 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                 input_message_content=InputTextMessageContent(f"📚 {_book(work)}", parse_mode=ParseMode.HTML),
                 thumbnail_url=work.cover_url if work.cover_url.startswith("https://") else None))
         await update.inline_query.answer(results, cache_time=30, is_personal=False)
-
-
-async def retrain_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/retrain (admins): train a new model and swap it in if it is as good."""
-    await _runtime(context).retrain_command(_channel(update, context))
-
-
-async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/status (admins): model, evaluation, catalogue, shelves and uptime."""
-    await _runtime(context).status_command(_channel(update, context))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -336,9 +322,6 @@ def build_application(runtime: BotRuntime, token: str, *, base_url: str | None =
     application.bot_data["runtime"] = runtime
     # New messages only: an edit is not a command (editing /forget into /forget yes must not delete).
     new = filters.UpdateType.MESSAGE
-    application.add_handler(CommandHandler("retrain", retrain_command, filters=new))
-    application.add_handler(CommandHandler("status", status_command, filters=new))
-    application.add_handler(CommandHandler("import", import_command, filters=new & ~filters.Document.ALL))
     application.add_handler(MessageHandler(new & filters.Document.ALL, document_message))
     application.add_handler(MessageHandler(new & filters.TEXT, chat_line))
     application.add_handler(CallbackQueryHandler(button_pressed, pattern=r"^rr:"))
@@ -348,20 +331,20 @@ def build_application(runtime: BotRuntime, token: str, *, base_url: str | None =
 
 
 async def _post_init(application: Application) -> None:
-    await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    await application.bot.set_my_commands([BotCommand(name, text) for name, text in menu()])
 
 
 class TelegramRunner:
-    """Starts and stops the Telegram side of `rarereads serve`."""
+    """Starts and stops the Telegram side of `rarereads serve`, with its settings section."""
 
     name = "Telegram"
     platform = PLATFORM
 
-    def __init__(self, runtime: BotRuntime, settings):
+    def __init__(self, runtime: BotRuntime, settings: TelegramSettings):
         self.runtime = runtime
         self.settings = settings
-        urls = settings.telegram_urls() or (None, None)
-        self.application = build_application(runtime, settings.telegram_token.reveal(),
+        urls = settings.urls() or (None, None)
+        self.application = build_application(runtime, settings.token.get_secret_value(),
                                              base_url=urls[0], base_file_url=urls[1])
         self._started = False
 
@@ -377,16 +360,16 @@ class TelegramRunner:
         await _post_init(app)
         await app.start()
         settings = self.settings
-        if settings.telegram_mode == "webhook":
-            path = urlparse(settings.telegram_webhook_url).path.lstrip("/")
-            secret = settings.telegram_webhook_secret.reveal() if settings.telegram_webhook_secret else None
-            await app.updater.start_webhook(listen=settings.telegram_webhook_listen, port=settings.telegram_webhook_port,
-                                            url_path=path, webhook_url=settings.telegram_webhook_url,
+        if settings.mode == "webhook":
+            path = urlparse(settings.webhook_url).path.lstrip("/")
+            secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            await app.updater.start_webhook(listen=settings.webhook_listen, port=settings.webhook_port,
+                                            url_path=path, webhook_url=settings.webhook_url,
                                             secret_token=secret, drop_pending_updates=False)
         else:
             await app.updater.start_polling(drop_pending_updates=False, error_callback=self._polling_error)
         self._started = True
-        log.info("Telegram: running as @%s (%s)", app.bot.username, settings.telegram_mode)
+        log.info("Telegram: running as @%s (%s)", app.bot.username, settings.mode)
 
     @staticmethod
     def _polling_error(error: TelegramError) -> None:
@@ -394,7 +377,7 @@ class TelegramRunner:
 
     async def notify_admins(self, text: str) -> None:
         """Send `text` to every Telegram admin (scheduled retrain outcomes)."""
-        for admin in self.settings.admins.get(PLATFORM, ()):
+        for admin in self.settings.admins:
             try:
                 await self.application.bot.send_message(admin, text)
             except TelegramError as exc:

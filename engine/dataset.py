@@ -3,8 +3,10 @@
 On disk a dataset is a folder:
 
 - `dataset.json`: format version, source, rating scale, counts, skipped rows, fingerprint
-- `works.tsv.gz`: `title, author, year, cover_url, isbns, publisher` (row number = work id; isbns
-  `|`-joined, the most rated edition's first; files without `publisher` read as empty)
+- `works.tsv.gz`: `title, author, year, cover_url, isbns, publisher, series` (row number = work
+  id; isbns `|`-joined, the most rated edition's first; `series`: the series or publisher's
+  line its editions' titles name in parentheses, "Dune Chronicles"; files without
+  `publisher` or `series` read them as empty)
 - `ratings.npz`: `user`, `work` (int32), `rating` (float32, 0 = implicit)
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from .editions import Grouping, group_editions
 from .errors import DataFormatError
 from .loaders import RawData
-from .normalize import clean_text, display_title, first_author, https_url, split_subtitle, tidy_case
+from .normalize import clean_text, display_title, first_author, https_url, series_note, split_subtitle, tidy_case
 
 FORMAT_VERSION = 1
 DEFAULT_LIKE_THRESHOLD = {10: 7.0, 5: 4.0}  # Lit2Vec2: >= 7 of 10, >= 4 of 5
@@ -40,12 +42,15 @@ class Works:
     cover_url: list[str]
     isbns: list[str]  # "|"-joined ISBNs of every edition, the most rated edition's first
     publisher: Sequence[str] | None = None  # most common publisher of its editions; None: all unknown
+    series: Sequence[str] | None = None  # the series note most of its editions carry ("Dune Chronicles"); None: none
 
-    TEXT_COLUMNS = ("title", "author", "cover_url", "isbns", "publisher")
+    TEXT_COLUMNS = ("title", "author", "cover_url", "isbns", "publisher", "series")
 
     def __post_init__(self):
         if self.publisher is None:
             self.publisher = [""] * len(self.title)
+        if self.series is None:
+            self.series = [""] * len(self.title)
 
     def __len__(self) -> int:
         return len(self.title)
@@ -53,24 +58,26 @@ class Works:
     def subset(self, ids: np.ndarray) -> "Works":
         """Works `ids`, renumbered 0..len(ids)-1 in that order."""
         return Works([self.title[i] for i in ids], [self.author[i] for i in ids], self.year[ids].copy(),
-                     [self.cover_url[i] for i in ids], [self.isbns[i] for i in ids], [self.publisher[i] for i in ids])
+                     [self.cover_url[i] for i in ids], [self.isbns[i] for i in ids], [self.publisher[i] for i in ids],
+                     [self.series[i] for i in ids])
 
     def write_tsv(self, path: Path, extra: dict[str, np.ndarray] | None = None) -> None:
         """Write as gzipped TSV; `extra` adds numeric columns (e.g. likes)."""
         extra = extra or {}
         with gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=9) as handle:
             writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-            writer.writerow(["title", "author", "year", "cover_url", "isbns", "publisher", *extra])
+            writer.writerow(["title", "author", "year", "cover_url", "isbns", "publisher", "series", *extra])
             for i in range(len(self)):
                 writer.writerow([self.title[i], self.author[i], int(self.year[i]), self.cover_url[i],
-                                 self.isbns[i], self.publisher[i], *(int(col[i]) for col in extra.values())])
+                                 self.isbns[i], self.publisher[i], self.series[i], *(int(col[i]) for col in extra.values())])
 
     @classmethod
     def read_tsv(cls, path: Path, compact: bool = False) -> tuple["Works", dict[str, np.ndarray]]:
         """Inverse of `write_tsv`: the works and their extra numeric columns.
 
         Args:
-            path: A `works.tsv.gz` written by `write_tsv` (one without `publisher` reads as unknown).
+            path: A `works.tsv.gz` written by `write_tsv` (one without `publisher` or `series` reads them
+                as unknown).
             compact: Keep text columns as `TextColumn`s (the file's bytes plus offsets,
                 decoded on access) instead of lists of str: at 2.8M works this loads in
                 seconds and holds a fraction of the memory. For read-only use (the engine).
@@ -90,7 +97,7 @@ class Works:
             column = columns.get(name)
             text[name] = column if column is None or compact or not isinstance(column, TextColumn) else list(column)
         works = cls(text["title"], text["author"], _ints(columns["year"], np.int32), text["cover_url"], text["isbns"],
-                    text["publisher"])
+                    text["publisher"], text["series"])
         extra = {k: _ints(v, np.int64) for k, v in columns.items() if k not in cls.TEXT_COLUMNS and k != "year"}
         return works, extra
 
@@ -215,6 +222,7 @@ class Dataset:
     source: str = ""
     n_users: int = 0
     meta: dict = field(default_factory=dict)
+    folder: Path | None = None  # where it was loaded from (derived tables such as the genre profile sit beside it)
 
     def like_threshold(self, threshold: float | None = None) -> float:
         return float(threshold) if threshold is not None else DEFAULT_LIKE_THRESHOLD.get(self.rating_scale, 0.7 * self.rating_scale)
@@ -256,7 +264,7 @@ class Dataset:
         if meta.get("format_version") != FORMAT_VERSION:
             raise DataFormatError(f"{folder}: dataset format {meta.get('format_version')} is not {FORMAT_VERSION}")
         return cls(works, arrays["user"], arrays["work"], arrays["rating"], int(meta["rating_scale"]),
-                   meta.get("source", ""), int(meta.get("n_users", 0)), meta)
+                   meta.get("source", ""), int(meta.get("n_users", 0)), meta, folder)
 
 
 def _pick(values: list[str], weights: list[float] | None = None) -> str:
@@ -330,9 +338,11 @@ def build_dataset(raw: RawData, keep_implicit: bool = False, grouping: tuple[Gro
     users = sorted({user for user, _ in best}, key=lambda u: (len(u), u))
     user_id = {u: i for i, u in enumerate(users)}
 
-    columns: dict[str, list] = {name: [] for name in ("title", "author", "year", "cover_url", "isbns", "publisher")}
+    columns: dict[str, list] = {name: [] for name in ("title", "author", "year", "cover_url", "isbns", "publisher",
+                                                      "series")}
     shown_author = _Memo(lambda a: clean_text(first_author(a)))
     shown_publisher = _Memo(clean_text)
+    series_of = _Memo(series_note)
     for group in rated:
         title_key, members = groups[group]
         members = sorted(members, key=lambda i: -ratings_of[editions[i].book_id])  # the most rated first
@@ -350,12 +360,13 @@ def build_dataset(raw: RawData, keep_implicit: bool = False, grouping: tuple[Gro
         columns["cover_url"].append(https_url(next((e.cover_url for e in eds if e.cover_url), "")))
         columns["isbns"].append("|".join(dict.fromkeys(i for e in eds for i in e.isbns)))
         columns["publisher"].append(_pick([shown_publisher[e.publisher] for e in eds], weight))
+        columns["series"].append(_pick([series_of[e.title] for e in eds], weight))
 
     pairs = np.array([(user_id[u], work_id[g]) for u, g in best], dtype=np.int64).reshape(-1, 2)
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     rating = np.fromiter(best.values(), dtype=np.float32, count=len(best))[order]
     works = Works(columns["title"], columns["author"], np.array(columns["year"], dtype=np.int32), columns["cover_url"],
-                  columns["isbns"], columns["publisher"])
+                  columns["isbns"], columns["publisher"], columns["series"])
     meta = {"skipped": dict(raw.skipped), "n_editions": len(raw.editions)}
     return Dataset(works, pairs[order, 0].astype(np.int32), pairs[order, 1].astype(np.int32), rating,
                    raw.rating_scale, raw.source, len(users), meta)

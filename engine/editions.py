@@ -44,7 +44,7 @@ from typing import Callable, Iterator, Sequence
 from rapidfuzz import fuzz
 
 from .normalize import (ARTICLES, NOISE_SUBTITLES, display_title, drop_article, first_author, fold, normalize_author,
-                        normalize_title, split_subtitle)
+                        normalize_title, split_alternate)
 
 SURNAME_RATIO = 85.0  # rapidfuzz ratio (0..100) at which two surnames of >= 5 letters agree
 GIVEN_RATIO = 80.0  # the same for two full given names
@@ -53,7 +53,8 @@ _PARTICLES = {"von", "van", "de", "der", "den", "da", "di", "du", "del", "della"
 _TRANSLIT = [("sch", "sh"), ("tch", "ch"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("yo", "e"), ("ye", "e"),
              ("ya", "ia"), ("yu", "iu"), ("y", "i"), ("w", "v"), ("ii", "i"), ("ij", "i"), ("ou", "u")]
 _GUIDE = re.compile(r"\b(notes|study guide|critical essays?|companion|workbook|teachers?|summary|made easy|no fear|"
-                    r"literature guide|readers guide|lekture|interpretation|erlauterungen)\b")
+                    r"literature guide|readers guide|lekture|interpretation|erlauterungen|side by side|modern english|"
+                    r"contemporary english|facing pages? translation)\b")
 # A subtitle that numbers a volume ("Book 4", "Vol. II", "#12 ...", "1913-1962"), a graded
 # reader's level ("Level 5": a retelling) or names a collection of several (on folded text:
 # "#" and "-" are gone by then).
@@ -92,11 +93,45 @@ def _surnames_agree(a: str, b: str) -> bool:
     return min(len(a), len(b)) >= 5 and fuzz.ratio(ta, tb) >= SURNAME_RATIO
 
 
+# Short forms of given names, each to its full form ("Tom Peters" is "Thomas J. Peters").
+_NICKNAME_LIST = {
+    "thomas": "tom tommy", "william": "bill billy will willy", "robert": "bob bobby rob robbie bert",
+    "richard": "dick rick ricky rich", "james": "jim jimmy jamie", "michael": "mike mick mickey",
+    "david": "dave davy", "edward": "ed eddie ned ted", "joseph": "joe joey", "kenneth": "ken kenny",
+    "christopher": "chris kit", "elizabeth": "liz lizzie beth betty betsy libby eliza", "katherine": "kate kathy katie kay",
+    "catherine": "cathy cate", "stephen": "steve stevie", "steven": "steve", "daniel": "dan danny",
+    "anthony": "tony", "john": "jack johnny", "margaret": "maggie meg peggy marge", "samuel": "sam sammy",
+    "benjamin": "ben benny", "nicholas": "nick nicky", "matthew": "matt", "patrick": "pat paddy",
+    "patricia": "patty trish tricia", "ronald": "ron ronnie", "donald": "don donny", "lawrence": "larry",
+    "gerald": "gerry jerry", "alexander": "alex sandy", "andrew": "andy drew", "frederick": "fred freddie",
+    "gregory": "greg", "jeffrey": "jeff", "jonathan": "jon", "timothy": "tim timmy", "susan": "sue susie",
+    "jennifer": "jenny jen", "theodore": "theo", "henry": "hank harry", "charles": "chuck charlie chas",
+    "albert": "al bert", "alfred": "alf", "leonard": "len lenny leo", "raymond": "ray", "walter": "walt",
+    "philip": "phil", "douglas": "doug", "eugene": "gene", "abraham": "abe", "zachary": "zach zack",
+    "deborah": "deb debbie", "rebecca": "becky becca", "victoria": "vicky tori", "barbara": "barb babs",
+    "dorothy": "dot dottie", "jacqueline": "jackie", "pamela": "pam", "cynthia": "cindy", "sandra": "sandy",
+    "kimberly": "kim", "christine": "chris chrissy", "josephine": "jo josie", "alexandra": "alex",
+    "gwendolyn": "gwen", "judith": "judy", "nathaniel": "nat nate", "vincent": "vince", "harold": "hal",
+    "montgomery": "monty", "bradley": "brad", "frances": "fran", "francis": "frank", "franklin": "frank",
+    "isaac": "ike", "lewis": "lew", "louis": "lou", "mitchell": "mitch", "randolph": "randy",
+    "sylvester": "sly", "terence": "terry", "wallace": "wally"}
+_NICKNAMES: dict[str, frozenset[str]] = {}
+for _full, _shorts in _NICKNAME_LIST.items():
+    for _short in _shorts.split():
+        _NICKNAMES[_short] = _NICKNAMES.get(_short, frozenset()) | {_full}
+    _NICKNAMES[_full] = _NICKNAMES.get(_full, frozenset()) | {_full}
+
+
+def _nickname_of(a: str, b: str) -> bool:
+    """Whether two full given names may be one name: "tom" and "thomas", "chris" and "christine"."""
+    return bool(_NICKNAMES.get(a, frozenset()) & _NICKNAMES.get(b, frozenset()))
+
+
 def _given_agree(a: str, b: str) -> bool:
     if len(a) == 1 or len(b) == 1:
         return a[0] == b[0]
     ta, tb = _translit(a), _translit(b)
-    if ta == tb:
+    if ta == tb or _nickname_of(a, b):
         return True
     short, long = sorted((ta, tb), key=len)
     return (len(short) >= 3 and long.startswith(short)) or fuzz.ratio(ta, tb) >= GIVEN_RATIO
@@ -168,12 +203,15 @@ def _group_authors(items: list[tuple[tuple[str, ...], float, list[int]]]) -> lis
 
 
 def _main_title(shown: str) -> tuple[str, str] | None:
-    """(title key of the part before the first ':', folded subtitle) of a display title.
+    """(title key of the main title, folded subtitle) of a display title.
 
-    None without a subtitle, and for a list of titles after the colon ("The Spy Who
-    Came in from the Cold: Call for the Dead; A Murder of Quality; ...": an omnibus).
+    The main title ends at the first ':' or where an alternate title begins ("Slaughterhouse
+    Five or the Children's Crusade", "The Hobbit, or, There and Back Again": the subtitle
+    is then "or ..."). None without a subtitle, and for a list of titles after the colon
+    ("The Spy Who Came in from the Cold: Call for the Dead; A Murder of Quality; ...": an
+    omnibus).
     """
-    main, subtitle = split_subtitle(shown)
+    main, subtitle = split_alternate(shown)
     if not subtitle or ";" in subtitle:
         return None
     main_key, subtitle = normalize_title(main), fold(subtitle)
@@ -226,16 +264,17 @@ def group_editions(titles: Sequence[str], authors: Sequence[str],
 def _merge_subtitles(groups: dict[str, list[_Group]], shown: Sequence[str]) -> None:
     """Rule 3, in place: a "Main: Subtitle" group joins the one "Main" group its author agrees with.
 
-    When that author has several titles that begin with "Main" ("Berserker: Blue Death",
-    "Berserker Man", "Toot & Puddle: Top of the World", ...), "Main" names a series: only
-    subtitles alike to the title most editions carry join, and only when those hold two
-    thirds of the editions of all such titles, and none of those numbers a volume; the
-    others stay works of their own.
+    An alternate title ("Main, or Other", "Main or the Other") always joins. When that author has several titles that begin with "Main" ("Berserker:
+    Blue Death", "Berserker Man", "Toot & Puddle: Top of the World", ...), "Main" names a
+    series: only subtitles alike to the title most editions carry join, and only when those
+    hold two thirds of the editions of all such titles, and none of those numbers a volume;
+    the others stay works of their own. Titles that begin with "Main" but name another book
+    too ("The Hobbit and The Lord of the Rings") or a study aid are no sign of a series.
     """
     proposals: dict[int, tuple[str, _Group, list[tuple[_Group, str]]]] = {}
     for key in list(groups):
         for group in groups[key]:
-            mains = {_main_title(shown[i]) for i in group.members if ":" in shown[i]} - {None}
+            mains = {_main_title(shown[i]) for i in group.members} - {None}
             if len(mains) != 1:
                 continue
             main_key, subtitle = mains.pop()
@@ -244,8 +283,7 @@ def _merge_subtitles(groups: dict[str, list[_Group]], shown: Sequence[str]) -> N
             hosts = [g for g in groups[main_key] if g.members and _agree(group, g)]
             if len(hosts) != 1:
                 continue
-            own_title = groups.get(drop_article(subtitle.removeprefix("or ")), [])
-            if any(_agree(group, g) for g in own_title if g.members):
+            if _names_own_title(group, subtitle, groups):
                 continue  # "The Lord of the Rings: The Two Towers": the subtitle is a book of its own
             proposals.setdefault(id(hosts[0]), (main_key, hosts[0], []))[2].append((group, subtitle))
     ordered = sorted(groups)
@@ -257,6 +295,9 @@ def _merge_subtitles(groups: dict[str, list[_Group]], shown: Sequence[str]) -> N
         end = bisect.bisect_left(ordered, main_key + "!")  # "!" sorts right after " "
         rivals = [(g, key[len(main_key) + 1:]) for key in ordered[start:end] for g in groups[key]
                   if g.members and id(g) not in proposed and _agree(g, host)]
+        # A rival that adds another book ("The Hobbit and The Lord of the Rings") or is a study
+        # aid is no volume of a series called "Main": it says nothing about the subtitles.
+        rivals = [(g, sub) for g, sub in rivals if not (sub.startswith("and ") or _GUIDE.search(sub))]
         for group, _ in _alike_majority(mergeable, rivals):
             host.members.extend(group.members)
             host.names.extend(group.names)
@@ -269,20 +310,35 @@ def _may_be_subtitle(subtitle: str) -> bool:
 
 
 def _alike_majority(mergeable: list[tuple[_Group, str]], rivals: list[tuple[_Group, str]]) -> list[tuple[_Group, str]]:
-    """The mergeable (group, subtitle) alike to the largest of all, if the alike hold 2/3 of all editions."""
+    """The mergeable (group, subtitle) that join the main title's work.
+
+    Alternate titles ("or ...") count as one subtitle and always join. Other subtitles join
+    when they are alike to the one most editions carry (a tie is no majority) and, with the
+    alternates, hold 2/3 of the editions of all.
+    """
     if any(_VOLUME.search(s) for _, s in rivals):
         return []  # "Independence Day 3: War in the Desert" beside "Independence Day: Silent Zone": a series
+    family = lambda s: "or" if s.startswith("or ") else s  # noqa: E731
     everyone = mergeable + rivals
-    if len({s for _, s in everyone}) <= 1:
+    if len({family(s) for _, s in everyone}) <= 1:
         return mergeable
     size: dict[str, int] = {}
     for group, s in everyone:
-        size[s] = size.get(s, 0) + len(group.members)
+        size[family(s)] = size.get(family(s), 0) + len(group.members)
     best = max(size, key=lambda s: (size[s], s))
-    alike = {s for s in size if s == best or fuzz.token_set_ratio(s, best) >= 80}
-    if 3 * sum(size[s] for s in alike) < 2 * sum(size.values()):
-        return []
-    return [(g, s) for g, s in mergeable if s in alike]
+    alike = {s for s in size if s == best or ("or" not in (s, best) and fuzz.token_set_ratio(s, best) >= 80)}
+    joining = {"or"}
+    if not any(size[s] >= sum(size[a] for a in alike) for s in size if s not in alike):  # a tie is no majority
+        joining |= alike
+    if 3 * sum(size.get(s, 0) for s in joining) < 2 * sum(size.values()):
+        joining = {"or"}
+    return [(g, s) for g, s in mergeable if family(s) in joining]
+
+
+def _names_own_title(group: _Group, subtitle: str, groups: dict[str, list[_Group]]) -> bool:
+    """Whether `subtitle` is the title of another work by `group`'s author ("The Two Towers")."""
+    own = groups.get(drop_article(subtitle.removeprefix("or ")), [])
+    return any(_agree(group, g) for g in own if g.members and g is not group)
 
 
 def _agree(a: _Group, b: _Group) -> bool:

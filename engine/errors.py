@@ -51,10 +51,6 @@ class InvalidInput(RarereadsError):
     """The user's input cannot be used (empty, too long, no letters...)."""
 
 
-class EmptyShelf(RarereadsError):
-    """A shelf recommendation was asked for an empty shelf."""
-
-
 @dataclass
 class _TitleProblem(RarereadsError):
     """A typed title that did not resolve to one work; `candidates` are works to offer instead."""

@@ -5,8 +5,8 @@ book: title, author, ISBNs, the reader's stars and a status (read, want to read,
 did not finish). A file that is not such an export (another encoding we cannot decode, a
 binary file, a field past the CSV module's limit, an impossible rating, the wrong columns,
 too many rows) raises `ExportError` with one line saying what is wrong: nothing of it is
-used then. Matching rows to works is the caller's (`bot.service`), so this module needs
-no model.
+used then. `match_export(engine, export)` then finds each row's work in a model's
+catalogue (by ISBN, else by title and author) and says, row by row, how it went.
 
 Real exports have quirks this reads as they come: Goodreads writes ISBNs as `="0441013597"`
 (a spreadsheet formula keeping leading zeros), files may start with a byte-order mark,
@@ -22,11 +22,13 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import DataFormatError
-from .normalize import clean_isbn
-from .shelf import printable
+from .normalize import clean_isbn, work_key
+from .shelf import READ as READ_SHELF, WANT as WANT_SHELF, printable
 
 READ, WANT, READING, DNF = "read", "want", "reading", "dnf"
 STATUSES = (READ, WANT, READING, DNF)
+MAX_ROWS = 20_000  # books one import may hold by default (RAREREADS_IMPORT_MAX_ROWS)
+MATCH_SCORE = 80  # a row without a known ISBN needs a title match this good
 # Magic numbers of files people send by mistake instead of the CSV.
 _NOT_CSV = ((b"PK\x03\x04", "a spreadsheet or zip file"), (b"%PDF", "a PDF"), (b"\x89PNG", "an image"),
             (b"\xff\xd8\xff", "an image"), (b"GIF8", "an image"), (b"SQLite format 3", "a database"),
@@ -214,3 +216,67 @@ def read_export(data: bytes, max_rows: int | None = None) -> Export:
     if not export.rows:
         raise ExportError(f"That {export.source} export has no books in it")
     return export
+
+
+@dataclass
+class ImportReport:
+    """How each row of an export went.
+
+    Attributes:
+        stored: (row, work, shelf, how) for every book to put on a shelf, each work once; `how`
+            is "ISBN", "title" (the catalogue's title and author) or "close title" (the matcher's).
+        unmatched: (row, why) for books the catalogue does not have.
+        duplicates: Rows naming a work an earlier row named.
+        reading: Rows of books being read (neither liked yet nor wanted).
+        dnf: Rows of books not finished.
+    """
+
+    stored: list = field(default_factory=list)
+    unmatched: list = field(default_factory=list)
+    duplicates: int = 0
+    reading: int = 0
+    dnf: int = 0
+
+
+def match_export(engine, export: Export) -> ImportReport:
+    """Find each export row's work in `engine`'s catalogue: by ISBN (either form) first, then
+    by "title by author".
+
+    Read and rated books go to the read shelf (stars kept), to-read ones to the want shelf;
+    books being read or not finished are counted, not stored; a work named twice is stored once.
+    """
+    report, seen = ImportReport(), {}
+    for row in export.rows:
+        if row.status == DNF:
+            report.dnf += 1
+            continue
+        if row.status == READING and not row.rating:
+            report.reading += 1
+            continue
+        work = next((w for w in map(engine.work_by_isbn, row.isbns) if w is not None), None)
+        why, how = "", "ISBN"
+        if work is None:  # the same title and author as the catalogue's (its key), else the matcher
+            how = "title"
+            work = engine.work_by_key(work_key(row.title, row.author)) if row.author else None
+        if work is None:
+            query = f"{row.title} by {row.author}" if row.author else row.title
+            best = engine.match_title(query[:300], limit=1)
+            if best and best[0].score >= MATCH_SCORE:
+                work, how = best[0].work, "close title"
+            else:
+                isbn = "no ISBN of it in my catalogue" if row.isbns else "no ISBN"
+                near = f"closest title {best[0].work.label} ({best[0].score:.0f}%)" if best else "no similar title"
+                why = f"{isbn}; {near}"
+        if work is None:
+            report.unmatched.append((row, why))
+            continue
+        shelf = WANT_SHELF if row.status == WANT and not row.rating else READ_SHELF
+        if work.key in seen:
+            report.duplicates += 1
+            earlier = seen[work.key]
+            if shelf == READ_SHELF and report.stored[earlier][2] == WANT_SHELF:  # read wins over want
+                report.stored[earlier] = (row, work, READ_SHELF, how)
+            continue
+        seen[work.key] = len(report.stored)
+        report.stored.append((row, work, shelf, how))
+    return report

@@ -11,7 +11,7 @@ Books: Stegosaurus". `KINDS`:
 - `children`: board, picture, activity, colouring, sticker, pop-up and lift-the-flap books.
 
 The engine recommends a work of another kind than the books asked about only when
-the evidence for it is strong (`engine.recommender.KIND_SUPPORT` co-readers); the
+the evidence for it is strong (`engine.rules.KIND_SUPPORT` co-readers; where genre profiles are known, `engine.rules` asks more); the
 evaluation measures what that removes (BENCHMARKS.md). Stored per work in the model
 folder's catalogue (`kind` column) by the trainer; numpy and re only.
 """

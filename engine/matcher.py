@@ -26,7 +26,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from .normalize import ARTICLES, drop_article, fold
+from .normalize import ARTICLES, drop_article, fold, split_alternate
 
 ALPHABET = 64  # codes per character: space, a-z, 0-9, a few hash buckets, separator
 N_GRAMS = ALPHABET ** 3  # trigram ids per field
@@ -47,8 +47,6 @@ _LUT[0] = _SEP
 
 _NON_WORD_ASCII = re.compile(r"[^a-z0-9\n]+")  # the same, on lowercased ASCII lines
 
-
-fast_fold = fold  # the name older callers use; fold itself has the shortcut for plain ASCII
 
 
 def fold_many(texts: Sequence[str]) -> list[str]:
@@ -157,7 +155,8 @@ class TitleMatcher:
         candidates: works kept by each stage-1 ranking for rapidfuzz to score.
     """
 
-    FORMAT_VERSION = 3  # of `save`'s file; bump when the arrays or their meaning change
+    FORMAT_VERSION = 4  # of `save`'s file; bump when the arrays or their meaning change
+    MAIN_TITLE_SCORE = 98.0  # text score of a work whose title before its subtitle is the query ("Wicked")
     PRIOR_POINTS = 4.0  # the most a very popular work gains over an unknown one, out of 100
 
     def __init__(self, titles: Sequence[str], authors: Sequence[str], likes: Sequence[int] | np.ndarray,
@@ -180,6 +179,14 @@ class TitleMatcher:
         self._title_hash = np.fromiter(map(string_hash, folded_titles), np.uint64, n)
         self._hash_order = np.argsort(self._title_hash, kind="stable").astype(np.int32)
         self._sorted_hash = self._title_hash[self._hash_order]
+        # Titles before their subtitle ("Wicked" of "Wicked: The Life and Times of ..."), without
+        # a leading article: hashed for works that have a subtitle, so a short title finds them.
+        main_hash = np.fromiter((string_hash(drop_article(fold(main))) if sub else 0
+                                 for main, sub in map(split_alternate, titles)), np.uint64, n)
+        self._main_order = np.flatnonzero(main_hash).astype(np.int32)
+        self._main_order = self._main_order[np.argsort(main_hash[self._main_order], kind="stable")]
+        self._sorted_main_hash = main_hash[self._main_order]
+        del main_hash
 
         # Words of all titles (then authors) in one list, "\n" between documents.
         title_tokens = "\n".join(folded_titles).replace("\n", " \n ").split(" ")
@@ -437,6 +444,14 @@ class TitleMatcher:
         spans = [self._hash_order[a:b] for a, b in zip(lo.tolist(), hi.tolist()) if b > a]
         return np.concatenate(spans) if spans else np.zeros(0, np.int32)
 
+    def main_titles(self, folded_title: str, limit: int = 20) -> np.ndarray:
+        """Works with a subtitle whose title before it is `folded_title` (leading articles aside),
+        the most liked first when over `limit`."""
+        h = np.uint64(string_hash(drop_article(folded_title)))
+        lo, hi = np.searchsorted(self._sorted_main_hash, h, "left"), np.searchsorted(self._sorted_main_hash, h, "right")
+        ids = self._main_order[lo:hi]
+        return ids[_top(self.prior[ids], limit)] if len(ids) > limit else ids
+
     def exact_title(self, folded_title: str, limit: int | None = 50) -> np.ndarray:
         """Works whose folded title equals `folded_title`, the most liked first when over `limit`."""
         h = np.uint64(string_hash(folded_title))
@@ -484,7 +499,8 @@ class TitleMatcher:
         respaced = self._respaced(q)
         if respaced:  # "snowcrash", "spider man": words joined or split the other way in titles
             readings.append([(TITLE, respaced)])
-        candidates = [self._stage1(readings), exact, *self._with_articles(q)]
+        mains = self.main_titles(q)
+        candidates = [self._stage1(readings), exact, mains, *self._with_articles(q)]
         candidates += [self.exact_title(title) for title, _ in hypotheses[1:]]
         ids = np.unique(np.concatenate(candidates)).astype(np.int64)
         if not len(ids):
@@ -492,6 +508,8 @@ class TitleMatcher:
         titles = [self._titles[i] for i in ids]
         authors = [self._authors[a] for a in self._doc_author[ids]]
         text = self._text_scores(q, hypotheses, titles, authors, marked=marked)
+        # "Wicked" names "Wicked: The Life and Times of ..." nearly as well as a book titled "Wicked".
+        text[np.isin(ids, mains)] = np.maximum(text[np.isin(ids, mains)], self.MAIN_TITLE_SCORE)
         final = 0.96 * text + self.PRIOR_POINTS * self.prior[ids]
         top = _top(final, limit)
         return [(int(ids[i]), round(float(final[i]), 2)) for i in top]
@@ -588,7 +606,8 @@ class TitleMatcher:
     # --- persistence --------------------------------------------------------------------
 
     _ARRAYS = ("postings", "indptr", "df", "idf", "doc_weight", "prior", "_title_hash", "_hash_order",
-               "_sorted_hash", "_doc_author", "word_grams", "gram_postings", "gram_indptr")
+               "_sorted_hash", "_main_order", "_sorted_main_hash", "_doc_author", "word_grams", "gram_postings",
+               "gram_indptr")
 
     def save(self, path: str | Path) -> None:
         """Write the index to one `.npz` (uncompressed: loading is then a memory copy)."""

@@ -16,6 +16,7 @@ A model folder holds:
   When present the engine fuses the two orders (`engine.scoring`, `Manifest.scoring`);
 - optionally `fans_indptr.npy` + `fans_readers.npy`: the training readers of each work (CSR),
   for co-reader counts ("loved by 4 readers who loved Dune") and support floors;
+- `profile.npy` (optional): uint8 [n, 8], each work's genre profile (`engine.profiles`);
 - `matcher.npz` (optional): the title matcher's index (`engine.matcher.TitleMatcher.save`),
   so the engine loads it in a second instead of building it (minutes at 2.8M works);
 - `manifest.json`: an `engine.manifest.Manifest`: format version, data fingerprint, config,
@@ -52,6 +53,7 @@ from .kinds import kind_codes
 from .language import language_codes
 from .manifest import FileEntry, Manifest
 from .matcher import TitleMatcher
+from .profiles import WIDTH as PROFILE_WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ class ModelFolder:
     matcher: TitleMatcher | None = field(default=None, repr=False)  # from matcher.npz, when present
     colike: Sparse | None = field(default=None, repr=False)
     fans: Sparse | None = field(default=None, repr=False)
+    profile: np.ndarray | None = field(default=None, repr=False)  # uint8 [n, engine.profiles.WIDTH], when present
 
     @property
     def dim(self) -> int:
@@ -139,7 +142,7 @@ def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, 
                        colike: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, scoring: dict | None = None,
                        fans: tuple[np.ndarray, np.ndarray] | None = None,
                        extra_files: dict[str, Path] | None = None, index: HnswIndex | None = None,
-                       matcher: TitleMatcher | bool = True) -> Path:
+                       matcher: TitleMatcher | bool = True, profile: np.ndarray | None = None) -> Path:
     """Write a complete model folder atomically (temporary folder, then rename) and return its path.
 
     Args:
@@ -155,6 +158,8 @@ def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, 
         matcher: The title matcher to store as `matcher.npz`: True builds it from `works`
             and `likes` (what the engine would build on every load otherwise), False
             stores none, or pass one already built.
+        profile: uint8 [n, engine.profiles.WIDTH], each work's genre profile (none: the engine
+            knows no genres and keeps only the title rules of `engine.kinds`).
     """
     out_dir = Path(out_dir)
     n = len(works)
@@ -164,6 +169,8 @@ def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, 
     for name, table in (("colike", colike), ("fans", fans)):
         if table is not None:
             _csr_arrays(np.asarray(table[0]), np.asarray(table[1]), n, name)
+    if profile is not None and np.shape(profile) != (n, PROFILE_WIDTH):
+        raise ValueError(f"profile must be uint8 [{n}, {PROFILE_WIDTH}], not {np.shape(profile)}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -181,6 +188,8 @@ def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, 
         if fans is not None:
             for name, array, dtype in zip(FANS_FILES, fans, (np.int64, np.int32)):
                 np.save(tmp / name, np.asarray(array, dtype))
+        if profile is not None:
+            np.save(tmp / "profile.npy", np.asarray(profile, np.uint8))
         if matcher is True:
             matcher = TitleMatcher(works.title, works.author, likes)
         if matcher:
@@ -270,10 +279,18 @@ def load_model_folder(path: str | Path, check_hashes: bool = True, breadth: int 
     n = len(works)
     language = extra["language"].astype(np.uint8) if "language" in extra else language_codes(works.isbns)
     kind = extra["kind"].astype(np.uint8) if "kind" in extra else np.zeros(n, np.uint8)
+    profile = None
+    if "profile.npy" in manifest.files:
+        try:
+            profile = np.load(path / "profile.npy")
+        except (OSError, ValueError) as exc:
+            raise ModelFolderError(f"{where}: profile.npy is unreadable: {exc}") from exc
+        if profile.shape != (n, PROFILE_WIDTH) or profile.dtype != np.uint8:
+            raise ModelFolderError(f"{where}: profile.npy is not uint8 [{n}, {PROFILE_WIDTH}]")
     return ModelFolder(path, manifest, works, extra.get("likes", np.zeros(n, np.int64)),
                        query, target, trained, index, language, kind, matcher,
                        colike=_load_sparse(path, COLIKE_FILES, manifest, len(works)),
-                       fans=_load_sparse(path, FANS_FILES, manifest, len(works)))
+                       fans=_load_sparse(path, FANS_FILES, manifest, len(works)), profile=profile)
 
 
 def _load_sparse(path: Path, names: tuple[str, ...], manifest: Manifest, n_works: int) -> Sparse | None:

@@ -90,6 +90,44 @@ def strip_parentheticals(title: str) -> str:
     return " ".join(title.split()).strip(" :;,-/")
 
 
+def series_note(title: str) -> str:
+    """The series or line a title names in its first parentheses, cleaned ("" without one).
+
+    "Dune (Dune Chronicles (Berkley Paperback))" -> "Dune Chronicles"; "House Atreides
+    (Dune: House Trilogy, Book 1)" -> "Dune: House Trilogy"; "Emma (Penguin Classics)" ->
+    "Penguin Classics". Format notes inside it and a volume number go.
+    """
+    text = clean_text(title)
+    start = text.find("(")
+    if start < 0:
+        return ""
+    depth, end = 0, len(text)
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            end = i
+            break
+    note = strip_parentheticals(text[start + 1:end])
+    note = _VOLUME_NOTE.sub("", note)
+    return " ".join(note.split()).strip(" :;,-/#.")
+
+
+# "Book 1", "#3", "No. 12", "Vol. II", a bare number: a note's volume, not its series.
+_VOLUME_NOTE = re.compile(r"[,:;\s]*(?:\b(?:book|books|no|nr|vol|volume|part|bk|band|tome)\b\.?\s*|#\s*)?\b[0-9ivx]+\b\s*$",
+                          re.IGNORECASE)
+# Words that name the kind of a series, not which one it is ("Dune Chronicles", "House Trilogy").
+_SERIES_WORDS = frozenset({"series", "chronicles", "chronicle", "trilogy", "saga", "cycle", "sequence", "quartet",
+                           "quintet", "novels", "novel", "books", "book", "paperback", "hardcover", "mass", "market",
+                           "the", "a", "an", "of"})
+
+
+def series_key(note: str) -> str:
+    """What names a series' universe: a note's words before ':' or ',' without generic words
+    ("Dune Chronicles", "Dune: House Trilogy" and "Dune Series" -> "dune")."""
+    head = re.split(r"[:,;/(]", note or "", maxsplit=1)[0]
+    return " ".join(w for w in fold(head).split() if w not in _SERIES_WORDS and not w.isdigit())
+
+
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
 
 
@@ -111,6 +149,17 @@ NOISE_SUBTITLES = frozenset({
     "a novel", "a memoir", "a thriller", "a mystery", "a romance", "a love story", "a novel of suspense",
     "roman", "ein roman", "kriminalroman", "sonderausgabe", "romanzo", "novela", "un roman",
 })
+# An edition note ending a title or subtitle outside parentheses: "Snow Falling on Cedars: Movie
+# Tie-in Edition", "Wicked Musical Tie-in Edition: The Life and Times ...", ", 3rd Edition".
+_EDITION_WORDS = (r"\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|twentieth|"
+                  r"twenty-fifth|fiftieth|hundredth|new|revised|updated|expanded|special|gift|"
+                  r"anniversary|centennial|deluxe|illustrated|premium|large[- ]print|mass[- ]market|"
+                  r"book[- ]club|movie|film|musical|media|tv|tie-?in|unabridged|abridged|restored|definitive|annotated|"
+                  r"authori[sz]ed|and|&")
+_EDITION_NOTE = re.compile(r"[\s,;.-]*\b(?:the\s+)?(?:(?:%s)\s+){1,6}edition\b\.?\s*$|[\s,;.-]*\b(?:movie|film|musical|media|tv)\s+"
+                           r"tie-?in\b\s*$|[\s,;.-]*\b(?:complete\s+and\s+)?unabridged\s*$|"
+                           r"[\s,;.-]*\b(?:the\s+)?(?:complete\s+)?(?:book\s+on\s+tape|audio\s*book|audio\s+cassette)\s*$"
+                           % _EDITION_WORDS, re.IGNORECASE)
 _LAST_SUBTITLE = re.compile(r"\s*(?::|\.\s)\s*(?P<subtitle>[^:.]+?)$")
 _SUBTITLE_COLON = re.compile(r"\s*:\s+|\s+:\s*|:$")  # not "10:04"
 _ABBREVIATION_END = re.compile(r"(^|[\s.])\w{1,2}\.$")
@@ -126,7 +175,8 @@ def display_title(title: str) -> str:
     computed again from what the catalogue shows.
     """
     cleaned = clean_text(title)
-    parts = [_article_first(part.strip()) for part in _SUBTITLE_COLON.split(strip_parentheticals(cleaned))]
+    parts = [_article_first(_without_edition_notes(part).strip())
+             for part in _SUBTITLE_COLON.split(strip_parentheticals(cleaned))]
     text, previous = ": ".join(part for part in parts if part), None
     while text != previous:  # "Schlafes Bruder. Sonderausgabe. Roman." loses both
         previous = text
@@ -140,10 +190,39 @@ def display_title(title: str) -> str:
     return text or cleaned
 
 
+def _without_edition_notes(text: str) -> str:
+    """`text` without the edition notes that end it, however many ("... Unabridged Unabridged")."""
+    previous = None
+    while text != previous:
+        previous, text = text, _EDITION_NOTE.sub("", text)
+    return text
+
+
 def split_subtitle(title: str) -> tuple[str, str]:
     """(main title, subtitle) at the first colon that separates them; the subtitle is "" without one."""
     parts = _SUBTITLE_COLON.split(title, maxsplit=1)
     return (parts[0], parts[1]) if len(parts) == 2 else (title, "")
+
+
+# An alternate title: "Candide, or Optimism", "Frankenstein; or, The Modern Prometheus",
+# "The Hobbit: Or There and Back Again", "Slaughterhouse Five or the Children's Crusade".
+# Without a comma, semicolon or colon before "or", only "or the ..." is read as one ("Dead
+# or Alive", "Now or Never" are whole titles).
+_ALTERNATE = re.compile(r"\s*[,;:]\s*or\b,?\s*(?=\S)|\s+or,?\s+(?=the\s)", re.IGNORECASE)
+
+
+def split_alternate(title: str) -> tuple[str, str]:
+    """(main title, subtitle) of a title with an alternate title or a subtitle, at whichever comes first.
+
+    The subtitle of an alternate title keeps its "or" ("Slaughterhouse Five or the Children's
+    Crusade: A Duty Dance With Death" -> ("Slaughterhouse Five", "or the Children's Crusade:
+    A Duty Dance With Death")), so a reader of it can tell the two kinds apart.
+    """
+    alternate = _ALTERNATE.search(title)
+    main, subtitle = split_subtitle(title)
+    if alternate and alternate.start() > 0 and alternate.start() <= len(main):
+        return title[:alternate.start()].strip(), "or " + title[alternate.end():].strip()
+    return main, subtitle
 
 
 def _article_first(text: str) -> str:

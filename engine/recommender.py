@@ -16,12 +16,14 @@ import numpy as np
 
 from . import rarity as rarities
 from .errors import AmbiguousTitle, BookNotFound, InvalidInput
-from .editions import find_by_key
+from .editions import find_by_key, name_tokens, same_person
 from .kinds import AID, BOOK
+from .profiles import Profiles
+from .rules import SKIP_REASONS, Catalogue, ListRules  # noqa: F401  (SKIP_REASONS: the callers' name for it)
 from .language import parse_language, wanted_languages
-from .matcher import TitleMatcher, fast_fold, string_hash
+from .matcher import TitleMatcher, string_hash
 from .modelfolder import FileRows, ModelFolder, load_model_folder
-from .normalize import ARTICLES, https_url, isbn13, normalize_author, normalize_title, work_key
+from .normalize import ARTICLES, fold, https_url, isbn13, normalize_author, normalize_title, split_alternate, work_key
 from .results import Recommendation, RecommendationList, TitleLookup, TitleMatch, Work
 from .scoring import DEFAULT_FUSION, fuse, pool_ranks
 
@@ -36,25 +38,8 @@ POOL = rarities.POOL  # candidates each order contributes (the index fetch); rar
 MAX_FETCH = 16 * POOL  # a rarity that filters many index hits fetches more, up to this many
 WORK_CACHE = 20_000  # Work records kept built (a candidate's title and key are normalised once)
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
-MAX_PER_AUTHOR = 2
-MAX_PER_SERIES = 1
 MAX_QUERY_WORKS = 1000  # a shelf's books read per request (the most recent first, as the caller orders them)
-KIND_SUPPORT = 3  # co-readers a pick of another kind than the query's (a study guide for a novel) needs
-# Why a candidate is passed over (`RecommendationList.skipped`): another language than the
-# query's, the query's own book or series, too few co-readers for the rarity, another kind
-# without strong evidence, or the per-author / per-series limits.
-SKIP_REASONS = ("language", "same_book", "support", "kind", "diversity")
-_ARTICLES = ARTICLES  # one list of leading articles (engine.normalize)
-
-
-def series_stem(title: str) -> str:
-    """Shared beginning of a series' titles ("harry potter" for every Harry Potter book).
-
-    The first two words that are not an article, of the part before a colon; a one-word
-    title has no stem (it would lump "Dune" with "Dune Road").
-    """
-    words = [w for w in fast_fold(title.split(":")[0]).split() if w not in _ARTICLES]
-    return " ".join(words[:2]) if len(words) >= 2 else ""
+SOURCES_READ = 50  # query works whose readers the reasons and co-reader counts read
 
 
 class Engine:
@@ -74,7 +59,9 @@ class Engine:
         self.kind = np.asarray(folder.kind, dtype=np.uint8)
         self.index = folder.index
         self.index.set_breadth(max(ef, POOL))  # once: hnswlib's set_ef is not safe while others search
-        self.diversify = diversify  # at most MAX_PER_AUTHOR / MAX_PER_SERIES per list (off: the model's own list)
+        self.diversify = diversify  # per-author and per-series limits (`engine.rules`; off: the model's own list)
+        self.profiles = Profiles.from_array(folder.profile) if folder.profile is not None else None
+        self.rules = ListRules(Catalogue(self.likes, self.language, self.kind, folder.works.series, self.profiles))
         # A model folder's matcher.npz loads in a second; building takes minutes at 2.8M works.
         self.matcher = folder.matcher or TitleMatcher(self.works.title, self.works.author, self.likes)
         self._head = rarities.head_threshold(self.likes)
@@ -188,9 +175,12 @@ class Engine:
 
         When several different works match about equally well, the evidence decides: if
         one holds at least `DOMINANT_SHARE` of their likes (*Of Mice and Men* by Steinbeck,
-        not a reader's edition with one like), or it is a book and the others are all
-        study aids (`engine.kinds`: study guides, workbooks, reference), it is the answer
-        and the others are its `also`; otherwise the title is ambiguous.
+        not a reader's edition with one like; Maguire's *Wicked: The Life and Times of the
+        Wicked Witch of the West* for "Wicked", not two romances titled *Wicked*), or it is a
+        book and the others are all study aids (`engine.kinds`: study guides, workbooks,
+        reference), or they are all editions of one book that the catalogue keeps apart (one
+        author, one title before the subtitle), the most liked is the answer and the others
+        are its `also`; otherwise the title is ambiguous.
 
         Raises:
             InvalidInput: empty, longer than 300 characters, or without letters or digits.
@@ -222,15 +212,16 @@ class Engine:
         close.sort(key=lambda w: -w.likes)  # stable: equally liked ones keep their match order
         leader, others = close[0], close[1:]
         if leader.likes >= max(MIN_DOMINANT_LIKES, DOMINANT_SHARE * sum(w.likes for w in close)) or (
-                self.kind[leader.id] == BOOK and all(self.kind[w.id] == AID for w in others)):
+                self.kind[leader.id] == BOOK and all(self.kind[w.id] == AID for w in others)) or all(
+                _one_book(leader, w) for w in others):
             return TitleLookup(leader, tuple(others))
         raise AmbiguousTitle(text, close[:9])
 
     @staticmethod
     def _names_exactly(text: str, work: Work) -> bool:
         """Whether `text` is the work's title and author ("dune by frank herbert", "Dune - Herbert")."""
-        folded, title = fast_fold(text), fast_fold(work.title)
-        author = fast_fold(work.author)
+        folded, title = fold(text), fold(work.title)
+        author = fold(work.author)
         if not author or not folded.startswith(title + " "):
             return False
         rest = folded[len(title):].split()
@@ -283,22 +274,12 @@ class Engine:
         if not used:
             return RecommendationList(liked, [], setting.name, self.version, unused)
         ids = np.array([w.id for w in liked], dtype=np.int64)
-        banned_ids = set(ids.tolist()) | {int(x) for x in exclude if not isinstance(x, str)}
-        candidates, scores = self._candidates(used, setting, banned_ids)
+        request = self.rules.start(liked, setting.min_support, wanted_languages(self.language[ids], language),
+                                   exclude, self.diversify)
+        candidates, scores = self._candidates(used, setting, request.banned_ids)
         keys = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
-        banned_keys = {w.key for w in liked} | {x for x in exclude if isinstance(x, str)}
-        languages = wanted_languages(self.language[ids], language)
-        query_kinds = {int(self.kind[w.id]) for w in liked}
-        # A one-word title has no stem, so no series: "Emma" does not make "Persuasion" Emma's own series.
-        query_series = {(stem, normalize_author(w.author)) for w in liked if (stem := series_stem(w.title))}
-        # "Children of Dune" is Dune's own series too: same author, every word of the query's title.
-        query_words = {}
-        for w in liked:
-            words = frozenset(fast_fold(w.title).split()) - _ARTICLES
-            if words:
-                query_words.setdefault(normalize_author(w.author), []).append(words)
-        # What the reasons and support floors compare each pick with, read once per request.
-        sources = used[:50]
+        # What the reasons and co-reader counts compare each pick with, read once per request.
+        sources = used[:SOURCES_READ]
         source_fans = [self.fans(w.id) for w in sources] if self._fans is not None else None
         readers, fan_index = None, None
         if source_fans:
@@ -311,43 +292,22 @@ class Engine:
             order = np.argsort(fan_readers, kind="stable")
             fan_index = (fan_readers[order], fan_sources[order])
         picks: list[Recommendation] = []
-        per_author: dict[str, int] = {}
-        per_series: dict[str, int] = {}
-        skipped = dict.fromkeys(SKIP_REASONS, 0)
         for i in np.lexsort((candidates, -keys)):  # equal keys: lower work id first, as in the evaluation
             if len(picks) >= k or not np.isfinite(keys[i]):
                 break
             c = int(candidates[i])
-            if c in banned_ids:
-                continue
-            if languages is not None and self.language[c] and self.language[c] not in languages:
-                skipped["language"] += 1
-                continue
             support = self._support(c, readers)
-            if support is not None and support < setting.min_support:
-                skipped["support"] += 1
+            why = self.rules.passes(request, c, support)
+            if why is None:
+                work = self.work(c)
+                why = self.rules.place(request, work)
+            if why is not None:
+                if why != "same_book" or c not in request.banned_ids:  # the query's own works were never candidates
+                    request.skipped[why] += 1
                 continue
-            if self.kind[c] != BOOK and int(self.kind[c]) not in query_kinds and (support or 0) < KIND_SUPPORT:
-                skipped["kind"] += 1  # a study guide or a board book for a novel's readers needs strong evidence
-                continue
-            work = self.work(c)
-            author, stem = normalize_author(work.author), series_stem(work.title)
-            if work.key in banned_keys or (stem, author) in query_series or (
-                    author in query_words and any(words <= set(fast_fold(work.title).split())
-                                                  for words in query_words[author])):
-                skipped["same_book"] += 1  # the query's own book, another edition of it, or its own series
-                continue
-            if self.diversify:
-                if (author and per_author.get(author, 0) >= MAX_PER_AUTHOR) or (
-                        stem and per_series.get(stem, 0) >= MAX_PER_SERIES):
-                    skipped["diversity"] += 1
-                    continue
-                per_author[author] = per_author.get(author, 0) + 1
-                if stem:
-                    per_series[stem] = per_series.get(stem, 0) + 1
             picks.append(Recommendation(work, round(float(keys[i]), 4), self._reason(work, sources, fan_index),
                                         support if support is not None else -1))
-        return RecommendationList(liked, picks, setting.name, self.version, unused, skipped)
+        return RecommendationList(liked, picks, setting.name, self.version, unused, request.skipped)
 
     def _candidates(self, used: list[Work], setting, banned: set[int]) -> tuple[np.ndarray, np.ndarray]:
         """Candidate ids and their scores for the query works `used`, among the works `setting` allows
@@ -436,6 +396,12 @@ class Engine:
         if count == 1:
             return f"loved by one reader who loved {source} (a single reader's pick)"
         return f"no reader of {source} rated it yet; readers with their taste did ({_plural(pick.likes, 'like')})"
+
+
+def _one_book(a: Work, b: Work) -> bool:
+    """Whether two works are likely editions of one book: one author, one title before the subtitle."""
+    return (normalize_title(split_alternate(a.title)[0]) == normalize_title(split_alternate(b.title)[0])
+            and same_person(name_tokens(a.author), name_tokens(b.author)))
 
 
 def _plural(n: int, word: str) -> str:

@@ -8,11 +8,14 @@ import pytest
 from train import blindread
 
 
+SEEDS = [f"seed {i}|author {i}" for i in range(blindread.SEEDS_DRAWN)]
+
+
 def _run(path, name, support):
     seeds = {seed: {"seed": seed, "picks": [{"label": f"{name} pick {i} for {seed}", "likes": 3, "support": support,
                                               "reason": ""} for i in range(blindread.PICKS)]}
-             for seed in blindread.SEEDS}
-    path.write_text(json.dumps({"model": name, "rarity": "rare", "seeds": seeds}))
+             for seed in SEEDS}
+    path.write_text(json.dumps({"model": name, "rarity": "rare", "draw": 5, "seeds": seeds}))
     return path
 
 
@@ -36,10 +39,10 @@ def test_lists_hide_the_runs_and_score_unblinds_them(tmp_path):
     good, middling, poor = (report[str(path)] for path in runs)
     assert (good["mean_fit"], middling["mean_fit"], poor["mean_fit"]) == (2.0, 1.0, 0.0)
     assert poor["mismatch_share"] == 1.0 and good["mismatch_share"] == 0.0
-    assert good["seeds_first"] == len(blindread.SEEDS) and middling["seeds_first"] == 0
-    assert good["preferred_to"][str(runs[2])] == len(blindread.SEEDS) and poor["preferred_to"][str(runs[0])] == 0
-    assert poor["picks_on_0_co_readers"] == len(blindread.SEEDS) * blindread.PICKS
-    assert middling["picks_on_1_co_reader"] == len(blindread.SEEDS) * blindread.PICKS
+    assert good["seeds_first"] == len(SEEDS) and middling["seeds_first"] == 0
+    assert good["preferred_to"][str(runs[2])] == len(SEEDS) and poor["preferred_to"][str(runs[0])] == 0
+    assert poor["picks_on_0_co_readers"] == len(SEEDS) * blindread.PICKS
+    assert middling["picks_on_1_co_reader"] == len(SEEDS) * blindread.PICKS
 
 
 def test_a_score_list_of_the_wrong_length_is_refused(tmp_path):

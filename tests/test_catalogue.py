@@ -16,7 +16,7 @@ from engine.ann import HnswIndex
 from engine.modelfolder import write_model_folder
 from engine.normalize import work_key
 from engine.recommender import Engine
-from train.natural_queries import NATURAL_QUERIES, expected_works
+from train.natural_queries import NATURAL_QUERIES, expected_works, short_title_lookups
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
 
@@ -106,3 +106,39 @@ def test_natural_queries(engine):
         if got != want:
             wrong.append((kind, query, title, got is not None and engine.work(got).label))
     assert not wrong, wrong
+
+
+def test_famous_books_are_found_by_their_short_title(engine):
+    """The 200 most-liked works by the title people use ("Wicked", "A Walk in the Woods"): at least 98%."""
+    found, misses = short_title_lookups(engine, 200)
+    assert found >= 196, misses
+    wicked = engine.lookup("Wicked")
+    assert wicked.work.author == "Gregory Maguire" and wicked.also  # the romances titled Wicked are named
+    slaughterhouse = engine.lookup("Slaughterhouse-Five")
+    assert "Vonnegut" in slaughterhouse.work.author.title() and slaughterhouse.work.likes >= 70  # one work, all its likes
+
+
+def test_the_chat_takes_what_the_engine_answers_rightly_without_asking(engine):
+    """A weak match makes the chat ask (issue 14); never for a natural query or a short title the
+    engine answers with the right work, nor for a whole title."""
+    from engine.errors import BookNotFound
+    from engine.normalize import split_alternate
+
+    from bot.titles import weak_match
+
+    wanted = expected_works(engine.works.title, engine.works.author, engine.likes)
+    queries = [(query, want) for (query, *_), want in zip(NATURAL_QUERIES, wanted) if want is not None]
+    top = np.argsort(-np.asarray(engine.likes), kind="stable")[:200].tolist()
+    queries += [(split_alternate(engine.work(i).title)[0], i) for i in top]
+    queries += [(engine.work(i).title, i) for i in top]
+    asked, answered = [], 0
+    for query, want in queries:
+        try:
+            found = engine.lookup(query)
+        except (AmbiguousTitle, BookNotFound):
+            continue
+        if found.work.id == want:
+            answered += 1
+            if weak_match(query, found.work):
+                asked.append((query, found.work.label))
+    assert answered > 300 and not asked, asked[:10]

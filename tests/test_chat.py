@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import KINDS, SORRY, Service
+from bot.replies import KINDS
+from bot.service import SORRY, Service
 from engine.recommender import Engine, EngineHolder
 from engine.shelf import open_shelves
 from test_engine import make_model_folder
@@ -70,7 +71,7 @@ def test_shelf_flow(service):
     assert not picked & {"Dune", "The Hobbit"}
     assert {w.title for w in recs.recommendations.query} == {"Dune", "The Hobbit"}
     # One title: books already on the shelf are left out too.
-    assert "The Hobbit" not in {p.work.title for p in service.recommend(r, "Lud-in-the-Mist", k=10, rarity="any")
+    assert "The Hobbit" not in {p.work.title for p in service.recommend(r, "Lud-in-the-Mist", count=10, rarity="any")
                                 .recommendations.picks}
     assert service.handle_text(r, "/shelf remove hobbit").kind == "info"
     assert service.handle_text(r, "/shelf remove 5").kind == "error"
@@ -150,6 +151,21 @@ def test_chat_uses_the_newest_model_in_the_models_dir(model, tmp_path):
     assert "Readers who loved The Hobbit" in run.stdout
 
 
+def test_chat_takes_the_models_folder_as_a_flag_as_serve_takes_it_as_a_setting(model, tmp_path):
+    """`rarereads chat` had no flag for the models folder; the flag and RAREREADS_MODELS_DIR are one setting."""
+    run = _cli("chat", "--models-dir", str(model.parent), "--db", str(tmp_path / "s.sqlite"),
+               stdin="/recommend hobbit k=1\n", env_extra={"RAREREADS_MODELS_DIR": str(tmp_path / "nothing-here")})
+    assert run.returncode == 0, run.stderr
+    assert "Readers who loved The Hobbit" in run.stdout and f"(model {model.name}," in run.stdout
+
+
+def test_a_bad_setting_stops_the_chat_in_one_line_without_its_value(model, tmp_path):
+    run = _cli("chat", "--model", str(model), "--db", str(tmp_path / "s.sqlite"), stdin="/quit\n",
+               env_extra={"RAREREADS_IMPORT_MAX_ROWS": "123456:not-a-number-but-a-token"})
+    assert run.returncode == 2 and "RAREREADS_IMPORT_MAX_ROWS" in run.stderr
+    assert "not-a-number" not in run.stderr and "Traceback" not in run.stderr
+
+
 def test_oneshot_json(model):
     run = _cli("recommend", "Dune", "--json", "-k", "3", "--rarity", "balanced", "--model", str(model))
     assert run.returncode == 0, run.stderr
@@ -168,6 +184,41 @@ def test_oneshot_unknown_title(model):
     assert run.returncode == 1
     assert "did you mean" in run.stderr.lower() and "Hyperion" in run.stderr
     assert run.stdout == ""
+
+
+def test_oneshot_json_is_json_for_every_outcome(model, tmp_path):
+    """Ambiguous and unknown titles, a title that is no title, no model and bad arguments: one JSON object each."""
+    ambiguous = _cli("recommend", "silence", "--json", "--model", str(model))
+    assert ambiguous.returncode == 1
+    answer = json.loads(ambiguous.stdout)
+    assert answer["error"] == "ambiguous" and answer["query"] == "silence"
+    assert {c["author"] for c in answer["choices"]} == {"Shusaku Endo", "Anne Ghost"}
+    assert all(c["url"].startswith("https://openlibrary.org/") for c in answer["choices"])
+
+    unknown = _cli("recommend", "Hyprion Cantos of the Moon Zebras", "--json", "--model", str(model))
+    assert unknown.returncode == 1
+    answer = json.loads(unknown.stdout)
+    assert answer["error"] == "not_found" and "Hyperion" in [w["title"] for w in answer["did_you_mean"]]
+
+    blank = _cli("recommend", "!!!", "--json", "--model", str(model))
+    assert blank.returncode == 1 and json.loads(blank.stdout)["error"] == "invalid"
+
+    missing = _cli("recommend", "Dune", "--json", "--model", str(tmp_path / "nothing-here"))
+    assert missing.returncode == 2 and json.loads(missing.stdout)["error"] == "no_model"
+
+    for bad in (["-k", "0"], ["-k", "many"], ["--rarity", "loud"]):
+        run = _cli("recommend", "Dune", "--json", *bad, "--model", str(model))
+        assert run.returncode == 2, bad
+        assert json.loads(run.stdout)["error"] == "usage", bad
+
+
+def test_oneshot_text_gives_each_pick_its_link(model):
+    run = _cli("recommend", "Dune", "-k", "2", "--model", str(model))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("Readers who loved Dune")
+    assert lines[1].startswith("1. ") and lines[2].startswith("   https://openlibrary.org/")
+    assert lines[3].startswith("2. ") and lines[4].startswith("   https://openlibrary.org/")
 
 
 def test_chat_reads_bytes_that_are_not_utf8_and_never_echoes_control_characters(model, tmp_path):

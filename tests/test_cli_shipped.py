@@ -66,9 +66,11 @@ def test_an_equally_matching_minor_work_is_named_beside_the_answer(shipped_model
     assert done.stdout.startswith("also: Of Mice")
 
 
-def test_unknown_title_suggests_and_fails(shipped_model):
-    done = rarereads("recommend", "Dune Mesiah by Herbrt", "--model", str(shipped_model))
-    assert done.returncode in (0, 1)
+def test_a_misspelt_title_and_author_resolve_and_an_unknown_title_fails(shipped_model):
+    done = rarereads("recommend", "Dune Mesiah by Herbrt", "-k", "3", "--model", str(shipped_model))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Readers who loved Dune Messiah — Frank Herbert")
+    assert len([line for line in done.stdout.splitlines() if line[:2] in ("1.", "2.", "3.")]) == 3
     done = rarereads("recommend", "qqqqq zzzzz", "--model", str(shipped_model))
     assert done.returncode == 1 and done.stderr.strip() and "Traceback" not in done.stderr
 

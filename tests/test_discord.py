@@ -45,6 +45,37 @@ def test_commands_are_synced_to_the_test_guild_with_descriptions(tmp_path):
     run_bot(tmp_path, scenario)
 
 
+def test_the_synced_commands_are_the_command_table(tmp_path):
+    """Names, descriptions, options, ranges, choices and the admin default all come from bot.commands."""
+    from bot.commands import COMMANDS, GROUPS
+    from bot.discord_bot import LIMITS
+
+    async def scenario(bot: DiscordDriver):
+        synced = {c["name"]: c for c in bot.api.commands[str(GUILD_ID)]}
+        for command in COMMANDS:
+            if command.group:
+                assert synced[command.group]["description"] == GROUPS[command.group]
+                entry = next(o for o in synced[command.group]["options"] if o["name"] == command.name.split()[1])
+            else:
+                entry = synced[command.name]
+            assert entry["description"] == command.help
+            options = {o["name"]: o for o in entry.get("options", [])}
+            assert list(options) == [o.name for o in sorted(command.options, key=lambda o: not o.required)]
+            for option in command.options:
+                given = options[option.name]
+                assert (given["description"], given.get("required", False)) == (option.help, option.required)
+                if option.type is int:
+                    highs = [h for h in (option.high, LIMITS.get(option.name)) if h is not None]
+                    assert (given.get("min_value"), given.get("max_value")) == (option.low, min(highs, default=None))
+                assert [c["value"] for c in given.get("choices", [])] == list(option.choices)
+                assert given.get("autocomplete", False) == option.titles
+            if command.group is None:
+                admin = str(discord.Permissions(manage_guild=True).value)
+                assert (str(entry["default_member_permissions"]) == admin) == command.admin
+
+    run_bot(tmp_path, scenario)
+
+
 
 def test_title_autocomplete_is_fast_and_bounded(tmp_path):
     async def scenario(bot: DiscordDriver):

@@ -183,3 +183,36 @@ def test_merge_precision_and_recall_on_the_labelled_sample(bookcrossing_raw, boo
     assert development["precision"] >= 0.99 and held_out["precision"] >= 0.99, (development["wrong"], held_out["wrong"])
     assert development["recall"] >= 0.75, len(development["missed"])
     assert figures["works_merged"] < figures["works_exact_keys"]
+
+
+def test_an_alternate_title_is_the_same_book():
+    """"X or the Y", "X, or, Y" and "X: Or Y" name X (Slaughterhouse-Five had two works, 73 and 8 likes)."""
+    eds = [("Slaughterhouse-Five", "KURT VONNEGUT"),
+           ("Slaughterhouse Five or the Children's Crusade: A Duty Dance With Death", "Kurt Vonnegut"),
+           ("Slaughterhouse-Five: Or the Children's Crusade : A Duty-Dance With Death", "Kurt Vonnegut"),
+           ("The Hobbit", "J. R. R. Tolkien"), ("The hobbit, or, There and back again", "J. R. R Tolkien"),
+           ("The Hobbit: Or There and Back Again", "J.R.R. Tolkien"),
+           ("The Hobbit and The Lord of the Rings", "J. R. R. Tolkien"),  # an omnibus: no sign of a series
+           ("Dead or Alive", "Tom Clancy"), ("Dead", "Tom Clancy")]  # no comma and no "the": a whole title
+    works = _works(eds)
+    assert _together(works, eds[0], eds[1]) and _together(works, eds[0], eds[2])
+    assert _together(works, eds[3], eds[4]) and _together(works, eds[3], eds[5])
+    assert not _together(works, eds[3], eds[6]) and not _together(works, eds[7], eds[8])
+
+
+def test_a_nickname_is_the_same_author():
+    eds = [("Thriving on Chaos", "Thomas J. Peters"), ("Thriving on Chaos", "Tom Peters"),
+           ("A Child Called It", "Dave Pelzer"), ("A Child Called It", "David J. Pelzer"),
+           ("The Right Stuff", "Tom Wolfe"), ("The Right Stuff", "Tim Wolfe")]  # Tim is not Tom
+    works = _works(eds)
+    assert _together(works, eds[0], eds[1]) and _together(works, eds[2], eds[3])
+    assert not _together(works, eds[4], eds[5])
+
+
+def test_edition_notes_outside_parentheses_are_no_part_of_the_title():
+    eds = [("Wicked: The Life and Times of the Wicked Witch of the West", "Gregory Maguire"),
+           ("Wicked Musical Tie-in Edition : The Life and Times of the Wicked Witch of the West", "Gregory Maguire"),
+           ("Snow Falling on Cedars", "David Guterson"), ("Snow Falling on Cedars: Movie Tie-in Edition", "David Guterson"),
+           ("PCs for Dummies", "Dan Gookin"), ("PCs for Dummies, Ninth Edition", "Dan Gookin")]
+    works = _works(eds)
+    assert all(_together(works, eds[i], eds[i + 1]) for i in (0, 2, 4))

@@ -12,7 +12,8 @@ from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput
 from engine.ann import HnswIndex
 from engine.modelfolder import write_model_folder
 from engine.normalize import normalize_author
-from engine.recommender import Engine, EngineHolder, series_stem
+from engine.recommender import Engine, EngineHolder
+from engine.rules import series_stem
 
 # (title, author, likes, cluster, isbns)
 CATALOGUE = [

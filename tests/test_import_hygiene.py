@@ -2,7 +2,7 @@
 
 `engine/` is the library; `train/` and `bot/` use it and never each other; the `rarereads`
 package (the command-line dispatcher and default paths) belongs to no layer: `train/` and
-`bot/` may read `rarereads.paths`, and the dispatcher names command modules by string.
+`bot/` may read `rarereads.paths` and `rarereads.settings`, and the dispatcher names command modules by string.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ PACKAGES = ("engine", "train", "bot", "rarereads")
 # What each package may import from the project (a module, or anything under it).
 ALLOWED = {
     "engine": {"engine"},
-    "train": {"train", "engine", "rarereads.paths"},
-    "bot": {"bot", "engine", "rarereads.paths"},
+    "train": {"train", "engine", "rarereads.paths", "rarereads.settings"},
+    "bot": {"bot", "engine", "rarereads.paths", "rarereads.settings"},
     "rarereads": {"rarereads"},
 }
 

@@ -130,7 +130,7 @@ def test_a_goodreads_import_fills_both_shelves_and_says_what_did_not_match(servi
     assert "Imported 3 books from your Goodreads export (2 books read, 1 to read)" in reply.text
     assert "A Book Nobody Has Heard Of" in reply.text and "1 listed twice" in reply.text
     assert "1 being read" in reply.text
-    row, why = reply.imported.unmatched[0]
+    row, why = reply.report.unmatched[0]
     assert row.title == "A Book Nobody Has Heard Of" and "no ISBN" in why
     again = service.shelf_import(R, export_bytes(GOODREADS_HEADER, GOODREADS_ROWS))
     assert "0 new, 3 already on your shelf" in again.text and service.shelves.count(R) == 2
@@ -192,3 +192,27 @@ def test_rarereads_import_prints_what_matched_what_did_not_and_why(engine, tmp_p
                           "--model", str(engine.folder.path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1 and "image" in run.stderr
+
+
+def test_rarereads_import_keeps_to_import_max_rows(engine, tmp_path):
+    """`rarereads import` ignored RAREREADS_IMPORT_MAX_ROWS: the bots refused a file it took whole."""
+    path = tmp_path / "goodreads_library_export.csv"
+    path.write_bytes(export_bytes(GOODREADS_HEADER, GOODREADS_ROWS))  # six books
+    db = tmp_path / "cli.sqlite"
+    run = subprocess.run([sys.executable, "-m", "rarereads", "import", str(path), "--db", str(db),
+                          "--model", str(engine.folder.path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "RAREREADS_IMPORT_MAX_ROWS": "2"})
+    assert run.returncode == 1 and "at most 2" in run.stderr, run.stderr
+    store = open_shelves(db)
+    assert store.n_readers() == 0  # nothing imported
+    store.close()
+
+
+def test_an_empty_file_is_said_to_be_empty_and_no_file_gets_the_how_to(service):
+    from bot.commands import command
+    from bot.grammar import Call
+
+    empty = service.run(R, Call(command("shelf import"), {"file": b""}))
+    assert empty.kind == "error" and "empty" in empty.text and "Nothing was changed" in empty.text
+    none = service.handle_text(R, "/import")
+    assert none.kind == "info" and "as a file" in none.text

@@ -4,8 +4,8 @@ time. Each "process" here has a store connection, a gate and an engine of its ow
 tests/standins/bench_bots.py runs them as real processes."""
 from __future__ import annotations
 
+import argparse
 import asyncio
-import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -25,8 +25,8 @@ from bot.gate import ModelGate  # noqa: E402
 from bot.leases import token_lease  # noqa: E402
 from bot.modelwatch import ModelWatch  # noqa: E402
 from bot.retrain import RetrainBusy, RetrainManager  # noqa: E402
-from bot.serve import parse_shards  # noqa: E402
-from engine.recommender import Engine, EngineHolder  # noqa: E402
+from bot.settings import SettingsError, check_shards, load_settings, parse_shard_ids  # noqa: E402
+from engine.recommender import EngineHolder  # noqa: E402
 from engine.shelf import open_shelves  # noqa: E402
 
 FAKE_TRAINER = Path(__file__).parent / "standins" / "fake_trainer.py"
@@ -67,13 +67,29 @@ async def until(condition, seconds: float = 20) -> None:
 
 
 def test_shard_ranges():
-    assert parse_shards("0-3", 8) == ((0, 1, 2, 3), 8)
-    assert parse_shards("0,2, 5-6", 8) == ((0, 2, 5, 6), 8)
-    assert parse_shards(None, None) == (None, None)
-    for text, count, message in [("0-3", None, "needs --shard-count"), ("4-9", 8, "0 to 7"), ("a-b", 8, "ranges"),
-                                 (",", 8, "names no shard"), (None, 0, "at least 1")]:
+    assert parse_shard_ids("0-3") == (0, 1, 2, 3) and parse_shard_ids("0,2, 5-6") == (0, 2, 5, 6)
+    assert parse_shard_ids("") is None and parse_shard_ids(",") is None
+    with pytest.raises(ValueError, match="ranges"):
+        parse_shard_ids("a-b")
+    for shards, count, message in [((0, 1), None, "need the shard count"), ((4, 9), 8, "0 to 7"),
+                                   (None, 0, "at least 1")]:
         with pytest.raises(ValueError, match=message):
-            parse_shards(text, count)
+            check_shards(shards, count)
+    settings = load_settings({"RAREREADS_DISCORD_SHARDS": "4-7", "RAREREADS_DISCORD_SHARD_COUNT": "8"})
+    assert (settings.discord.shards, settings.discord.shard_count) == ((4, 5, 6, 7), 8)
+    with pytest.raises(SettingsError, match="RAREREADS_DISCORD_SHARDS"):
+        load_settings({"RAREREADS_DISCORD_SHARDS": "4-9", "RAREREADS_DISCORD_SHARD_COUNT": "8"})
+
+
+def test_serve_refuses_shards_it_cannot_run_in_one_line(models, tmp_path, capsys):
+    from bot.serve import add_arguments, run
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--env-file", "/nonexistent", "--shards", "0-9", "--shard-count", "4"])
+    assert run(args) == 2
+    err = capsys.readouterr().err
+    assert "shards are numbered 0 to 3" in err and len(err.strip().splitlines()) == 1
 
 
 def test_an_accepted_retrain_reaches_every_process(models, store_location):
@@ -121,7 +137,6 @@ def test_one_retrain_at_a_time_across_processes(models, store_location):
 
 def test_two_serve_runs_split_the_discord_shards_and_one_runs_telegram(models, store_location, capsys):
     from bot.serve import serve
-    from bot.settings import load_settings
 
     async def main():
         discord_api = await DiscordStandIn(DISCORD_TOKEN).start()
@@ -137,7 +152,8 @@ def test_two_serve_runs_split_the_discord_shards_and_one_runs_telegram(models, s
         runs = []
         try:
             for shard, stop in enumerate(stops):
-                settings = dataclasses.replace(load_settings(env), discord_shard_ids=(shard,), discord_shard_count=2)
+                settings = load_settings({**env, "RAREREADS_DISCORD_SHARDS": str(shard),
+                                          "RAREREADS_DISCORD_SHARD_COUNT": "2"})
                 runs.append(asyncio.create_task(serve(settings, stop=stop)))
                 await until(lambda: len(discord_api.shards) > shard or runs[-1].done())  # one after the other
                 assert not runs[-1].done(), f"serve {shard} ended: {runs[-1].result()}"

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from engine import profiles
 from engine import rarity as rarities
 from engine.dataset import Works
 from engine.errors import InvalidInput
 from engine.kinds import AID, BOOK, CHILDREN
 from engine.modelfolder import write_model_folder
 from engine.rarity import RARITIES
-from engine.recommender import KIND_SUPPORT, SKIP_REASONS, Engine
+from engine.recommender import Engine
+from engine.rules import KIND_SUPPORT, SKIP_REASONS, STRONG_SHARE, STRONG_SUPPORT
 
 SEED_READERS = 40  # readers 0..39 liked each book asked about
 
@@ -33,6 +35,9 @@ class Book:
     co_readers: int = 1  # readers who liked it and the books asked about
     likes: int = 5  # training likes (at most rarity.DEEP_MAX_LIKES: allowed under every rarity)
     publisher: str = ""
+    genre: str = ""  # its genre profile (engine.profiles code); "" = none (the folder then has no profiles)
+    audience: str = "adult"
+    series: str = ""  # the series note its editions name
 
 
 def build(path, seeds: list[Book], others: list[Book]) -> Engine:
@@ -54,9 +59,18 @@ def build(path, seeds: list[Book], others: list[Book]) -> Engine:
         outsider += b.likes
     fans = (np.concatenate([[0], np.cumsum([len(r) for r in readers])]), np.concatenate(readers))
     works = Works([b.title for b in books], [b.author for b in books], np.full(n, 1990, np.int32), [""] * n,
-                  [b.isbns for b in books], [b.publisher for b in books])
+                  [b.isbns for b in books], [b.publisher for b in books], [b.series for b in books])
+    profile = None
+    if any(b.genre for b in books):
+        genres = np.zeros((n, profiles.N_GENRES))
+        audience = np.zeros((n, len(profiles.AUDIENCES)))
+        for i, b in enumerate(books):
+            if b.genre:
+                genres[i, profiles.INDEX[b.genre]] = 1
+                audience[i, profiles.AUDIENCES.index(b.audience)] = 1
+        profile = profiles.encode(genres, audience)
     folder = write_model_folder(path / "model", works=works, likes=likes, query=query, target=target, fans=fans,
-                                config={}, metrics={}, data_fingerprint="rules")
+                                config={}, metrics={}, data_fingerprint="rules", profile=profile)
     # The fixture's own premise: every other book passes every rarity's filter (the head is the seeds).
     for name in RARITIES:
         assert rarities.allowed(likes, name)[len(seeds):].all(), name
@@ -234,3 +248,75 @@ def test_skipped_names_every_reason_and_counts_diversity(tmp_path):
     assert result.skipped == {**dict.fromkeys(SKIP_REASONS, 0), "diversity": 1}
     short = engine.recommend([0], k=1)  # the list is full before the others are looked at
     assert titles(short) == ["Peace"] and sum(short.skipped.values()) == 0
+
+
+# --- genre profiles -----------------------------------------------------------------------
+
+VONNEGUT = Book("Slaughterhouse-Five", "Kurt Vonnegut", "0385333846", genre="literary")
+
+
+def test_a_cookbook_never_follows_a_novel_without_strong_evidence(tmp_path):
+    """A cookbook and a business book that a few of the novel's readers liked score highest,
+    yet the list holds novels; with many co-readers who are much of its readership (strong,
+    specific evidence) the cookbook may come."""
+    others = [Book("The Joy of Cooking", "Irma S. Rombauer", score=0.95, co_readers=3, likes=5, genre="cookbook"),
+              Book("The Brand You 50", "Tom Peters", score=0.9, co_readers=3, likes=5, genre="business"),
+              Book("Cat's Cradle", "Kurt Vonnegut", score=0.8, co_readers=2, genre="literary"),
+              Book("Catch-22", "Joseph Heller", score=0.7, co_readers=2, genre="literary"),
+              Book("The Sirens of Titan", "Kurt Vonnegut Jr.", score=0.6, co_readers=3, genre="scifi")]  # a neighbour
+    engine = build(tmp_path / "thin", [VONNEGUT], others)
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Cat's Cradle", "Catch-22", "The Sirens of Titan"]
+    assert result.skipped["kind"] == 2
+    assert STRONG_SUPPORT <= 5 and STRONG_SHARE <= 1  # the fixture: its readers are all co-readers, 5 at most
+    strong = [Book("The Joy of Cooking", "Irma S. Rombauer", score=0.95, co_readers=STRONG_SUPPORT,
+                   likes=STRONG_SUPPORT, genre="cookbook"), *others[2:4]]
+    assert titles(build(tmp_path / "strong", [VONNEGUT], strong).recommend([0], k=10, rarity="any"))[0] == \
+        "The Joy of Cooking"
+
+
+def test_one_readers_word_is_enough_only_within_the_readers_genre(tmp_path):
+    """Single-reader picks: a novel of the seed's own genre stays, a neighbouring genre does not
+    (thin evidence fills no slot with another kind of book)."""
+    engine = build(tmp_path, [VONNEGUT], [Book("Mother Night", "Kurt Vonnegut", score=0.9, co_readers=1, genre="literary"),
+                                          Book("Hyperion", "Dan Simmons", score=0.8, co_readers=1, genre="scifi"),
+                                          Book("Ringworld", "Larry Niven", score=0.7, co_readers=2, genre="scifi")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Mother Night", "Ringworld"] and result.skipped["kind"] == 1
+
+
+def test_picture_books_and_childrens_novels_for_a_grown_up_reader(tmp_path):
+    """A picture book never fits a novel's reader; a children's novel of the same genre fits half as well,
+    which is still a fit; a picture book does fit a picture book's reader."""
+    gruffalo = Book("The Gruffalo", "Julia Donaldson", genre="picture", audience="child")
+    others = [Book("Where the Wild Things Are", "Maurice Sendak", score=0.9, co_readers=2, genre="picture", audience="child"),
+              Book("Harry Potter and the Sorcerer's Stone", "J. K. Rowling", score=0.8, co_readers=2, genre="fantasy",
+                   audience="child"),
+              Book("The Name of the Wind", "Patrick Rothfuss", score=0.7, co_readers=2, genre="fantasy")]
+    hobbit = Book("The Silmarillion", "J. R. R. Tolkien", genre="fantasy")
+    assert titles(build(tmp_path / "a", [hobbit], others).recommend([0], k=10)) == \
+        ["Harry Potter and the Sorcerer's Stone", "The Name of the Wind"]
+    assert titles(build(tmp_path / "b", [gruffalo], others).recommend([0], k=10))[0] == "Where the Wild Things Are"
+
+
+def test_the_seeds_own_universe_is_its_series_whoever_wrote_it(tmp_path):
+    """House Atreides ("Dune: House Trilogy") is Dune's own universe ("Dune Chronicles"); a book in a
+    publisher's line that Dune's edition shares ("Ace Science Fiction") is not."""
+    dune = Book("Dune", "Frank Herbert", "0441172660", series="Dune Chronicles", genre="scifi")
+    engine = build(tmp_path, [dune], [Book("House Atreides", "Brian Herbert", score=0.9, co_readers=3,
+                                           series="Dune: House Trilogy", genre="scifi"),
+                                      Book("The Butlerian Jihad", "Brian Herbert", score=0.85, co_readers=3,
+                                           series="Dune Series", genre="scifi"),
+                                      Book("Ringworld", "Larry Niven", score=0.8, co_readers=3, genre="scifi",
+                                           series="Ace Science Fiction")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Ringworld"] and result.skipped["same_book"] == 2
+
+
+def test_one_author_however_the_name_is_written(tmp_path):
+    """Tom Peters and Thomas J. Peters are one author: at most two of his books in one list."""
+    peters = [Book("The Brand You 50", "Tom Peters", score=0.9), Book("The Project 50", "Thomas J. Peters", score=0.85),
+              Book("The Professional Service Firm50", "Thomas J. Peters", score=0.8),
+              Book("Solaris", "Stanislaw Lem", score=0.7)]
+    result = build(tmp_path, [DUNE], peters).recommend([0], k=10)
+    assert titles(result) == ["The Brand You 50", "The Project 50", "Solaris"] and result.skipped["diversity"] == 1

@@ -110,8 +110,18 @@ def _serve_env(tmp_path, api, token=TOKEN):
             "RAREREADS_MODELS_DIR": str(tmp_path / "models"), "RAREREADS_DB": str(tmp_path / "var" / "s.sqlite")}
 
 
+def _json(value):
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def test_serve_runs_telegram_and_shuts_down_cleanly(tmp_path):
-    """Also when the newest model folder does not load: the bot used to refuse to start."""
+    """Also when the newest model folder does not load: the bot used to refuse to start.
+
+    Its command menu is the command table's (`bot.commands.menu`).
+    """
+    from bot.commands import menu
     from bot.serve import serve
     from bot.settings import load_settings
 
@@ -124,7 +134,8 @@ def test_serve_runs_telegram_and_shuts_down_cleanly(tmp_path):
         (broken / "index.bin").write_bytes(b"\0" * 16)
         stop = asyncio.Event()
         task = asyncio.create_task(serve(load_settings(env), stop=stop))
-        await api.wait_for("setMyCommands")
+        menu_call = await api.wait_for("setMyCommands")
+        assert [(c["command"], c["description"]) for c in _json(menu_call.params["commands"])] == menu()  # the table's
         api.send_text(READER, "/shelf add Solaris")
         await api.wait_for("sendMessage", lambda c: "Solaris" in c.params["text"])
         stop.set()  # what SIGINT/SIGTERM do
@@ -294,12 +305,12 @@ def test_one_readers_messages_are_answered_in_the_order_sent(tmp_path, monkeypat
         service = bot.runtime.service
         book = service.book
 
-        def slow_for_solaris(reader, title):
+        def slow_for_solaris(reader, title, **kwargs):
             if "Solaris" in title:
                 import time
 
                 time.sleep(0.4)
-            return book(reader, title)
+            return book(reader, title, **kwargs)
 
         monkeypatch.setattr(service, "book", slow_for_solaris)
         mark = len(bot.api.calls)

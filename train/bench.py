@@ -5,7 +5,7 @@ BENCHMARKS.md (one section per run; other sections are left alone). Figures:
 
 - trainer: skip-gram pairs/s and seconds per step of the real model, sampler and optimiser
   (train/) on this machine's device, for a short run after a warm-up;
-- HNSW (engine.modelfolder.build_index): build time, index size, recall@10 against exact
+- HNSW (engine.ann.HnswIndex.build): build time, index size, recall@10 against exact
   inner-product search on a sample, single-query p50;
 - serving, in a fresh process that imports no torch (like the bot): model folder load time
   (engine ready), resident memory, matcher p50/p99 and top-1 accuracy on a generated query
@@ -178,13 +178,14 @@ def find_model(args: argparse.Namespace, dataset: Dataset) -> Path | None:
         return args.model
     from engine.modelfolder import read_manifest, served_folder
     from engine.shelf import read_verdicts
-    from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+    from rarereads.settings import PathSettings, SettingsError, read_settings
 
     try:
-        folder = served_folder(DEFAULT_MODELS_DIR, {n: v.accepted for n, v in read_verdicts(DEFAULT_DB).items()})
+        paths = read_settings(PathSettings)  # RAREREADS_MODELS_DIR and RAREREADS_DB, as every command reads them
+        folder = served_folder(paths.models_dir, {n: v.accepted for n, v in read_verdicts(paths.db).items()})
         if folder is not None and read_manifest(folder).data_fingerprint == dataset.fingerprint():
             return folder
-    except RarereadsError as exc:
+    except (RarereadsError, SettingsError) as exc:
         log.warning("measuring stand-in vectors: %s", exc)
     return None
 

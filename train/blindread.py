@@ -1,9 +1,14 @@
 """A blind side-by-side read of two recommenders' rare picks (a developer's tool, not a user command).
 
-    python -m train.blindread picks --model FOLDER --out a.json        # 10 rare picks per seed
-    python -m train.blindread ease --out models/ease-folder            # EASE served by the same engine
-    python -m train.blindread lists a.json b.json ... --out DIR        # shuffled, unlabelled lists + key
-    python -m train.blindread score DIR/key.json DIR/scores.json       # un-blind the judge's scores
+    python -m train.blindread picks --model FOLDER --draw 7 --out a.json    # 20 seeds drawn at random, 10 rare picks each
+    python -m train.blindread ease --out models/ease-folder                 # EASE served by the same engine
+    python -m train.blindread picks --model models/ease-folder --seeds-from a.json --out b.json   # the same seeds
+    python -m train.blindread lists a.json b.json ... --out DIR             # shuffled, unlabelled lists + key
+    python -m train.blindread score DIR/key.json DIR/scores.json            # un-blind the judge's scores
+
+Seeds are drawn at random for each read (`--draw SEED`: `SEEDS_DRAWN` of the model's
+`DRAW_FROM` most-liked works, with that random seed, recorded in the output), never a
+fixed list: tuning on a fixed list of seeds does not carry over to the seeds nobody named.
 
 The judge (someone who has not seen which list is which) gets only `DIR/lists.md`, which
 holds the scoring rule, and returns `scores.json`: for each seed, a score 0-2 per pick of
@@ -26,16 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-SEEDS = (
-    "Dune by Frank Herbert", "The Hobbit by J.R.R. Tolkien", "Pride and Prejudice by Jane Austen",
-    "Life of Pi by Yann Martel", "Good Omens by Terry Pratchett", "The Da Vinci Code by Dan Brown",
-    "Harry Potter and the Sorcerer's Stone by J. K. Rowling", "The Catcher in the Rye by J.D. Salinger",
-    "To Kill a Mockingbird by Harper Lee", "1984 by George Orwell", "The Lovely Bones by Alice Sebold",
-    "Memoirs of a Geisha by Arthur Golden", "The Secret Life of Bees by Sue Monk Kidd", "Neuromancer by William Gibson",
-    "The Name of the Rose by Umberto Eco", "Bridget Jones's Diary by Helen Fielding",
-    "A Prayer for Owen Meany by John Irving", "Jurassic Park by Michael Crichton",
-    "The Hitchhiker's Guide to the Galaxy by Douglas Adams", "Girl with a Pearl Earring by Tracy Chevalier",
-)
+DRAW_FROM = 300  # seeds are drawn from the model's most-liked works
+SEEDS_DRAWN = 20
 PICKS = 10
 EASE_NEIGHBOURS = 100
 RULE = """Scoring rule. For each seed book there are {count} lists of ten books ({letters}), meant
@@ -65,19 +62,38 @@ def rule(count: int) -> str:
 LETTERS = "ABCDEF"
 
 
-def picks(model: Path, out: Path, rarity: str = "rare") -> None:
-    """The first `PICKS` picks of the model for each seed, with the facts the read reports."""
+def draw_seeds(engine, draw: int, n: int = SEEDS_DRAWN, among: int = DRAW_FROM) -> list[int]:
+    """`n` work ids drawn at random (`numpy.random.default_rng(draw)`) from the `among` most-liked works."""
+    order = np.argsort(-np.asarray(engine.likes), kind="stable")[:among]
+    return [int(i) for i in np.random.default_rng(draw).choice(order, size=min(n, len(order)), replace=False)]
+
+
+def picks(model: Path, out: Path, rarity: str = "rare", draw: int | None = None, seeds_from: Path | None = None) -> None:
+    """The first `PICKS` picks of the model for each seed, with the facts the read reports.
+
+    The seeds are drawn with `draw`, or are those of an earlier `picks` file (`seeds_from`:
+    the same books, found by their work keys, so two models are read on the same seeds).
+    """
     from engine.recommender import Engine
 
     engine = Engine.from_folder(model, check_hashes=False)
+    if seeds_from is not None:
+        earlier = json.loads(Path(seeds_from).read_text())
+        works = [engine.work_by_key(key) for key in earlier["seeds"]]
+        if any(w is None for w in works):
+            raise ValueError(f"{model} lacks seeds of {seeds_from}")
+        draw = earlier["draw"]
+    elif draw is not None:
+        works = [engine.work(i) for i in draw_seeds(engine, draw)]
+    else:
+        raise ValueError("give --draw SEED (a new random draw) or --seeds-from an earlier picks file")
     result = {}
-    for seed in SEEDS:
-        work = engine.resolve(seed)
+    for work in works:
         answer = engine.recommend([work], k=PICKS, rarity=rarity)
-        result[seed] = {"seed": work.label, "picks": [
+        result[work.key] = {"seed": work.label, "likes": work.likes, "picks": [
             {"label": p.work.label, "likes": p.work.likes, "support": p.support, "reason": p.reason}
             for p in answer.picks]}
-    out.write_text(json.dumps({"model": str(model), "rarity": rarity, "seeds": result}, indent=2) + "\n")
+    out.write_text(json.dumps({"model": str(model), "rarity": rarity, "draw": draw, "seeds": result}, indent=2) + "\n")
 
 
 def ease_folder(out: Path, dataset_path: Path, lam: float) -> None:
@@ -91,6 +107,7 @@ def ease_folder(out: Path, dataset_path: Path, lam: float) -> None:
     from .config import TrainConfig
     from .data import prepare_data
     from .export import fans, to_catalogue
+    from .profiles import dataset_profile
 
     dataset = Dataset.load(dataset_path)
     data = prepare_data(dataset, TrainConfig(val_readers=0).validate(), context=1)
@@ -113,7 +130,8 @@ def ease_folder(out: Path, dataset_path: Path, lam: float) -> None:
                        trained=np.zeros(n, bool), colike=colike, scoring={"fusion_weight": 0.0, "fusion_k": 20},
                        fans=to_catalogue(fans(data.indptr, data.indices, data.n_works), data.rows, n, renumber=False),
                        config={"model": "ease", "lambda": lam, "neighbours": EASE_NEIGHBOURS}, metrics={},
-                       data_fingerprint=dataset.fingerprint())
+                       data_fingerprint=dataset.fingerprint(),
+                       profile=dataset_profile(dataset, dataset.folder)[data.catalogue_ids])
 
 
 def lists(runs: list[Path], out: Path, seed: int = 0) -> None:
@@ -124,7 +142,9 @@ def lists(runs: list[Path], out: Path, seed: int = 0) -> None:
     data = [json.loads(path.read_text()) for path in runs]
     rng = random.Random(seed)
     key, lines = {}, ["# Blind read", "", rule(len(runs)), ""]
-    for name in SEEDS:
+    if any(set(d["seeds"]) != set(data[0]["seeds"]) for d in data):
+        raise ValueError("the runs were picked for different seeds (use picks --seeds-from)")
+    for name in data[0]["seeds"]:
         order = list(range(len(runs)))
         rng.shuffle(order)
         heading = data[0]["seeds"][name]["seed"]
@@ -151,22 +171,25 @@ def score(key_path: Path, scores_path: Path) -> dict:
         judged = scores[seed] if seed in scores else scores[entry["heading"]]  # the judge may key by the heading
         order = [sides[letter] for letter in judged["order"]]
         for letter, run_path in sides.items():
-            system = systems.setdefault(run_path, {"scores": [], "first": 0, "above": {}, "support": []})
-            if len(judged[letter]) != PICKS:
-                raise ValueError(f"{seed}: list {letter} has {len(judged[letter])} scores, not {PICKS}")
+            system = systems.setdefault(run_path, {"scores": [], "first": 0, "above": {}, "support": [], "likes": []})
+            run = json.loads(Path(run_path).read_text())
+            listed = len(run["seeds"][seed]["picks"])
+            if len(judged[letter]) != listed:
+                raise ValueError(f"{seed}: list {letter} has {len(judged[letter])} scores, not {listed}")
             system["scores"] += judged[letter]
             system["first"] += order[0] == run_path
             for other in order[order.index(run_path) + 1:]:
                 system["above"][other] = system["above"].get(other, 0) + 1
-            run = json.loads(Path(run_path).read_text())
             system["support"] += [p["support"] for p in run["seeds"][seed]["picks"]]
+            system["likes"] += [p["likes"] for p in run["seeds"][seed]["picks"]]
     report = {}
     for name, s in systems.items():
         values, support = np.array(s["scores"], float), np.array(s["support"])
         report[name] = {"mean_fit": round(float(values.mean()), 3), "mismatch_share": round(float((values == 0).mean()), 3),
                         "seeds_first": int(s["first"]), "preferred_to": {o: s["above"].get(o, 0) for o in systems if o != name},
                         "picks": int(len(values)), "picks_on_0_co_readers": int((support == 0).sum()),
-                        "picks_on_1_co_reader": int((support == 1).sum())}
+                        "picks_on_1_co_reader": int((support == 1).sum()),
+                        "median_pick_likes": float(np.median(s["likes"])) if s["likes"] else None}
     return report
 
 
@@ -179,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--rarity", default="rare")
+    p.add_argument("--draw", type=int, help="draw the seeds at random with this seed (recorded in the output)")
+    p.add_argument("--seeds-from", type=Path, help="the seeds of an earlier picks file (another model, same seeds)")
     e = sub.add_parser("ease")
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
@@ -192,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("scores", type=Path)
     args = parser.parse_args(argv)
     if args.command == "picks":
-        picks(args.model, args.out, args.rarity)
+        picks(args.model, args.out, args.rarity, args.draw, args.seeds_from)
     elif args.command == "ease":
         ease_folder(args.out, args.dataset, args.lam)
     elif args.command == "lists":

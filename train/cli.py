@@ -12,7 +12,8 @@ import typing
 from dataclasses import fields
 from pathlib import Path
 
-from rarereads.paths import DEFAULT_DATASET, DEFAULT_MODELS_DIR
+from rarereads.paths import DEFAULT_DATASET
+from rarereads.settings import PathSettings, add_flags
 
 from .config import OPTIMIZERS, SAMPLERS, TrainConfig
 from .registry import MODELS
@@ -21,22 +22,7 @@ log = logging.getLogger(__name__)
 CHOICES = {"model": tuple(MODELS), "sampler": SAMPLERS, "optimizer": OPTIMIZERS}
 
 
-def _field_help() -> dict[str, str]:
-    """Each field's inline comment in config.py, which is the flag's help text."""
-    import inspect
-
-    from . import config as config_module
-
-    helps = {}
-    for line in inspect.getsource(config_module.TrainConfig).splitlines():
-        name, _, rest = line.strip().partition(":")
-        if "#" in rest and name.isidentifier():
-            helps[name] = rest.split("#", 1)[1].strip()
-    return helps
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    helps = _field_help()
     defaults = TrainConfig()
     hints = typing.get_type_hints(TrainConfig)
     group = parser.add_argument_group("training settings (TrainConfig)")
@@ -49,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default = ", ".join(f"{value} for {name}" for name, value in per_model.items())
         if f.name == "model":
             default = f"{default}; " + "; ".join(f"{name}: {spec.description}" for name, spec in MODELS.items())
-        text = f"{helps.get(f.name, '')} (default: {default})"
+        text = f"{f.metadata['help']} (default: {default})"
         # Flags default to None so that a resumed run can tell which settings were given.
         if hint is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
@@ -60,8 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            metavar=None if f.name in CHOICES else f.name.upper(), help=text)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATASET,
                         help=f"dataset folder made by `rarereads prepare` (default: {DEFAULT_DATASET})")
-    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
-                        help=f"where model folders go, as <UTC time>-<model> (default: {DEFAULT_MODELS_DIR})")
+    add_flags(parser, PathSettings, "models_dir")
     parser.add_argument("--out", type=Path, default=None, help="model folder to write (default: a new one in --models-dir)")
     parser.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                         help="continue from a checkpoint (its settings apply; flags given here override some)")
@@ -91,9 +76,14 @@ def default_out(models_dir: Path, model: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     from engine.dataset import Dataset
     from engine.errors import DataFormatError
+    from rarereads.settings import SettingsError, flag_values, read_settings
 
     from . import train as trainer  # torch comes in here
 
+    try:
+        models_dir = read_settings(PathSettings, **flag_values(args, PathSettings, "models_dir")).models_dir
+    except SettingsError as exc:
+        raise SystemExit(f"rarereads train: {exc}") from exc
     overrides = config_overrides(args)
     try:
         config = (trainer.checkpoint_config(args.resume, overrides) if args.resume
@@ -119,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
                      negative_stats["rows"], negative_stats["matched"])
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise SystemExit(f"rarereads train: {exc}") from exc
-    out = args.out or default_out(args.models_dir, config.model)
-    checkpoints = Path(args.models_dir if args.out is None else out.parent) / "checkpoints" / out.name
+    out = args.out or default_out(models_dir, config.model)
+    checkpoints = Path(models_dir if args.out is None else out.parent) / "checkpoints" / out.name
     try:
         path = trainer.train(config, dataset, out, resume=args.resume, checkpoint_dir=checkpoints, extra=extra,
                              extra_stats=extra_stats, negatives=negatives, progress=not args.no_progress)

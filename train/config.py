@@ -1,4 +1,4 @@
-"""Training settings: one dataclass, one comment per field (the CLI makes a flag of each).
+"""Training settings: one dataclass, each field with its help (the CLI makes a flag of each).
 
 Fields left at None take the chosen model's default (`train.registry`): a skip-gram step
 and an ELSA step mean different things, so their batch sizes, epochs and learning rates
@@ -7,51 +7,67 @@ No torch here, so `rarereads train --help` and the manifest reader stay light.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 SAMPLERS = ("log_uniform", "unigram", "uniform")
 OPTIMIZERS = ("sparse_adam", "adagrad")
 
 
+def setting(default, help: str):
+    """A `TrainConfig` field and the help of its flag (`rarereads train --help`), side by side."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
     # model
-    model: str = "elsa"  # a name from `train.registry` (`rarereads train --help` lists them)
-    dim: int | None = None  # embedding size
+    model: str = setting("elsa", "a name from `train.registry` (`rarereads train --help` lists them)")
+    dim: int | None = setting(None, "embedding size")
     # data
-    like_threshold: float | None = None  # rating that counts as a like (None: the dataset's default, 7 of 10 / 4 of 5)
-    min_likes: int = 1  # drop works with fewer training likes than this before training
+    like_threshold: float | None = setting(
+        None, "rating that counts as a like (None: the dataset's default, 7 of 10 / 4 of 5)")
+    min_likes: int = setting(1, "drop works with fewer training likes than this before training")
     # co-like weights (any model): a sparse regression of each work on its most co-liked works, fused with the embedding
-    colike: int | None = None  # co-liked works each work is regressed on (0: no co-like part)
-    colike_lambda: float = 50.0  # ridge penalty of those regressions (higher: smoother, leans to popular works; 50 is the validation choice)
-    colike_min_likes: int = 3  # works need this many training likes to get co-like weights (others rely on the embedding)
-    colike_reader_cap: int = 200  # readers with more likes count a random sample of this many in co-like counts
-    fusion_weight: float = 0.35  # share of the embedding's ranks in the fused order (the rest is the co-like part's)
-    fusion_k: int = 20  # reciprocal-rank fusion constant: 1 / (fusion_k + rank)
+    colike: int | None = setting(None, "co-liked works each work is regressed on (0: no co-like part)")
+    colike_lambda: float = setting(
+        50.0, "ridge penalty of those regressions (higher: smoother, leans to popular works; 50 is the validation choice)")
+    colike_min_likes: int = setting(
+        3, "works need this many training likes to get co-like weights (others rely on the embedding)")
+    colike_reader_cap: int = setting(
+        200, "readers with more likes count a random sample of this many in co-like counts")
+    fusion_weight: float = setting(
+        0.35, "share of the embedding's ranks in the fused order (the rest is the co-like part's)")
+    fusion_k: int = setting(20, "reciprocal-rank fusion constant: 1 / (fusion_k + rank)")
     # sampling
-    batch_size: int | None = None  # per step: targets (skipgram), likes (mf) or readers (elsa)
-    contexts: int = 4  # skipgram: context works drawn from the same reader's likes per target
-    negatives: int = 5  # negatives per positive pair (k): their weight, and their number when not pooled
-    negative_pool: int = 0  # negatives drawn once per step and shared by the batch (0: k drawn per pair, as word2vec)
-    sampler: str = "log_uniform"  # negatives: "log_uniform" over popularity rank, "unigram" (count^alpha) or "uniform"
-    alpha: float = 0.75  # unigram sampler exponent
+    batch_size: int | None = setting(None, "per step: targets (skipgram), likes (mf) or readers (elsa)")
+    contexts: int = setting(4, "skipgram: context works drawn from the same reader's likes per target")
+    negatives: int = setting(5, "negatives per positive pair (k): their weight, and their number when not pooled")
+    negative_pool: int = setting(
+        0, "negatives drawn once per step and shared by the batch (0: k drawn per pair, as word2vec)")
+    sampler: str = setting(
+        "log_uniform", 'negatives: "log_uniform" over popularity rank, "unigram" (count^alpha) or "uniform"')
+    alpha: float = setting(0.75, "unigram sampler exponent")
     # optimisation
-    epochs: float | None = None  # passes over the training likes (each like a target once per epoch on average)
-    max_steps: int = 0  # stop after this many steps in all (0: run all epochs); for benchmarks and tests
-    optimizer: str = "sparse_adam"  # "sparse_adam" or "adagrad" (both take sparse gradients)
-    lr: float | None = None  # learning rate
-    weight_decay: float = 0.0  # L2 penalty on the vectors (and biases) each step touches
+    epochs: float | None = setting(
+        None, "passes over the training likes (each like a target once per epoch on average)")
+    max_steps: int = setting(0, "stop after this many steps in all (0: run all epochs); for benchmarks and tests")
+    optimizer: str = setting("sparse_adam", '"sparse_adam" or "adagrad" (both take sparse gradients)')
+    lr: float | None = setting(None, "learning rate")
+    weight_decay: float = setting(0.0, "L2 penalty on the vectors (and biases) each step touches")
     # evaluation and checkpoints
-    val_readers: int = 500  # readers with one like each held out for validation (0: none)
-    eval_every: int = 0  # validate every this many steps (0: at the end of every epoch)
-    checkpoint_every: int = 2000  # save a checkpoint every this many steps (0: only at the end, which is always saved)
-    log_every: int = 20  # steps between loss readings (each one waits for the device)
+    val_readers: int = setting(500, "readers with one like each held out for validation (0: none)")
+    eval_every: int = setting(0, "validate every this many steps (0: at the end of every epoch)")
+    checkpoint_every: int = setting(
+        2000, "save a checkpoint every this many steps (0: only at the end, which is always saved)")
+    log_every: int = setting(20, "steps between loss readings (each one waits for the device)")
     # system
-    seed: int = 0  # one seed for the hold-out split, initial vectors and sampling (rank r samples with seed + r)
-    device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda" or "cuda:N"
-    cpu_embeddings: bool = False  # keep the tables in pinned CPU memory and compute on the device (huge catalogues)
-    amp: bool = True  # bf16 autocast for the dot products on CUDA (tables and optimiser stay float32)
-    threads: int = 0  # CPU threads for torch (0: torch's default)
+    seed: int = setting(
+        0, "one seed for the hold-out split, initial vectors and sampling (rank r samples with seed + r)")
+    device: str = setting("auto", '"auto" (cuda if available), "cpu", "cuda" or "cuda:N"')
+    cpu_embeddings: bool = setting(
+        False, "keep the tables in pinned CPU memory and compute on the device (huge catalogues)")
+    amp: bool = setting(True, "bf16 autocast for the dot products on CUDA (tables and optimiser stay float32)")
+    threads: int = setting(0, "CPU threads for torch (0: torch's default)")
 
     def validate(self) -> "TrainConfig":
         """Fill the model's defaults into unset fields, raise ValueError for settings that

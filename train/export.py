@@ -20,6 +20,7 @@ from engine.modelfolder import write_model_folder
 
 from .config import TrainConfig
 from .data import Fitted, TrainingData
+from .profiles import dataset_profile
 
 N_LABELLED = 20  # works named on map.png
 MAP_POINTS = 20_000  # works drawn on map.png (a sample: more only smear the picture)
@@ -124,4 +125,5 @@ def export_model_folder(out_dir: Path, *, dataset: Dataset, data: TrainingData, 
             out_dir, works=works, likes=data.catalogue_likes, query=full_query, target=full_target, trained=trained,
             colike=to_catalogue(colike, data.rows, n) if colike is not None else None, scoring=scoring,
             fans=to_catalogue(fans(data.indptr, data.indices, data.n_works), data.rows, n, renumber=False),
-            config=asdict(config), metrics=metrics, data_fingerprint=dataset.fingerprint(), extra_files=plots)
+            config=asdict(config), metrics=metrics, data_fingerprint=dataset.fingerprint(), extra_files=plots,
+            profile=dataset_profile(dataset, dataset.folder)[data.catalogue_ids])

@@ -54,7 +54,7 @@ def _candidates(table: nn.Embedding, bias: nn.Embedding, positive: torch.Tensor,
 
 
 def _init_bias(bias: nn.Embedding, values: torch.Tensor | None) -> None:
-    """Start the candidate biases at `values` (see train.build_model), else at zero."""
+    """Start the candidate biases at `values` (see `train.sampled.build_model`), else at zero."""
     with torch.no_grad():
         if values is None:
             bias.weight.zero_()

@@ -104,3 +104,32 @@ def natural_queries(titles: Sequence[str], authors: Sequence[str], likes: np.nda
     queries = [{"text": text, "work": work, "kind": kind, "with_author": kind in ("title by author", "surname after"),
                 "natural": True} for (text, _, _, kind), work in zip(NATURAL_QUERIES, found) if work is not None]
     return queries, len(found) - len(queries)
+
+
+def short_title_lookups(engine, n: int = 200) -> tuple[int, list[tuple[str, str, str]]]:
+    """How many of the `n` most-liked works a reader finds by their short title, and the misses.
+
+    The short title is the title before its subtitle or alternate title ("Wicked" for
+    "Wicked: The Life and Times of the Wicked Witch of the West"). A work is found when
+    `engine.lookup` answers with it, or answers with a more-liked work and names it on the
+    "also:" line ("Bridget Jones" answers *Bridget Jones's Diary* and names *The Edge of
+    Reason*). Misses are (query, what came back, the work wanted).
+    """
+    from engine.errors import AmbiguousTitle, BookNotFound
+    from engine.normalize import split_alternate
+
+    order = np.argsort(-np.asarray(engine.likes), kind="stable")[:n]
+    found, misses = 0, []
+    for i in order.tolist():
+        work = engine.work(i)
+        query = split_alternate(work.title)[0]
+        try:
+            answer = engine.lookup(query)
+        except (AmbiguousTitle, BookNotFound) as exc:
+            misses.append((query, type(exc).__name__, work.label))
+            continue
+        if answer.work.id == i or (answer.work.likes >= work.likes and i in {w.id for w in answer.also}):
+            found += 1
+        else:
+            misses.append((query, answer.work.label, work.label))
+    return found, misses

@@ -48,9 +48,14 @@ def run(args: argparse.Namespace) -> int:
     dataset = build_dataset(raw, keep_implicit=args.keep_implicit)
     dataset.save(args.out)
     users, works = dataset.likes()
+    from .profiles import profile, write_profile
+
+    table, summary = profile(dataset)  # the genre profile of every work, carried from the labels (train.profiles)
+    write_profile(Path(args.out), dataset, table, summary)
     print(f"{raw.source}: {len(raw.editions):,} editions, {len(raw.ratings):,} rating rows read")
     for what, count in sorted(raw.skipped.items()):
         print(f"  skipped {count:,} {what}")
     print(f"-> {len(dataset.works):,} works, {dataset.n_users:,} readers, {len(dataset.user):,} ratings, "
-          f"{len(users):,} likes, in {args.out} ({time.perf_counter() - start:.1f} s)")
+          f"{len(users):,} likes, in {args.out} ({time.perf_counter() - start:.1f} s; genre profiles from "
+          f"{summary['labelled']:,} labelled works)")
     return 0

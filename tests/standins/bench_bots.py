@@ -114,16 +114,17 @@ def export_of(engine, rows: int, seed: int = 0) -> bytes:
 
 def run_import(args) -> int:
     from bot.gate import served_engine
-    from bot.service import Service, match_export
-    from engine.imports import read_export
+    from bot.service import Service
+    from engine.imports import match_export, read_export
     from engine.recommender import EngineHolder
     from engine.shelf import open_shelves
 
-    load = os.getloadavg()
     from engine.shelf import read_verdicts
-    from rarereads.paths import DEFAULT_DB, DEFAULT_MODELS_DIR
+    from rarereads.settings import PathSettings, read_settings
 
-    engine = served_engine(DEFAULT_MODELS_DIR, read_verdicts(DEFAULT_DB), args.model)
+    load = os.getloadavg()
+    paths = read_settings(PathSettings)
+    engine = served_engine(paths.models_dir, read_verdicts(paths.db), args.model)
     data = export_of(engine, args.rows)
     timings: dict[str, list[float]] = {"parse": [], "match": [], "store": [], "total": []}
     for attempt in range(args.repeat):

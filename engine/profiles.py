@@ -1,0 +1,190 @@
+"""What each book is: its genre profile, and how well one book's profile fits another's.
+
+Book-Crossing has no genres, so the project owns a genre dataset (docs/PROFILES.md): labels
+for the ~11,000 works that matter most, written by the team under one rule, carried to
+every other work by its title, author, publisher and readers (`train.profiles`), and
+measured on labels kept out of fitting. A model folder stores each work's profile as
+`profile.npy` (see `encode`): its three likeliest genres with their probabilities and its
+audience. The engine reads it to keep a novel's readers away from cookbooks, business
+books and picture books (`fit`), unless the evidence for such a pick is strong.
+
+Numpy only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Genre:
+    code: str
+    group: str  # "fiction", "form", "children", "nonfiction", "practical"
+    description: str
+
+
+GENRES: tuple[Genre, ...] = (
+    Genre("literary", "fiction", "literary and general fiction, classics"),
+    Genre("womens", "fiction", "women's fiction, chick lit, family sagas"),
+    Genre("romance", "fiction", "romance"),
+    Genre("mystery", "fiction", "mystery, detective and crime fiction"),
+    Genre("thriller", "fiction", "thrillers and suspense"),
+    Genre("scifi", "fiction", "science fiction"),
+    Genre("fantasy", "fiction", "fantasy"),
+    Genre("horror", "fiction", "horror and the supernatural"),
+    Genre("historical", "fiction", "historical fiction"),
+    Genre("christian", "fiction", "Christian and inspirational fiction"),
+    Genre("western", "fiction", "westerns"),
+    Genre("comics", "form", "graphic novels, comics, cartoon collections"),
+    Genre("poetry", "form", "poetry and plays"),
+    Genre("picture", "children", "picture books and early readers"),
+    Genre("memoir", "nonfiction", "memoir, biography, travel writing"),
+    Genre("society", "nonfiction", "history, politics, current affairs, true crime"),
+    Genre("science", "nonfiction", "popular science, nature, psychology"),
+    Genre("humor", "nonfiction", "humour books (not novels)"),
+    Genre("religion", "nonfiction", "religion, spirituality, philosophy"),
+    Genre("selfhelp", "practical", "self-help, relationships, health"),
+    Genre("business", "practical", "business, careers, finance"),
+    Genre("cookbook", "practical", "cookbooks, food and drink"),
+    Genre("travelguide", "practical", "travel guides"),
+    Genre("reference", "practical", "reference, study guides, textbooks, manuals"),
+    Genre("hobby", "practical", "crafts, gardening, pets, sports, games, art"),
+)
+CODES: tuple[str, ...] = tuple(g.code for g in GENRES)
+INDEX = {code: i for i, code in enumerate(CODES)}
+N_GENRES = len(GENRES)
+AUDIENCES: tuple[str, ...] = ("adult", "ya", "child")
+ADULT, YA, CHILD = range(len(AUDIENCES))
+PICTURE = INDEX["picture"]
+
+# Neighbouring genres: a reader of one is often glad of the other (symmetric; a genre fits itself).
+NEIGHBOURS: dict[str, tuple[str, ...]] = {
+    "literary": ("womens", "historical", "poetry", "memoir", "humor", "mystery", "scifi", "fantasy"),
+    "womens": ("literary", "romance", "historical", "christian", "memoir"),
+    "romance": ("womens", "historical", "christian"),
+    "mystery": ("thriller", "historical", "horror", "society", "literary"),
+    "thriller": ("mystery", "horror", "scifi"),
+    "scifi": ("fantasy", "horror", "thriller", "science", "literary"),
+    "fantasy": ("scifi", "horror", "historical", "literary"),
+    "horror": ("fantasy", "scifi", "thriller", "mystery"),
+    "historical": ("literary", "womens", "romance", "mystery", "society", "fantasy", "western"),
+    "christian": ("womens", "romance", "religion"),
+    "western": ("historical",),
+    "comics": ("humor",),
+    "poetry": ("literary",),
+    "picture": (),
+    "memoir": ("literary", "womens", "society", "humor", "science", "religion"),
+    "society": ("memoir", "science", "historical", "mystery", "business"),
+    "science": ("society", "memoir", "scifi"),
+    "humor": ("comics", "memoir", "literary"),
+    "religion": ("christian", "selfhelp", "memoir"),
+    "selfhelp": ("religion", "business"),
+    "business": ("selfhelp", "society"),
+    "cookbook": ("hobby",),
+    "travelguide": ("hobby",),
+    "reference": (),
+    "hobby": ("cookbook", "travelguide"),
+}
+NEIGHBOUR_FIT = 0.5  # how well a neighbouring genre fits, against 1 for the same genre
+CHILD_FOR_ADULT = 0.5  # a children's or teen novel for an adult novel's reader fits this much less
+
+
+def affinity() -> np.ndarray:
+    """[N_GENRES, N_GENRES] genre fit: 1 on the diagonal, `NEIGHBOUR_FIT` for neighbours, else 0."""
+    table = np.eye(N_GENRES, dtype=np.float32)
+    for code, near in NEIGHBOURS.items():
+        for other in near:
+            table[INDEX[code], INDEX[other]] = table[INDEX[other], INDEX[code]] = NEIGHBOUR_FIT
+    return table
+
+
+AFFINITY = affinity()
+
+# A profile in a model folder: uint8 [n, 8] = genre, p, genre2, p2, genre3, p3 (p in 1/255ths;
+# genre 255 = none), audience, audience p. All 255 (`UNKNOWN`) where nothing is known.
+WIDTH = 8
+NONE = 255
+
+
+def encode(probabilities: np.ndarray, audience: np.ndarray) -> np.ndarray:
+    """uint8 [n, WIDTH] from genre probabilities [n, N_GENRES] and audience probabilities [n, 3]."""
+    probabilities = np.asarray(probabilities, np.float64)
+    audience = np.asarray(audience, np.float64)
+    n = len(probabilities)
+    out = np.full((n, WIDTH), NONE, np.uint8)
+    if not n:
+        return out
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, :3]
+    p = np.take_along_axis(probabilities, top, axis=1)
+    known = probabilities.sum(axis=1) > 0
+    for k in range(3):
+        keep = known & (p[:, k] > 0)
+        out[keep, 2 * k] = top[keep, k]
+        out[keep, 2 * k + 1] = np.clip(np.rint(255 * p[keep, k]), 0, 255)
+    a_known = audience.sum(axis=1) > 0
+    out[a_known, 6] = np.argmax(audience[a_known], axis=1)
+    out[a_known, 7] = np.clip(np.rint(255 * audience[a_known].max(axis=1)), 0, 255)
+    return out
+
+
+def decode(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(genre probabilities float32 [n, N_GENRES] (rows of zeros where unknown), audience int [n] (-1 unknown))."""
+    profile = np.asarray(profile, np.uint8)
+    n = len(profile)
+    probabilities = np.zeros((n, N_GENRES), np.float32)
+    for k in range(3):
+        genre, p = profile[:, 2 * k], profile[:, 2 * k + 1]
+        keep = genre != NONE
+        probabilities[np.flatnonzero(keep), genre[keep]] += p[keep] / 255.0
+    total = probabilities.sum(axis=1, keepdims=True)
+    probabilities = np.divide(probabilities, total, out=probabilities, where=total > 0)
+    audience = np.where(profile[:, 6] == NONE, -1, profile[:, 6].astype(np.int64))
+    return probabilities, audience
+
+
+@dataclass
+class Profiles:
+    """The profiles of a catalogue, as the engine reads them (`decode`d once)."""
+
+    genres: np.ndarray  # float32 [n, N_GENRES], rows of zeros where nothing is known
+    audience: np.ndarray  # int64 [n], -1 unknown
+
+    @classmethod
+    def from_array(cls, profile: np.ndarray) -> "Profiles":
+        return cls(*decode(profile))
+
+    def known(self, ids) -> np.ndarray:
+        return self.genres[np.asarray(ids)].sum(axis=1) > 0
+
+    def of(self, ids) -> tuple[np.ndarray, bool]:
+        """The combined genre distribution of works `ids` (a seed or a shelf), and whether any is a
+        book for adults (a grown-up reader)."""
+        ids = np.asarray(ids, np.int64)
+        genres = self.genres[ids]
+        known = genres.sum(axis=1) > 0
+        mix = genres[known].mean(axis=0) if known.any() else np.zeros(N_GENRES, np.float32)
+        adult = bool(np.any(self.audience[ids] == ADULT)) or not known.any()
+        return mix, adult
+
+    def fit(self, mix: np.ndarray, adult_reader: bool, candidates) -> np.ndarray:
+        """How well each candidate fits a reader whose books have genre mix `mix` (0..1; NaN unknown).
+
+        The expected affinity of a random genre of the reader's books and one of the
+        candidate's (`AFFINITY`), scaled by the mix's own best fit so that a reader with one
+        genre gets 1 for that genre; a children's or teen book for a grown-up reader counts
+        `CHILD_FOR_ADULT` as much, and a picture book nothing, unless the reader's books are
+        picture books too.
+        """
+        candidates = np.asarray(candidates, np.int64)
+        genres = self.genres[candidates]
+        if not mix.any():
+            return np.full(len(candidates), np.nan)
+        raw = genres @ (AFFINITY @ mix)
+        best = float((AFFINITY @ mix).max())
+        fit = np.clip(raw / best, 0.0, 1.0) if best > 0 else np.zeros(len(candidates))
+        if adult_reader:
+            young = np.isin(self.audience[candidates], (YA, CHILD))
+            fit = np.where(young, fit * CHILD_FOR_ADULT, fit)
+        fit = np.where(genres[:, PICTURE] > 0.5, fit * mix[PICTURE], fit)
+        return np.where(genres.sum(axis=1) > 0, fit, np.nan)

@@ -1,0 +1,165 @@
+"""The rules every list passes through, whatever model ordered it.
+
+The engine walks a model's candidates best first (after the rarity setting) and asks
+`ListRules` about each; `rarereads eval --served` gets its lists the same way, for every
+model, so a rule's cost is never mistaken for a model's weakness. A candidate is passed
+over, and counted under its reason in `RecommendationList.skipped`, when it is
+
+- `language`: in another language than the books asked about (unless `lang=any`);
+- `support`: liked by fewer co-readers than the rarity setting asks (`Rarity.min_support`);
+  a co-reader is a training reader who liked the candidate and a book asked about;
+- `kind`: of another kind or genre than the reader's books (`engine.profiles`: a cookbook,
+  business book or picture book for a novel's reader) without strong evidence, i.e.
+  `STRONG_SUPPORT` co-readers who make up `STRONG_SHARE` of its readers; or resting on a
+  single co-reader without being of the reader's own genre;
+- `same_book`: one of the books asked about, another edition of one, or its own series
+  or universe (*Children of Dune*; *House Atreides*, "Dune: House Trilogy", by another author);
+- `diversity`: past `MAX_PER_AUTHOR` books by one author (one person however the name is
+  written: Tom Peters is Thomas J. Peters) or `MAX_PER_SERIES` per series.
+
+Numpy only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .editions import name_tokens, same_person
+from .kinds import BOOK
+from .normalize import ARTICLES, fold, normalize_author, series_key
+from .profiles import Profiles
+from .results import Work
+
+SKIP_REASONS = ("language", "same_book", "support", "kind", "diversity")
+MAX_PER_AUTHOR = 2
+MAX_PER_SERIES = 1
+KIND_SUPPORT = 3  # co-readers a pick of another kind needs when no genre profile is known (title rules only)
+STRONG_SUPPORT = 5  # co-readers a pick of another genre than the reader's needs ...
+STRONG_SHARE = 0.3  # ... who are at least this share of its readers (it is *their* book, not everyone's)
+FITS = 0.5  # genre fit (`Profiles.fit`) from which a pick is of the reader's kind: the same or a neighbouring genre
+OWN_GENRE = 0.99  # genre fit of a pick of the reader's own genre
+
+
+def series_stem(title: str) -> str:
+    """Shared beginning of a series' titles ("harry potter" for every Harry Potter book).
+
+    The first two words that are not an article, of the part before a colon; a one-word
+    title has no stem (it would lump "Dune" with "Dune Road").
+    """
+    words = [w for w in fold(title.split(":")[0]).split() if w not in ARTICLES]
+    return " ".join(words[:2]) if len(words) >= 2 else ""
+
+
+@dataclass
+class Catalogue:
+    """What the rules read about every work (arrays parallel to the catalogue)."""
+
+    likes: np.ndarray  # int64 training likes
+    language: np.ndarray  # uint8 (0 = unknown)
+    kind: np.ndarray  # uint8, `engine.kinds` (the title rules; used where no profile is known)
+    series: object  # the works' series notes (a sequence of str)
+    profiles: Profiles | None  # genre profiles, when the model folder has them
+
+
+@dataclass
+class Request:
+    """One list being filled: what its books are, and what it holds so far."""
+
+    languages: set[int] | None  # wanted language codes (None: any)
+    min_support: int
+    banned_ids: set[int]
+    banned_keys: set[str]
+    query_kinds: set[int]
+    query_series: set[tuple[str, str]]  # (title stem, author) of the books asked about
+    query_words: dict[str, list[frozenset]]  # author -> title words of each book asked about
+    universes: set[str]  # series keys of the books asked about that name their own universe
+    mix: np.ndarray | None  # the reader's genre mix (None: no profiles)
+    adult: bool
+    diversify: bool
+    people: list[tuple[tuple[str, ...], int]] = field(default_factory=list)  # (author's name tokens, picks)
+    per_series: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+
+
+class ListRules:
+    """The list rules over one catalogue (see the module docstring)."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+
+    def start(self, liked: list[Work], min_support: int, languages: set[int] | None,
+              exclude=(), diversify: bool = True) -> Request:
+        """A request for picks for the books `liked` (ids and keys in `exclude` are never picked)."""
+        c = self.catalogue
+        ids = [w.id for w in liked]
+        query_series = {(stem, normalize_author(w.author)) for w in liked if (stem := series_stem(w.title))}
+        # "Children of Dune" is Dune's own series too: same author, every word of the query's title.
+        query_words: dict[str, list[frozenset]] = {}
+        for w in liked:
+            words = frozenset(fold(w.title).split()) - ARTICLES
+            if words:
+                query_words.setdefault(normalize_author(w.author), []).append(words)
+        # A series note names the query's universe when its key's words are in the query's title:
+        # Dune's "Dune Chronicles" ("dune"); not "Harlequin Presents" or "Penguin Classics".
+        universes = set()
+        for w in liked:
+            key = series_key(c.series[w.id])
+            if key and set(key.split()) <= set(fold(w.title).split()):
+                universes.add(key)
+        mix, adult = (c.profiles.of(ids) if c.profiles is not None else (None, True))
+        return Request(languages, min_support, set(ids) | {int(x) for x in exclude if not isinstance(x, str)},
+                       {w.key for w in liked} | {x for x in exclude if isinstance(x, str)},
+                       {int(c.kind[i]) for i in ids}, query_series, query_words, universes,
+                       mix if mix is not None and mix.any() else None, adult, diversify)
+
+    def passes(self, request: Request, candidate: int, support: int | None) -> str | None:
+        """Why `candidate` is passed over before its record is built (language, support, kind), or None."""
+        c = self.catalogue
+        if candidate in request.banned_ids:
+            return "same_book"
+        if request.languages is not None and c.language[candidate] and c.language[candidate] not in request.languages:
+            return "language"
+        if support is not None and support < request.min_support:
+            return "support"
+        if self._off_kind(request, candidate, support):
+            return "kind"
+        return None
+
+    def _off_kind(self, request: Request, candidate: int, support: int | None) -> bool:
+        c = self.catalogue
+        fit = np.nan
+        if request.mix is not None:
+            fit = float(c.profiles.fit(request.mix, request.adult, [candidate])[0])
+        if np.isnan(fit):  # no profile: the title rules alone (a study guide or a board book for a novel)
+            return c.kind[candidate] != BOOK and int(c.kind[candidate]) not in request.query_kinds and \
+                (support or 0) < KIND_SUPPORT
+        if support is None:
+            return fit < FITS
+        if fit < FITS:  # another kind of book: only on strong, specific evidence
+            return not (support >= STRONG_SUPPORT and support >= STRONG_SHARE * max(int(c.likes[candidate]), 1))
+        return support <= 1 and fit < OWN_GENRE  # one reader's word is enough only within the reader's genre
+
+    def place(self, request: Request, work: Work) -> str | None:
+        """Why the built `work` is passed over (same book, series or universe; diversity), or None;
+        when None it takes its place in the list."""
+        author, stem = normalize_author(work.author), series_stem(work.title)
+        if work.key in request.banned_keys or (stem, author) in request.query_series or (
+                author in request.query_words and any(words <= set(fold(work.title).split())
+                                                      for words in request.query_words[author])):
+            return "same_book"  # the query's own book, another edition of it, or its own series
+        if request.universes and series_key(self.catalogue.series[work.id]) in request.universes:
+            return "same_book"  # its universe, whoever wrote it: House Atreides for Dune
+        if request.diversify:
+            person = name_tokens(work.author)
+            slot = next((i for i, (other, _) in enumerate(request.people) if person and same_person(person, other)), None)
+            if (slot is not None and request.people[slot][1] >= MAX_PER_AUTHOR) or (
+                    stem and request.per_series.get(stem, 0) >= MAX_PER_SERIES):
+                return "diversity"
+            if slot is None:
+                request.people.append((person, 1))
+            else:
+                request.people[slot] = (person, request.people[slot][1] + 1)
+            if stem:
+                request.per_series[stem] = request.per_series.get(stem, 0) + 1
+        return None
