@@ -42,8 +42,8 @@ from .grammar import Call, Pick, parse
 from .pending import Questions
 from .replies import Book, Choices, Confirm, DidYouMean, Error, Help, Imported, Info, Picks, Reply, ShelfPage
 from .titles import closest_entries, named_entries, weak_match
-from .wording import TYPED, Dialect, book_lines, import_text, listing, nothing_found, picks_text, plural, \
-    question_text, shelf_text, short
+from .wording import TYPED, Dialect, book_lines, few_picks, import_text, listing, nothing_found, picks_text, \
+    plural, question_text, shelf_text, short
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +234,8 @@ class Service:
                                                "for me to learn from yet)."]))
         if not result.picks:
             return Info(nothing_found(say, about, rarity, page))
+        if page == 0 and len(result.picks) < k:  # fewer picks, not single-reader picks of another kind
+            tip = "\n".join(filter(None, [tip, few_picks(say, about, len(result.picks), result.skipped)]))
         language = say.option("lang", request.lang) if request.lang else ""
         text = picks_text(about, rarity, language, page, result.picks, k * page + 1, tip)
         next_page = None

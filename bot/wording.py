@@ -137,6 +137,14 @@ def nothing_found(say: Dialect, about: str, rarity: str, page: int) -> str:
     return f"I found nothing {rarity} enough for {about}.{tip}"
 
 
+def few_picks(say: Dialect, about: str, count: int, skipped: dict[str, int]) -> str:
+    """Why a list is short: its readers agree on few rare books of its kind (the rules passed the rest over)."""
+    thin = skipped.get("kind", 0) + skipped.get("support", 0)
+    why = (" The others its readers liked rest on a single reader or are another kind of book." if thin else "")
+    return f"Only {plural(count, 'pick')} for {about}: few of its readers' rare books are close enough.{why}" \
+           f" {say.option('rarity', 'balanced')} looks wider."
+
+
 def shelf_text(say: Dialect, shelf_command: str, name: str, total: int, page: int, pages: int, entries,
                first: int) -> str:
     """A page of a shelf: a header, numbered books with their stars, how to see the next page."""

@@ -13,7 +13,7 @@ A model folder holds:
   found and shelved; the engine says when it cannot use one);
 - optionally `colike_indptr.npy`, `colike_works.npy`, `colike_weights.npy`: sparse co-like
   weights, CSR by source work: the co-like score of c is the sum of `W[l, c]` over l in L.
-  When present the engine fuses the two orders (`engine.scoring`, `Manifest.scoring`);
+  When present the engine fuses the two orders (`engine.ranking`, `Manifest.scoring`);
 - optionally `fans_indptr.npy` + `fans_readers.npy`: the training readers of each work (CSR),
   for co-reader counts ("loved by 4 readers who loved Dune") and support floors;
 - `profile.npy` (optional): uint8 [n, 8], each work's genre profile (`engine.profiles`);
@@ -119,7 +119,7 @@ class ModelFolder:
 
     @property
     def scoring(self) -> dict:
-        """How the dense and co-like orders are fused (`engine.scoring.fuse`); empty without co-likes."""
+        """How the dense and co-like orders are fused (`engine.ranking.fuse`); empty without co-likes."""
         return dict(self.manifest.scoring) if self.colike is not None else {}
 
 

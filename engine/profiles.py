@@ -143,28 +143,37 @@ def decode(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return probabilities, audience
 
 
-@dataclass
 class Profiles:
-    """The profiles of a catalogue, as the engine reads them (`decode`d once)."""
+    """The profiles of a catalogue, as the engine reads them: the stored table (8 bytes a work,
+    also at millions of works), decoded for the works a request looks at.
 
-    genres: np.ndarray  # float32 [n, N_GENRES], rows of zeros where nothing is known
-    audience: np.ndarray  # int64 [n], -1 unknown
+    Args:
+        table: uint8 [n, WIDTH] (`encode`).
+    """
+
+    def __init__(self, table: np.ndarray):
+        self.table = np.asarray(table, np.uint8)
 
     @classmethod
     def from_array(cls, profile: np.ndarray) -> "Profiles":
-        return cls(*decode(profile))
+        return cls(profile)
 
-    def known(self, ids) -> np.ndarray:
-        return self.genres[np.asarray(ids)].sum(axis=1) > 0
+    def genres(self, ids) -> np.ndarray:
+        """float32 [len(ids), N_GENRES] genre distributions (rows of zeros where unknown)."""
+        return decode(self.table[np.asarray(ids, np.int64)])[0]
+
+    def audience(self, ids) -> np.ndarray:
+        """int64 audience of each work (-1 unknown)."""
+        return decode(self.table[np.asarray(ids, np.int64)])[1]
 
     def of(self, ids) -> tuple[np.ndarray, bool]:
         """The combined genre distribution of works `ids` (a seed or a shelf), and whether any is a
         book for adults (a grown-up reader)."""
         ids = np.asarray(ids, np.int64)
-        genres = self.genres[ids]
+        genres, audience = decode(self.table[ids])
         known = genres.sum(axis=1) > 0
         mix = genres[known].mean(axis=0) if known.any() else np.zeros(N_GENRES, np.float32)
-        adult = bool(np.any(self.audience[ids] == ADULT)) or not known.any()
+        adult = bool(np.any(audience == ADULT)) or not known.any()
         return mix, adult
 
     def fit(self, mix: np.ndarray, adult_reader: bool, candidates) -> np.ndarray:
@@ -177,14 +186,37 @@ class Profiles:
         picture books too.
         """
         candidates = np.asarray(candidates, np.int64)
-        genres = self.genres[candidates]
         if not mix.any():
             return np.full(len(candidates), np.nan)
-        raw = genres @ (AFFINITY @ mix)
-        best = float((AFFINITY @ mix).max())
-        fit = np.clip(raw / best, 0.0, 1.0) if best > 0 else np.zeros(len(candidates))
+        genres, audience = decode(self.table[candidates])
+        reach = AFFINITY @ mix
+        best = float(reach.max())
+        fit = np.clip(genres @ reach / best, 0.0, 1.0) if best > 0 else np.zeros(len(candidates))
         if adult_reader:
-            young = np.isin(self.audience[candidates], (YA, CHILD))
-            fit = np.where(young, fit * CHILD_FOR_ADULT, fit)
+            fit = np.where(np.isin(audience, (YA, CHILD)), fit * CHILD_FOR_ADULT, fit)
         fit = np.where(genres[:, PICTURE] > 0.5, fit * mix[PICTURE], fit)
         return np.where(genres.sum(axis=1) > 0, fit, np.nan)
+
+    def fit_rows(self, mixes: np.ndarray, adults: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """`fit` for many readers at once: mixes [b, G], adults [b], candidates [b, c] -> [b, c]."""
+        b, c = candidates.shape
+        genres, audience = decode(self.table[candidates.ravel()])
+        genres, audience = genres.reshape(b, c, N_GENRES), audience.reshape(b, c)
+        reach = mixes @ AFFINITY  # AFFINITY is symmetric
+        best = reach.max(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fit = np.clip(np.einsum("bcg,bg->bc", genres, reach) / best, 0.0, 1.0)
+        fit = np.where(adults[:, None] & np.isin(audience, (YA, CHILD)), fit * CHILD_FOR_ADULT, fit)
+        fit = np.where(genres[:, :, PICTURE] > 0.5, fit * mixes[:, PICTURE][:, None], fit)
+        known = (genres.sum(axis=2) > 0) & (best > 0)
+        return np.where(known, fit, np.nan)
+
+    def mixes(self, shelves) -> tuple[np.ndarray, np.ndarray]:
+        """Genre mixes [b, G] and whether each reader is a grown-up [b], for shelves (CSR, readers x works)."""
+        genres, audience = decode(self.table)
+        known = (genres.sum(axis=1) > 0).astype(np.float32)
+        counts = np.asarray(shelves @ known).ravel()
+        mixes = np.asarray(shelves @ genres) / np.maximum(counts, 1)[:, None]
+        adult_known = ((audience == ADULT) & (known > 0)).astype(np.float32)
+        adults = (np.asarray(shelves @ adult_known).ravel() > 0) | (counts == 0)
+        return mixes.astype(np.float32), adults

@@ -41,9 +41,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ranking import POOL, best_of
+
 HEAD_SHARE = 0.2  # the head holds this share of all training likes
 DEEP_MAX_LIKES = 5  # `deep`: works with at most this many training likes
-POOL = 500  # candidates a rarity setting re-ranks (the engine's index fetch)
 
 
 @dataclass(frozen=True)
@@ -65,16 +66,6 @@ class Rarity:
     exclude_head: bool = False
     max_likes: int | None = None
     min_support: int = 0
-
-    @property
-    def filters(self) -> bool:
-        """Whether some works can never be recommended under this setting."""
-        return self.exclude_head or self.max_likes is not None
-
-    @property
-    def reorders(self) -> bool:
-        """Whether the list can differ from the model's own order of the works kept."""
-        return self.penalty != 0
 
 
 RARITIES: dict[str, Rarity] = {
@@ -182,15 +173,10 @@ def adjust(scores: np.ndarray, likes: np.ndarray, rarity: str | Rarity | None,
         return np.full(scores.shape, -np.inf)
     flat = np.where(keep, scores, -np.inf).reshape(-1, scores.shape[-1])
     keys = np.full(flat.shape, -np.inf)
-    n = flat.shape[1]
-    take = min(pool, n)
+    best, ranked = best_of(flat, pool)  # the pool, best first; equal scores keep the works' order
+    take = best.shape[1]
     if take == 0:
         return keys.reshape(scores.shape)
-    best = np.argpartition(-flat, take - 1, axis=1)[:, :take] if take < n else np.tile(np.arange(n), (len(flat), 1))
-    # Sort the pool best first; equal scores keep the works' order (stable on their ids).
-    order = np.lexsort((best, -np.take_along_axis(flat, best, axis=1)), axis=1)
-    best = np.take_along_axis(best, order, axis=1)
-    ranked = np.take_along_axis(flat, best, axis=1)
     rank_keys = np.where(np.isfinite(ranked), -np.log(np.arange(1, take + 1, dtype=np.float64)), -np.inf)
     if setting.penalty:
         pool_likes = np.broadcast_to(likes, scores.shape).reshape(flat.shape)

@@ -25,7 +25,7 @@ from .matcher import TitleMatcher, string_hash
 from .modelfolder import FileRows, ModelFolder, load_model_folder
 from .normalize import ARTICLES, fold, https_url, isbn13, normalize_author, normalize_title, split_alternate, work_key
 from .results import Recommendation, RecommendationList, TitleLookup, TitleMatch, Work
-from .scoring import DEFAULT_FUSION, fuse, pool_ranks
+from .ranking import Ranker
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,11 @@ AMBIGUOUS_WITHIN = 2.5  # other works this close to the best make the title ambi
 DOMINANT_SHARE = 0.75  # of those works' likes, the share one needs to be the answer anyway
 MIN_DOMINANT_LIKES = 3  # and at least this many
 POOL = rarities.POOL  # candidates each order contributes (the index fetch); rarity re-ranks among them
-MAX_FETCH = 16 * POOL  # a rarity that filters many index hits fetches more, up to this many
 WORK_CACHE = 20_000  # Work records kept built (a candidate's title and key are normalised once)
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
 MAX_QUERY_WORKS = 1000  # a shelf's books read per request (the most recent first, as the caller orders them)
 SOURCES_READ = 50  # query works whose readers the reasons and co-reader counts read
+FIT_AHEAD = 200  # candidates whose genre fit is computed in one go (a list rarely reads further)
 
 
 class Engine:
@@ -50,7 +50,7 @@ class Engine:
         ef: HNSW search breadth; at least the number of candidates fetched.
     """
 
-    def __init__(self, folder: ModelFolder, ef: int = SERVING_EF, diversify: bool = True):
+    def __init__(self, folder: ModelFolder, ef: int = SERVING_EF, diversify: bool = True, rules=SKIP_REASONS):
         self.folder = folder
         self.works = folder.works
         self.likes = np.asarray(folder.likes, dtype=np.int64)
@@ -59,21 +59,22 @@ class Engine:
         self.kind = np.asarray(folder.kind, dtype=np.uint8)
         self.index = folder.index
         self.index.set_breadth(max(ef, POOL))  # once: hnswlib's set_ef is not safe while others search
-        self.diversify = diversify  # per-author and per-series limits (`engine.rules`; off: the model's own list)
         self.profiles = Profiles.from_array(folder.profile) if folder.profile is not None else None
-        self.rules = ListRules(Catalogue(self.likes, self.language, self.kind, folder.works.series, self.profiles))
+        # The list rules (`engine.rules`); an evaluation may turn some off (`diversify=False`: the model's own list).
+        enabled = [r for r in rules if diversify or r != "diversity"]
+        self.rules = ListRules(Catalogue(self.likes, self.language, self.kind, folder.works.series, self.profiles),
+                               enabled)
         # A model folder's matcher.npz loads in a second; building takes minutes at 2.8M works.
         self.matcher = folder.matcher or TitleMatcher(self.works.title, self.works.author, self.likes)
         self._head = rarities.head_threshold(self.likes)
-        self._allowed = {name: rarities.allowed(self.likes, name, self._head) for name in rarities.RARITIES}
-        self._query_rows = FileRows(folder.query)  # a few rows per request (see FileRows)
+        allowed = {name: rarities.allowed(self.likes, name, self._head) for name in rarities.RARITIES}
         self._colike = folder.colike
-        self._fusion = {**DEFAULT_FUSION, **folder.scoring}
+        # FileRows: a few query rows per request, read from the memory-mapped vectors.
+        self.ranker = Ranker(self.index, FileRows(folder.query), self.trained, folder.colike, folder.scoring, allowed,
+                             self.likes)
         self._fans = folder.fans
         # Readers are numbered 0..n-1 in the fans table: a request marks its query's readers once.
         self._n_readers = int(folder.fans.columns.array.max(initial=-1)) + 1 if folder.fans is not None else 0
-        # Trained works each rarity keeps out: the index fetch asks for that many more at once.
-        self._blocked = {name: int((~allowed & self.trained).sum()) for name, allowed in self._allowed.items()}
         self._cached_work = functools.lru_cache(maxsize=WORK_CACHE)(self._make_work)  # candidates recur
         self._isbn_lock = threading.Lock()
         self._isbn_hash: np.ndarray | None = None
@@ -274,9 +275,9 @@ class Engine:
         if not used:
             return RecommendationList(liked, [], setting.name, self.version, unused)
         ids = np.array([w.id for w in liked], dtype=np.int64)
-        request = self.rules.start(liked, setting.min_support, wanted_languages(self.language[ids], language),
-                                   exclude, self.diversify)
-        candidates, scores = self._candidates(used, setting, request.banned_ids)
+        request = self.rules.start(liked, setting.min_support, wanted_languages(self.language[ids], language), exclude)
+        candidates, scores = self.ranker.candidates([w.id for w in used], setting.name, request.banned_ids,
+                                                    fit=lambda ids: self.rules.fits(request, ids))
         keys = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         # What the reasons and co-reader counts compare each pick with, read once per request.
         sources = used[:SOURCES_READ]
@@ -292,12 +293,16 @@ class Engine:
             order = np.argsort(fan_readers, kind="stable")
             fan_index = (fan_readers[order], fan_sources[order])
         picks: list[Recommendation] = []
-        for i in np.lexsort((candidates, -keys)):  # equal keys: lower work id first, as in the evaluation
-            if len(picks) >= k or not np.isfinite(keys[i]):
+        order = np.lexsort((candidates, -keys))  # equal keys: lower work id first, as in the evaluation
+        order = order[np.isfinite(keys[order])]
+        fits = self.rules.fits(request, candidates[order[:FIT_AHEAD]])  # genre fit, for the kind rule
+        for place, i in enumerate(order):
+            if len(picks) >= k:
                 break
             c = int(candidates[i])
             support = self._support(c, readers)
-            why = self.rules.passes(request, c, support)
+            fit = fits[place] if place < len(fits) else float(self.rules.fits(request, np.array([c]))[0])
+            why = self.rules.passes(request, c, support, fit)
             if why is None:
                 work = self.work(c)
                 why = self.rules.place(request, work)
@@ -308,50 +313,6 @@ class Engine:
             picks.append(Recommendation(work, round(float(keys[i]), 4), self._reason(work, sources, fan_index),
                                         support if support is not None else -1))
         return RecommendationList(liked, picks, setting.name, self.version, unused, request.skipped)
-
-    def _candidates(self, used: list[Work], setting, banned: set[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate ids and their scores for the query works `used`, among the works `setting` allows
-        and not `banned` (the query's own works: they take no place in either order's pool).
-
-        The dense order comes from the index (its best `POOL` allowed works: a filter that
-        drops many hits fetches more); with co-like weights, the works co-liked with the
-        query are a second order and the two are fused by ranks (`engine.scoring`).
-        """
-        allowed = self._allowed[setting.name]
-        if banned:
-            allowed = allowed.copy()
-            gone = np.fromiter(banned, np.int64)
-            allowed[gone[(gone >= 0) & (gone < len(allowed))]] = False
-        trained = [w.id for w in used if self.trained[w.id]]
-        dense_ids, dense_scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
-        if trained:
-            vector = self._query_rows.rows(np.array(trained)).mean(axis=0)
-            # Enough hits for POOL allowed ones in one fetch when the setting keeps out few
-            # works (the head, the query's own); else grow by what the last fetch kept.
-            fetch = min(POOL + self._blocked[setting.name] + len(banned), 4 * POOL)
-            while True:
-                dense_ids, dense_scores = self.nearest(vector, fetch)
-                keep = allowed[dense_ids]
-                kept = int(keep.sum())
-                if kept >= POOL or fetch >= min(MAX_FETCH, len(self.index)):
-                    break
-                fetch = min(MAX_FETCH, int(fetch * 1.5 * POOL / max(kept, POOL // 8)))
-            dense_ids, dense_scores = dense_ids[keep][:POOL], dense_scores[keep][:POOL]
-        if self._colike is None:
-            return dense_ids, dense_scores
-        columns, weights = self._colike.rows([w.id for w in used])
-        colike_ids, inverse = np.unique(columns.astype(np.int64), return_inverse=True)
-        colike_scores = np.bincount(inverse, weights=weights, minlength=len(colike_ids))
-        keep = allowed[colike_ids]
-        colike_ids, colike_scores = colike_ids[keep], colike_scores[keep]
-        ids = np.union1d(dense_ids, colike_ids)  # sorted: ties break on ids, as in the evaluation
-        dense_all = np.full(len(ids), -np.inf)
-        dense_all[np.searchsorted(ids, dense_ids)] = dense_scores
-        colike_all = np.full(len(ids), -np.inf)
-        colike_all[np.searchsorted(ids, colike_ids)] = colike_scores
-        fused = fuse(pool_ranks(colike_all, POOL), pool_ranks(dense_all, POOL),
-                     float(self._fusion["fusion_weight"]), float(self._fusion["fusion_k"]))
-        return ids, fused
 
     @staticmethod
     def _rarity(rarity: str | None):

@@ -76,7 +76,7 @@ class Request:
     universes: set[str]  # series keys of the books asked about that name their own universe
     mix: np.ndarray | None  # the reader's genre mix (None: no profiles)
     adult: bool
-    diversify: bool
+    enabled: frozenset[str]  # the rules that apply (all of SKIP_REASONS, unless an evaluation turns one off)
     people: list[tuple[tuple[str, ...], int]] = field(default_factory=list)  # (author's name tokens, picks)
     per_series: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
@@ -85,11 +85,14 @@ class Request:
 class ListRules:
     """The list rules over one catalogue (see the module docstring)."""
 
-    def __init__(self, catalogue: Catalogue):
+    def __init__(self, catalogue: Catalogue, enabled=SKIP_REASONS):
         self.catalogue = catalogue
+        unknown = set(enabled) - set(SKIP_REASONS)
+        if unknown:
+            raise ValueError(f"unknown rules {sorted(unknown)}; the rules are {', '.join(SKIP_REASONS)}")
+        self.enabled = frozenset(enabled)
 
-    def start(self, liked: list[Work], min_support: int, languages: set[int] | None,
-              exclude=(), diversify: bool = True) -> Request:
+    def start(self, liked: list[Work], min_support: int, languages: set[int] | None, exclude=()) -> Request:
         """A request for picks for the books `liked` (ids and keys in `exclude` are never picked)."""
         c = self.catalogue
         ids = [w.id for w in liked]
@@ -111,26 +114,33 @@ class ListRules:
         return Request(languages, min_support, set(ids) | {int(x) for x in exclude if not isinstance(x, str)},
                        {w.key for w in liked} | {x for x in exclude if isinstance(x, str)},
                        {int(c.kind[i]) for i in ids}, query_series, query_words, universes,
-                       mix if mix is not None and mix.any() else None, adult, diversify)
+                       mix if mix is not None and mix.any() else None, adult, self.enabled)
 
-    def passes(self, request: Request, candidate: int, support: int | None) -> str | None:
-        """Why `candidate` is passed over before its record is built (language, support, kind), or None."""
+    def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
+        """How well each candidate's genre fits the reader's (`Profiles.fit`; NaN where unknown), for `passes`."""
+        if request.mix is None:
+            return np.full(len(candidates), np.nan)
+        return self.catalogue.profiles.fit(request.mix, request.adult, candidates)
+
+    def passes(self, request: Request, candidate: int, support: int | None, fit: float = np.nan) -> str | None:
+        """Why `candidate` is passed over before its record is built (language, support, kind), or None.
+
+        `fit`: its genre fit (`fits`), NaN when unknown."""
         c = self.catalogue
         if candidate in request.banned_ids:
             return "same_book"
-        if request.languages is not None and c.language[candidate] and c.language[candidate] not in request.languages:
+        on = request.enabled
+        if "language" in on and request.languages is not None and c.language[candidate] and \
+                c.language[candidate] not in request.languages:
             return "language"
-        if support is not None and support < request.min_support:
+        if "support" in on and support is not None and support < request.min_support:
             return "support"
-        if self._off_kind(request, candidate, support):
+        if "kind" in on and self._off_kind(request, candidate, support, fit):
             return "kind"
         return None
 
-    def _off_kind(self, request: Request, candidate: int, support: int | None) -> bool:
+    def _off_kind(self, request: Request, candidate: int, support: int | None, fit: float) -> bool:
         c = self.catalogue
-        fit = np.nan
-        if request.mix is not None:
-            fit = float(c.profiles.fit(request.mix, request.adult, [candidate])[0])
         if np.isnan(fit):  # no profile: the title rules alone (a study guide or a board book for a novel)
             return c.kind[candidate] != BOOK and int(c.kind[candidate]) not in request.query_kinds and \
                 (support or 0) < KIND_SUPPORT
@@ -144,13 +154,11 @@ class ListRules:
         """Why the built `work` is passed over (same book, series or universe; diversity), or None;
         when None it takes its place in the list."""
         author, stem = normalize_author(work.author), series_stem(work.title)
-        if work.key in request.banned_keys or (stem, author) in request.query_series or (
-                author in request.query_words and any(words <= set(fold(work.title).split())
-                                                      for words in request.query_words[author])):
-            return "same_book"  # the query's own book, another edition of it, or its own series
-        if request.universes and series_key(self.catalogue.series[work.id]) in request.universes:
-            return "same_book"  # its universe, whoever wrote it: House Atreides for Dune
-        if request.diversify:
+        if work.key in request.banned_keys:
+            return "same_book"  # another listing of a book asked about, or one the reader has
+        if "same_book" in request.enabled and self._own_series(request, work, author, stem):
+            return "same_book"
+        if "diversity" in request.enabled:
             person = name_tokens(work.author)
             slot = next((i for i, (other, _) in enumerate(request.people) if person and same_person(person, other)), None)
             if (slot is not None and request.people[slot][1] >= MAX_PER_AUTHOR) or (
@@ -163,3 +171,11 @@ class ListRules:
             if stem:
                 request.per_series[stem] = request.per_series.get(stem, 0) + 1
         return None
+
+    def _own_series(self, request: Request, work: Work, author: str, stem: str) -> bool:
+        """The query's own series (same author: "Children of Dune") or universe (whoever wrote it:
+        House Atreides, "Dune: House Trilogy", for Dune's "Dune Chronicles")."""
+        if (stem, author) in request.query_series or (author in request.query_words and any(
+                words <= set(fold(work.title).split()) for words in request.query_words[author])):
+            return True
+        return bool(request.universes) and series_key(self.catalogue.series[work.id]) in request.universes

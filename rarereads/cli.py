@@ -16,13 +16,13 @@ import sys
 COMMANDS = {
     "prepare": ("train.prepare", "turn raw data files into a compact dataset"),
     "train": ("train.cli", "train a model and write a model folder"),
-    "eval": ("train.evaluate", "evaluate a model against baselines"),
+    "eval": ("evaluation.cli", "evaluate a model against baselines"),
     "recommend": ("bot.oneshot", "recommend books for one title (for scripts)"),
     "chat": ("bot.chat", "chat with rarereads in this terminal"),
     "import": ("bot.importer", "import a Goodreads or StoryGraph export into a shelf"),
     "serve": ("bot.serve", "run the Discord and/or Telegram bots"),
     "shelves": ("bot.shelves", "copy every reader's data from one shelf store into another (SQLite, PostgreSQL)"),
-    "bench": ("train.bench", "measure speed and memory"),
+    "bench": ("tools.bench", "measure speed and memory"),
 }
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from rarereads.cli import main
-from train.bench import QUERY_KINDS, append_report, make_queries
+from tools.bench import QUERY_KINDS, append_report, make_queries
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_bench_module_imports_no_torch():
-    code = "import sys, train.bench; print('torch' in sys.modules)"
+    code = "import sys, tools.bench; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "False"
 

@@ -1,11 +1,11 @@
-"""train.blindread: the lists a judge sees are unlabelled and shuffled, and un-blinding credits the right run."""
+"""tools.blindread: the lists a judge sees are unlabelled and shuffled, and un-blinding credits the right run."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from train import blindread
+from tools import blindread
 
 
 SEEDS = [f"seed {i}|author {i}" for i in range(blindread.SEEDS_DRAWN)]

@@ -16,7 +16,7 @@ from engine.ann import HnswIndex
 from engine.modelfolder import write_model_folder
 from engine.normalize import work_key
 from engine.recommender import Engine
-from train.natural_queries import NATURAL_QUERIES, expected_works, short_title_lookups
+from tools.natural_queries import NATURAL_QUERIES, expected_works, short_title_lookups
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
 

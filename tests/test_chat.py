@@ -241,3 +241,12 @@ def test_control_characters_are_never_stored(tmp_path):
     [entry] = store.entries("local:a")
     store.close()
     assert (entry.title, entry.author) == ("Solaris", "Lem")
+
+
+def test_a_short_list_says_why(service):
+    """When the rules leave fewer picks than asked for, the answer says so, and how to look wider."""
+    reply = service.handle_text("local:ana", "/recommend Dune k=25")
+    assert 0 < len(reply.recommendations.picks) < 25
+    assert f"Only {len(reply.recommendations.picks)} picks for Dune" in reply.text and "rarity=balanced" in reply.text
+    full = service.handle_text("local:ana", "/recommend Dune k=2")
+    assert len(full.recommendations.picks) == 2 and "Only" not in full.text

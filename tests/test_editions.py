@@ -175,7 +175,7 @@ def test_works_show_their_commonest_title_and_author_and_keep_every_isbn(bookcro
 
 def test_merge_precision_and_recall_on_the_labelled_sample(bookcrossing_raw, bookcrossing_grouping):
     """docs/MERGING.md: the labelled Book-Crossing sample (precision target 0.99)."""
-    from train.merges import evaluate, read_sample
+    from tools.merges import evaluate, read_sample
 
     figures = evaluate(bookcrossing_raw, read_sample(), bookcrossing_grouping)
     development, held_out = figures["samples"]["development"], figures["samples"]["held-out"]

@@ -11,8 +11,14 @@ from rarereads.cli import main
 from engine.dataset import Dataset, Works
 from engine.modelfolder import verify_model_folder, write_model_folder
 from engine.rarity import RARITIES
-from train import evaluate
-from train.evaluate import COLUMNS, holdout_mask, make_split, ranking_metrics, top_k
+from engine.ranking import top_ids
+from engine.rules import SKIP_REASONS
+from evaluation import search
+from evaluation.lists import evaluate_scorers
+from evaluation.metrics import COLUMNS, ranking_metrics
+from evaluation.models import OurModels, train_config
+from evaluation.protocol import holdout_mask, make_split, training_dataset
+from evaluation.served import served_metrics
 
 
 def expected_held(n: int) -> int:
@@ -70,9 +76,23 @@ def test_recall_is_truncated_at_k():
     assert m["recall"] == 1.0 and m["ndcg"] == pytest.approx(1.0)
 
 
-def test_top_k_orders_and_marks_missing():
+def test_top_ids_orders_and_marks_missing():
     scores = np.array([[0.1, 0.9, -np.inf, 0.5], [-np.inf, -np.inf, 1.0, -np.inf]], dtype=np.float32)
-    np.testing.assert_array_equal(top_k(scores, 3), [[1, 3, 0], [2, -1, -1]])
+    np.testing.assert_array_equal(top_ids(scores, 3), [[1, 3, 0], [2, -1, -1]])
+
+
+def test_popularity_stratified_recall_counts_rare_finds_for_more():
+    """Steck's weights, 1 / sqrt(likes): reader 0 holds out a book 100 readers liked and one 4 did,
+    and finds only the rare one; reader 1 finds the popular one of the same two. At k = 1 each
+    could reach at most their heaviest held-out like, the rare one (weight 1/2)."""
+    likes = np.array([100, 4, 1, 1])
+    truth_row, truth_work = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    top = np.array([[1, 2], [0, 3]])
+    m = ranking_metrics(top, truth_row, truth_work, likes)
+    assert m["recall"] == pytest.approx(0.5)  # one of two found by each
+    assert m["pop_recall"] == pytest.approx(((1 / 2) / (1 / 2 + 1 / 10) + (1 / 10) / (1 / 2 + 1 / 10)) / 2)
+    at_one = ranking_metrics(top[:, :1], truth_row, truth_work, likes)
+    assert at_one["pop_recall"] == pytest.approx((1.0 + (1 / 10) / (1 / 2)) / 2)
 
 
 def tiny_dataset(folder):
@@ -134,11 +154,11 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(SystemExit, match="unknown rarity"):
         main(["eval", "--dataset", str(folder), "--rarities", "obscure"])
     with pytest.raises(SystemExit, match="unknown training setting"):
-        evaluate.train_config({"flavour": "1"})
+        train_config({"flavour": "1"})
 
 
 def test_train_config_converts_strings():
-    config = evaluate.train_config({"dim": "16", "lr": "0.05", "like_threshold": "none", "amp": "false",
+    config = train_config({"dim": "16", "lr": "0.05", "like_threshold": "none", "amp": "false",
                                     "sampler": "uniform"})
     assert (config.dim, config.lr, config.like_threshold, config.amp, config.sampler) == (16, 0.05, None, False, "uniform")
     assert config.val_readers == 0  # every method sees the same training likes
@@ -170,14 +190,16 @@ def test_served_equals_the_plain_evaluation_without_diversity(tmp_path):
 
     dataset = Dataset.load(tiny_dataset(tmp_path / "tiny"))
     split = make_split(*dataset.likes(), seed=0)
-    ours = evaluate.OurModels(dataset)
+    from train.data import prepare_data
+
+    ours = OurModels(dataset)
     params = {"dim": 8, "epochs": 30, "colike_min_likes": 2}
     config = ours.config("elsa", params)
-    folder = trainer(config, evaluate.training_dataset(split, dataset), tmp_path / "model",
-                     checkpoint_dir=tmp_path / "checkpoints", progress=False)
-    plain = evaluate.evaluate_scorers({"elsa": ours.fit("elsa", split, params)}, split, RARITIES,
-                                      support_shares=True)["elsa"]
-    served = evaluate.served_metrics(folder, split, dataset, config, RARITIES, diversify=False)
+    data = training_dataset(split, dataset)
+    folder = trainer(config, data, tmp_path / "model", checkpoint_dir=tmp_path / "checkpoints", progress=False)
+    plain = evaluate_scorers({"elsa": ours.fit("elsa", split, params)}, split, RARITIES, support_shares=True)["elsa"]
+    served = served_metrics(folder, split, prepare_data(data, config).catalogue_ids, RARITIES,
+                            rules=[r for r in SKIP_REASONS if r != "diversity"])
     for rarity in RARITIES:
         for column in COLUMNS[2:] + ("support0_share", "support1_share"):
             assert served[rarity][column] == pytest.approx(plain[rarity][column], nan_ok=True), (rarity, column)
@@ -188,9 +210,9 @@ def test_served_equals_the_plain_evaluation_without_diversity(tmp_path):
 
 
 def test_a_higher_support_floor_leaves_fewer_thinly_supported_picks(tmp_path):
-    """train.floors: the floor study behind `rare`'s min_support (BENCHMARKS.md)."""
+    """tools.floors: the floor study behind `rare`'s min_support (BENCHMARKS.md)."""
     pytest.importorskip("torch")
-    from train.floors import floors
+    from tools.floors import floors
 
     dataset = Dataset.load(tiny_dataset(tmp_path / "tiny"))
     rows = floors(dataset, "skipgram", (0, 1, 2))
@@ -200,14 +222,64 @@ def test_a_higher_support_floor_leaves_fewer_thinly_supported_picks(tmp_path):
 
 
 def test_chosen_settings_skip_the_search(tmp_path, capsys, caplog):
-    """`--chosen` reuses an earlier run's validation choices: that method is fitted once, with them."""
+    """`--chosen` gives settings to use: that method is fitted once, with them."""
     folder = tiny_dataset(tmp_path / "tiny")
-    with caplog.at_level("INFO", logger="train.evaluate"):
+    with caplog.at_level("INFO", logger="evaluation"):
         assert main(["eval", "--dataset", str(folder), "--methods", "itemknn,popularity", "--rarities", "any",
                      "--chosen", '{"itemknn": {"alpha": 0.75}}', "--json"]) == 0
-    assert "itemknn: chose {'alpha': 0.75}" in caplog.text and "validation objective" not in caplog.text
+    assert "itemknn: uses {'alpha': 0.75}" in caplog.text and "validation objective" not in caplog.text
     assert [r["method"] for r in json.loads(capsys.readouterr().out)] == ["itemknn", "popularity"]
     with pytest.raises(SystemExit, match="not evaluated: ease"):
         main(["eval", "--dataset", str(folder), "--methods", "popularity", "--chosen", '{"ease": {"lambda": 1}}'])
     with pytest.raises(SystemExit, match="not JSON"):
         main(["eval", "--dataset", str(folder), "--methods", "popularity", "--chosen", "{nope"])
+
+
+def test_recorded_choices_are_reused_and_tune_records_new_ones(tmp_path, monkeypatch, caplog, capsys):
+    """Without --tune the choices in evaluation/chosen.json are used (no search); --tune searches
+    every grid on the validation split and records what it chose, with each point's objective."""
+    folder = tiny_dataset(tmp_path / "tiny")
+    chosen = tmp_path / "chosen.json"
+    monkeypatch.setattr(search, "CHOSEN", chosen)
+    with caplog.at_level("INFO", logger="evaluation"):
+        assert main(["eval", "--dataset", str(folder), "--methods", "itemknn", "--rarities", "any,rare", "--tune",
+                     "--json"]) == 0
+    assert not chosen.exists()  # a search of some methods only records nothing (the file holds every method's)
+    monkeypatch.setattr("evaluation.cli.methods", lambda: ("itemknn",))
+    with caplog.at_level("INFO", logger="evaluation"):
+        assert main(["eval", "--dataset", str(folder), "--methods", "itemknn", "--rarities", "any,rare", "--tune",
+                     "--json"]) == 0
+    assert "validation objective" in caplog.text
+    recorded = json.loads(chosen.read_text())
+    assert recorded["readme"]["itemknn"]["params"] in [{"alpha": 0.5}, {"alpha": 0.75}]
+    assert len(recorded["readme"]["itemknn"]["validation"]) == 2  # both grid points, with their objectives
+    assert "pop_recall" in recorded["_searches"]["readme"]["objective"]
+    caplog.clear()
+    recorded["readme"]["itemknn"]["params"] = {"alpha": 0.75}
+    chosen.write_text(json.dumps(recorded))
+    with caplog.at_level("INFO", logger="evaluation"):
+        assert main(["eval", "--dataset", str(folder), "--methods", "itemknn", "--rarities", "any", "--json"]) == 0
+    assert "validation objective" not in caplog.text and "itemknn: uses {'alpha': 0.75}" in caplog.text
+    other = tmp_path / "other"  # another dataset: the recorded choices are not its own, so it searches
+    Dataset(*(getattr(Dataset.load(folder), f) for f in ("works", "user", "work")),
+            np.full(len(Dataset.load(folder).user), 9.0, np.float32), 10).save(other)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="evaluation"):
+        assert main(["eval", "--dataset", str(other), "--methods", "itemknn", "--rarities", "any", "--json"]) == 0
+    assert "validation objective" in caplog.text
+    capsys.readouterr()
+
+
+def test_ease_is_served_through_the_same_rules_and_each_rules_cost_is_measured(tmp_path, monkeypatch, capsys):
+    """`--served ease` answers every reader through Engine.recommend with an EASE folder;
+    `--rule-costs` adds a row per rule with that rule alone turned off."""
+    monkeypatch.setattr(search, "CHOSEN", tmp_path / "none.json")
+    folder = tiny_dataset(tmp_path / "tiny")
+    assert main(["eval", "--dataset", str(folder), "--methods", "ease", "--rarities", "rare", "--served", "ease",
+                 "--served-rarities", "rare", "--rule-costs", "--chosen", '{"ease": {"lambda": 10}}', "--json"]) == 0
+    rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"ease", "ease (served)", *(f"ease (served, no {rule})" for rule in SKIP_REASONS)}
+    served = rows["ease (served)"]
+    assert served["recall"] > 0 and served["support0_share"] == 0  # under rare, every pick has a co-reader
+    assert rows["ease (served, no support)"]["skipped_support"] == 0 < served["skipped_support"] + 1
+    assert rows["ease (served, no diversity)"]["skipped_diversity"] == 0

@@ -1,8 +1,10 @@
 """Layers point one way, and the serving side never loads torch, discord or telegram.
 
-`engine/` is the library; `train/` and `bot/` use it and never each other; the `rarereads`
-package (the command-line dispatcher and default paths) belongs to no layer: `train/` and
-`bot/` may read `rarereads.paths` and `rarereads.settings`, and the dispatcher names command modules by string.
+`engine/` is the library; `train/` and `bot/` use it and never each other; `evaluation/` uses
+the engine and the trainer; `tools/` (benchmarks and developer tools) may use any of those,
+and none of them uses a tool. The `rarereads` package (the command-line dispatcher and
+default paths) belongs to no layer: the others may read `rarereads.paths` and
+`rarereads.settings`, and the dispatcher names command modules by string.
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "discord", "telegram")
-PACKAGES = ("engine", "train", "bot", "rarereads")
+PACKAGES = ("engine", "train", "evaluation", "tools", "bot", "rarereads")
 # What each package may import from the project (a module, or anything under it).
 ALLOWED = {
     "engine": {"engine"},
     "train": {"train", "engine", "rarereads.paths", "rarereads.settings"},
+    "evaluation": {"evaluation", "engine", "train", "rarereads.paths", "rarereads.settings"},
+    "tools": {"tools", "engine", "train", "evaluation", "rarereads.paths", "rarereads.settings"},
     "bot": {"bot", "engine", "rarereads.paths", "rarereads.settings"},
     "rarereads": {"rarereads"},
 }

@@ -21,8 +21,8 @@ from engine.normalize import fold, normalize_author  # noqa: E402
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
 
 
-# The benchmark's own slips (train.bench), so tests and figures exercise the same typos.
-from train.bench import _typo, _with_typo as _typo_in_title  # noqa: E402
+# The benchmark's own slips (tools.bench), so tests and figures exercise the same typos.
+from tools.bench import _typo, _with_typo as _typo_in_title  # noqa: E402
 
 
 def _surname(author: str) -> str:

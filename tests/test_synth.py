@@ -1,4 +1,4 @@
-"""train.synth: the synthetic catalogue keeps the fitted long tail and its planted clusters."""
+"""tools.synth: the synthetic catalogue keeps the fitted long tail and its planted clusters."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 
 from engine.dataset import Dataset
 from engine.normalize import fold
-from train.synth import (ACTIVITY, POPULARITY, SPELLINGS, Curve, SynthConfig, curve_stats, fit_curve, generate,
+from tools.synth import (ACTIVITY, POPULARITY, SPELLINGS, Curve, SynthConfig, curve_stats, fit_curve, generate,
                          gini, head_share)
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
@@ -44,7 +44,7 @@ def test_fit_recovers_a_known_curve():
 
 @pytest.mark.skipif(not (DATA / "ratings.npz").exists(), reason="shipped Book-Crossing data missing")
 def test_fitted_constants_reproduce_bookcrossing():
-    """The constants in train.synth are the fit to the shipped likes: same Gini and head share."""
+    """The constants in tools.synth are the fit to the shipped likes: same Gini and head share."""
     user, work = Dataset.load(DATA).likes()
     for ids, curve in ((work, POPULARITY), (user, ACTIVITY)):
         real = np.bincount(ids)

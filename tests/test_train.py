@@ -22,7 +22,7 @@ from engine.dataset import Dataset, Works  # noqa: E402
 from engine.errors import ModelFolderError  # noqa: E402
 from engine.modelfolder import latest_model_folder, load_model_folder, read_manifest  # noqa: E402
 from engine.recommender import Engine  # noqa: E402
-from engine.scoring import FolderScorer  # noqa: E402
+from engine.ranking import FolderScorer  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.data import prepare_data, read_extra_likes  # noqa: E402
 from train.registry import MODELS  # noqa: E402

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from engine.ranking import DEFAULT_FUSION  # the one home of the fusion defaults (numpy only)
+
 SAMPLERS = ("log_uniform", "unigram", "uniform")
 OPTIMIZERS = ("sparse_adam", "adagrad")
 
@@ -36,8 +38,12 @@ class TrainConfig:
     colike_reader_cap: int = setting(
         200, "readers with more likes count a random sample of this many in co-like counts")
     fusion_weight: float = setting(
-        0.35, "share of the embedding's ranks in the fused order (the rest is the co-like part's)")
-    fusion_k: int = setting(20, "reciprocal-rank fusion constant: 1 / (fusion_k + rank)")
+        DEFAULT_FUSION["fusion_weight"], "share of the embedding's ranks in the fused order (the rest is the co-like part's)")
+    fusion_k: int = setting(DEFAULT_FUSION["fusion_k"], "reciprocal-rank fusion constant: 1 / (fusion_k + rank)")
+    genre_weight: float = setting(
+        DEFAULT_FUSION["genre_weight"], "how much the fused order leans to the reader's genres (genre profiles; 0: not)")
+    popularity: float = setting(
+        DEFAULT_FUSION["popularity"], "how much the fused order leans away from much-liked works, (1 + likes)^-popularity")
     # sampling
     batch_size: int | None = setting(None, "per step: targets (skipgram), likes (mf) or readers (elsa)")
     contexts: int = setting(4, "skipgram: context works drawn from the same reader's likes per target")
@@ -98,6 +104,8 @@ class TrainConfig:
             raise ValueError("colike_lambda must be positive")
         if not 0 <= self.fusion_weight <= 1:
             raise ValueError("fusion_weight must be between 0 and 1")
+        if self.genre_weight < 0 or self.popularity < 0:
+            raise ValueError("genre_weight and popularity must be 0 or more")
         return self
 
     @classmethod

@@ -105,7 +105,7 @@ def to_catalogue(table: tuple[np.ndarray, ...], rows: np.ndarray, n_catalogue: i
 
 def export_model_folder(out_dir: Path, *, dataset: Dataset, data: TrainingData, fitted: Fitted,
                         colike: tuple[np.ndarray, np.ndarray, np.ndarray] | None, scoring: dict,
-                        config: TrainConfig, metrics: dict, history: dict) -> Path:
+                        config: TrainConfig, metrics: dict, history: dict, profile: np.ndarray | None = None) -> Path:
     """Write the model folder (atomically, via engine.modelfolder) and return its path."""
     query, target = (np.ascontiguousarray(v, dtype=np.float32) for v in (fitted.query, fitted.target))
     if not all(np.isfinite(v).all() for v in (query, target)) or (colike is not None and not np.isfinite(colike[2]).all()):
@@ -126,4 +126,4 @@ def export_model_folder(out_dir: Path, *, dataset: Dataset, data: TrainingData, 
             colike=to_catalogue(colike, data.rows, n) if colike is not None else None, scoring=scoring,
             fans=to_catalogue(fans(data.indptr, data.indices, data.n_works), data.rows, n, renumber=False),
             config=asdict(config), metrics=metrics, data_fingerprint=dataset.fingerprint(), extra_files=plots,
-            profile=dataset_profile(dataset, dataset.folder)[data.catalogue_ids])
+            profile=(profile if profile is not None else dataset_profile(dataset, dataset.folder))[data.catalogue_ids])

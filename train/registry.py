@@ -6,7 +6,8 @@ A model is one module in `train/` with a function
 
 that learns from `data` (a `train.train.TrainingData`) and returns the vectors of the
 model-folder contract (see `train.export`). Adding a model means writing that module,
-adding its entry here, and a test; the trainer, the evaluation and the CLI find it here.
+adding its entry here (with its evaluation grid), and a test; the trainer, the evaluation
+and the CLI find it here.
 No torch at import time: the CLI reads this registry for `--help`.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ class ModelSpec:
         defaults: Its values for the `TrainConfig` fields left unset (None).
         resumable: Whether `--resume` can continue it from a checkpoint.
         distributed: Whether it trains under `torchrun` on several processes.
+        grid: The settings `rarereads eval --tune` chooses among on the validation split.
     """
 
     name: str
@@ -34,6 +36,7 @@ class ModelSpec:
     defaults: dict = field(default_factory=dict)
     resumable: bool = False
     distributed: bool = False
+    grid: tuple[dict, ...] = ({},)
 
     def fit(self, *args, **kwargs):
         return importlib.import_module(self.module).fit(*args, **kwargs)
@@ -41,11 +44,15 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("elsa", "linear autoencoder embeddings (ELSA) fused with co-like weights (default)", "train.elsa",
-              {"dim": 128, "epochs": 20.0, "lr": 0.01, "batch_size": 8192, "colike": 50}),
+              {"dim": 128, "epochs": 20.0, "lr": 0.01, "batch_size": 8192, "colike": 50},
+              grid=tuple({"colike_lambda": lam} for lam in (50.0, 100.0, 200.0))
+              + tuple({"colike_lambda": 50.0, "fusion_weight": w} for w in (0.2, 0.5))),
     ModelSpec("skipgram", "work-to-work skip-gram with log-uniform negatives (Lit2Vec2)", "train.sampled",
-              {"dim": 64, "epochs": 5.0, "lr": 0.02, "batch_size": 4096, "colike": 0}, resumable=True, distributed=True),
+              {"dim": 64, "epochs": 5.0, "lr": 0.02, "batch_size": 4096, "colike": 0}, resumable=True, distributed=True,
+              grid=({"dim": 64}, {"dim": 128})),
     ModelSpec("mf", "matrix factorisation of readers and works with sampled negatives", "train.sampled",
-              {"dim": 64, "epochs": 5.0, "lr": 0.02, "batch_size": 4096, "colike": 0}, resumable=True, distributed=True),
+              {"dim": 64, "epochs": 5.0, "lr": 0.02, "batch_size": 4096, "colike": 0}, resumable=True, distributed=True,
+              grid=({"dim": 64}, {"dim": 128})),
 )}
 DEFAULT_MODEL = "elsa"
 

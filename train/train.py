@@ -17,12 +17,13 @@ import torch
 import torch.distributed as dist
 
 from engine.dataset import Dataset
-from engine.scoring import fuse_scores
+from engine.ranking import FolderScorer
 
 from .colike import fit_colike
 from .config import TrainConfig
 from .data import Fitted, TrainingData, prepare_data, read_extra_likes  # noqa: F401  (read_extra_likes: the CLI's)
 from .export import export_model_folder
+from .profiles import dataset_profile
 from .registry import get_model
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,12 @@ def checkpoint_config(path: str | Path, overrides: dict | None = None) -> TrainC
 
 # ---------------------------------------------------------------------------------- validation
 
-def validate(data: TrainingData, fitted: Fitted, colike, scoring: dict) -> dict:
-    """Rank each held-out like among all works the reader has not liked, as the engine would order them.
+def validate(data: TrainingData, fitted: Fitted, colike, scoring: dict, profile: np.ndarray | None = None) -> dict:
+    """Rank each held-out like among all works the reader has not liked, in the served order
+    (`engine.ranking.FolderScorer`, the evaluation's scorer: the engine's fusion and pools).
+
+    Args:
+        profile: The model rows' genre profiles (`engine.profiles`), for the genre term.
 
     Returns:
         {"hit@20": share ranked in the top 20, "mean_rank_pct": mean rank as a share of the
@@ -88,28 +93,27 @@ def validate(data: TrainingData, fitted: Fitted, colike, scoring: dict) -> dict:
         return {}
     from scipy.sparse import csr_matrix
 
+    from engine.profiles import Profiles
+
     n = data.n_works
     shelves = csr_matrix((np.ones(len(data.indices), np.float32), data.indices, data.indptr), shape=(data.n_readers, n))
     weights = csr_matrix((colike[2], colike[1], colike[0]), shape=(n, n)) if colike is not None else None
-    target_t = np.ascontiguousarray(fitted.target.T)
+    scorer = FolderScorer(fitted.query, fitted.target, np.ones(n, bool), weights, scoring, data.like_counts,
+                          Profiles(profile) if profile is not None else None)
     ranks = []
     for first in range(0, len(data.val_reader), VAL_CHUNK):
         readers = data.val_reader[first:first + VAL_CHUNK]
         held = data.val_work[first:first + VAL_CHUNK]
-        rows = shelves[readers]
-        counts = np.maximum(np.asarray(rows.sum(axis=1)).ravel(), 1)
-        scores = ((rows @ fitted.query) / counts[:, None]) @ target_t
-        seen = rows.tocoo()
-        scores[seen.row, seen.col] = -np.inf
-        if weights is not None:
-            product = (rows @ weights).toarray()
-            colike_scores = np.where(product != 0, product, -np.inf)
-            colike_scores[seen.row, seen.col] = -np.inf
-            scores = fuse_scores(colike_scores, scores, scoring)
-        held_score = scores[np.arange(len(readers)), held]
-        # Unranked (-inf) held-out works count as ranked below every scored work.
-        ranks.append(np.where(np.isfinite(held_score), (scores > held_score[:, None]).sum(axis=1),
-                              np.isfinite(scores).sum(axis=1)))
+        result = scorer(readers, shelves[readers])
+        if isinstance(result, tuple):  # fused candidates: a held-out work outside them ranks below them all
+            ids, scores = result
+            at = ids == held[:, None]
+            held_score = np.where(at.any(axis=1), np.where(at, scores, -np.inf).max(axis=1), -np.inf)
+        else:
+            scores = result
+            held_score = scores[np.arange(len(readers)), held]
+        finite = np.isfinite(scores).sum(axis=1)
+        ranks.append(np.where(np.isfinite(held_score), (scores > held_score[:, None]).sum(axis=1), finite))
     rank = np.concatenate(ranks).astype(np.float64)
     return {"hit@20": float((rank < HIT_AT).mean()), "mean_rank_pct": float((rank / n).mean())}
 
@@ -166,11 +170,13 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
                                             lam=config.colike_lambda, min_likes=config.colike_min_likes,
                                             reader_cap=config.colike_reader_cap, seed=config.seed, device=device,
                                             lone_likes=np.maximum(lone, 0))
-        scoring = {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k}
+        scoring = {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k,
+                   "genre_weight": config.genre_weight, "popularity": config.popularity}
         colike_figures["colike_seconds"] = round(time.perf_counter() - started, 2)
 
     # Validation as the engine scores, then the folder.
-    figures = validate(data, fitted, colike, scoring)
+    profile = dataset_profile(dataset, dataset.folder)
+    figures = validate(data, fitted, colike, scoring, profile[data.work_ids])
     if figures and progress:
         log.info("validation hit@%d %.4f, mean rank %.2f%% of %s works", HIT_AT, figures["hit@20"],
                  100 * figures["mean_rank_pct"], f"{data.n_works:,}")
@@ -195,6 +201,6 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
         "torch": torch.__version__,
     }
     path = export_model_folder(out_dir, dataset=dataset, data=data, fitted=fitted, colike=colike, scoring=scoring,
-                               config=config, metrics=metrics, history=history)
+                               config=config, metrics=metrics, history=history, profile=profile)
     log.info("wrote %s (%.1f s training)", path, metrics["train_seconds"])
     return path

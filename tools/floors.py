@@ -2,7 +2,7 @@
 on 0 or 1 co-readers, for support floors 0-3, on the README protocol's validation split
 (a developer's tool, not a user command; the figures are in BENCHMARKS.md).
 
-    python -m train.floors [--dataset DIR] [--model elsa] [--floors 0,1,2,3]
+    python -m tools.floors [--dataset DIR] [--model elsa] [--floors 0,1,2,3]
 """
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import json
 from engine.dataset import Dataset
 from engine.rarity import RARITIES
 
-from .evaluate import OurModels, evaluate_scorers, make_split
+from evaluation.lists import evaluate_scorers
+from evaluation.models import OurModels
+from evaluation.protocol import make_split
 
 
 def floors(dataset: Dataset, model: str = "elsa", values=(0, 1, 2, 3), seed: int = 0) -> dict[str, dict]:
@@ -29,7 +31,7 @@ def floors(dataset: Dataset, model: str = "elsa", values=(0, 1, 2, 3), seed: int
 def main(argv: list[str] | None = None) -> int:
     from rarereads.paths import DEFAULT_DATASET
 
-    parser = argparse.ArgumentParser(prog="python -m train.floors", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.floors", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default=DEFAULT_DATASET)
     parser.add_argument("--model", default="elsa")
     parser.add_argument("--floors", default="0,1,2,3")

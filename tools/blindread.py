@@ -1,10 +1,10 @@
 """A blind side-by-side read of two recommenders' rare picks (a developer's tool, not a user command).
 
-    python -m train.blindread picks --model FOLDER --draw 7 --out a.json    # 20 seeds drawn at random, 10 rare picks each
-    python -m train.blindread ease --out models/ease-folder                 # EASE served by the same engine
-    python -m train.blindread picks --model models/ease-folder --seeds-from a.json --out b.json   # the same seeds
-    python -m train.blindread lists a.json b.json ... --out DIR             # shuffled, unlabelled lists + key
-    python -m train.blindread score DIR/key.json DIR/scores.json            # un-blind the judge's scores
+    python -m tools.blindread picks --model FOLDER --draw 7 --out a.json    # 20 seeds drawn at random, 10 rare picks each
+    python -m tools.blindread ease --out models/ease-folder                 # EASE served by the same engine
+    python -m tools.blindread picks --model models/ease-folder --seeds-from a.json --out b.json   # the same seeds
+    python -m tools.blindread lists a.json b.json ... --out DIR             # shuffled, unlabelled lists + key
+    python -m tools.blindread score DIR/key.json DIR/scores.json            # un-blind the judge's scores
 
 Seeds are drawn at random for each read (`--draw SEED`: `SEEDS_DRAWN` of the model's
 `DRAW_FROM` most-liked works, with that random seed, recorded in the output), never a
@@ -18,8 +18,9 @@ co-reader support.
 
 EASE is served through the same `Engine.recommend` as rarereads (the same rarity setting,
 support floor, language and kind rules, series and author limits): a model folder with no
-embedding and EASE's weights pruned to each work's `EASE_NEIGHBOURS` largest as its
-co-like table, so the two lists differ only in the model.
+embedding and EASE's weights pruned to each work's 100 largest as its
+co-like table (`evaluation.baselines.write_ease_folder`), so the two lists differ only
+in the model.
 """
 from __future__ import annotations
 
@@ -34,7 +35,6 @@ import numpy as np
 DRAW_FROM = 300  # seeds are drawn from the model's most-liked works
 SEEDS_DRAWN = 20
 PICKS = 10
-EASE_NEIGHBOURS = 100
 RULE = """Scoring rule. For each seed book there are {count} lists of ten books ({letters}), meant
 for a reader who loved the seed and wants *rare* books: good ones they have probably not heard
 of. Score every book for fit with that reader:
@@ -97,41 +97,11 @@ def picks(model: Path, out: Path, rarity: str = "rare", draw: int | None = None,
 
 
 def ease_folder(out: Path, dataset_path: Path, lam: float) -> None:
-    """A model folder serving EASE: no embedding, EASE's weights as the co-like table (fusion weight 0)."""
-    from scipy.sparse import csr_matrix
-
+    """A model folder serving EASE through the same engine (`evaluation.baselines.write_ease_folder`)."""
     from engine.dataset import Dataset
-    from engine.modelfolder import write_model_folder
+    from evaluation.baselines import write_ease_folder
 
-    from .baselines import ease_weights
-    from .config import TrainConfig
-    from .data import prepare_data
-    from .export import fans, to_catalogue
-    from .profiles import dataset_profile
-
-    dataset = Dataset.load(dataset_path)
-    data = prepare_data(dataset, TrainConfig(val_readers=0).validate(), context=1)
-    train = csr_matrix((np.ones(len(data.indices), np.float32), data.indices, data.indptr),
-                       shape=(data.n_readers, data.n_works))
-    keep, weights = ease_weights(train, lam)
-    top = np.argpartition(-np.abs(weights), min(EASE_NEIGHBOURS, len(keep) - 1), axis=1)[:, :EASE_NEIGHBOURS]
-    values = np.take_along_axis(weights, top, axis=1)
-    rows = np.zeros(data.n_works + 1, np.int64)
-    sizes = np.zeros(data.n_works, np.int64)
-    sizes[keep] = top.shape[1]
-    np.cumsum(sizes, out=rows[1:])
-    order = np.argsort(top, axis=1)
-    columns = keep[np.take_along_axis(top, order, axis=1)].ravel().astype(np.int32)
-    values = np.take_along_axis(values, order, axis=1).ravel().astype(np.float32)
-    n = len(data.catalogue_ids)
-    colike = to_catalogue((rows, columns, values), data.rows, n)
-    write_model_folder(out, works=dataset.works.subset(data.catalogue_ids), likes=data.catalogue_likes,
-                       query=np.zeros((n, 1), np.float32), target=np.zeros((n, 1), np.float32),
-                       trained=np.zeros(n, bool), colike=colike, scoring={"fusion_weight": 0.0, "fusion_k": 20},
-                       fans=to_catalogue(fans(data.indptr, data.indices, data.n_works), data.rows, n, renumber=False),
-                       config={"model": "ease", "lambda": lam, "neighbours": EASE_NEIGHBOURS}, metrics={},
-                       data_fingerprint=dataset.fingerprint(),
-                       profile=dataset_profile(dataset, dataset.folder)[data.catalogue_ids])
+    write_ease_folder(out, Dataset.load(dataset_path), lam)
 
 
 def lists(runs: list[Path], out: Path, seed: int = 0) -> None:
@@ -196,7 +166,7 @@ def score(key_path: Path, scores_path: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from rarereads.paths import DEFAULT_DATASET
 
-    parser = argparse.ArgumentParser(prog="python -m train.blindread", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.blindread", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("picks")
     p.add_argument("--model", type=Path, required=True)

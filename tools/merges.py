@@ -1,4 +1,4 @@
-"""`python -m train.merges [BOOK-CROSSING FOLDER]`: how well editions are merged into works.
+"""`python -m tools.merges [BOOK-CROSSING FOLDER]`: how well editions are merged into works.
 
 Measured on the labelled samples of candidate merges in `docs/merge-sample.tsv` (how they
 were drawn and labelled: docs/MERGING.md). Each row is a pair of pre-merge works (sets of
@@ -80,7 +80,7 @@ def evaluate(raw: RawData, rows: list[dict], grouping: tuple[Grouping, Counter] 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.merges", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.merges", description=__doc__.split("\n\n")[0])
     parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_SOURCE, help="the Book-Crossing folder")
     parser.add_argument("--sample", type=Path, default=SAMPLE, help="the labelled sample (default: docs/merge-sample.tsv)")
     args = parser.parse_args(argv)

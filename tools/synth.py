@@ -1,6 +1,6 @@
 """Synthetic catalogues at any size, shaped like real likes, with planted taste clusters.
 
-`python -m train.synth --works 2829853 --readers 3000000 --likes 100000000 --out DIR`
+`python -m tools.synth --works 2829853 --readers 3000000 --likes 100000000 --out DIR`
 writes an `engine.dataset.Dataset` folder (`works.tsv.gz`, `ratings.npz`, `dataset.json`)
 that the trainer reads unchanged, plus `clusters.npy` (int16 taste cluster of each work)
 and `synth.json` (the settings and the realised statistics).
@@ -82,7 +82,7 @@ class Curve:
 
 
 # Fitted to Book-Crossing likes (data/bookcrossing, rating >= 7: 289,289 likes of 104,361
-# works by 56,969 readers) with `python -m train.synth --fit data/bookcrossing`.
+# works by 56,969 readers) with `python -m tools.synth --fit data/bookcrossing`.
 POPULARITY = Curve(alpha=0.7267, beta=3.402e-4, delta=1.342)  # likes per work
 ACTIVITY = Curve(alpha=0.6365, beta=1.755e-5, delta=3.3412)  # likes per reader
 
@@ -582,7 +582,7 @@ def generate(cfg: SynthConfig, log=print) -> Synthetic:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.synth", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.synth", description=__doc__.splitlines()[0])
     parser.add_argument("--works", type=int, default=SynthConfig.works, help="number of works")
     parser.add_argument("--readers", type=int, default=SynthConfig.readers, help="number of readers")
     parser.add_argument("--likes", type=int, default=SynthConfig.likes, help="number of likes")

@@ -1,5 +1,7 @@
 """The baselines `rarereads eval` measures rarereads against, each with its hyperparameter grid.
 
+(`write_ease_folder` also serves EASE through the engine: `--served` and the blind read.)
+
 Every method is a `Method`: a name, a grid of hyperparameters (the evaluation picks one on
 a validation split carved from the training likes, never on the test split) and
 `fit(train, params) -> Scorer`. A scorer maps the evaluated readers (their ids in the
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 EASE_MIN_LIKES = 3
 EASE_MAX_WORKS = 30_000  # a dense float32 inverse of this many works takes 3.6 GB
+EASE_NEIGHBOURS = 100  # weights per work kept in a served EASE folder's co-like table
 Scorer = Callable[..., np.ndarray]  # (reader ids [b], shelves CSR [b, n], allowed=None) -> [b, n] float32
 
 
@@ -40,7 +43,7 @@ class Method:
 
     Attributes:
         name: Its row name in the table.
-        fit: `(split, params) -> Scorer` (`split` is a `train.evaluate.Split`).
+        fit: `(split, params) -> Scorer` (`split` is an `evaluation.protocol.Split`).
         grid: Hyperparameter sets to choose from on the validation split (one: nothing to choose).
         note: Said beside its row (e.g. what it cannot recommend).
     """
@@ -168,3 +171,44 @@ BASELINES: dict[str, Method] = {m.name: m for m in (
     Method("ease", _on_training_likes(ease), [{"lambda": x} for x in (50.0, 100.0, 200.0)],
            note=f"over works with >= {EASE_MIN_LIKES} training likes (a dense inverse)"),
 )}
+
+
+def write_ease_folder(out, dataset, lam: float, neighbours: int = EASE_NEIGHBOURS) -> np.ndarray:
+    """A model folder serving EASE through the engine, and its catalogue's dataset work ids.
+
+    No embedding: EASE's weights, each work's `neighbours` largest by magnitude, are the
+    folder's co-like table (fusion weight 0), and it carries the same fans and genre profiles
+    as a trained folder, so every list rule applies to it as to rarereads' models.
+    """
+    from scipy.sparse import csr_matrix
+
+    from engine.modelfolder import write_model_folder
+    from engine.ranking import best_of
+    from train.config import TrainConfig
+    from train.data import prepare_data
+    from train.export import fans, to_catalogue
+    from train.profiles import dataset_profile
+
+    data = prepare_data(dataset, TrainConfig(val_readers=0).validate(), context=1)
+    train = csr_matrix((np.ones(len(data.indices), np.float32), data.indices, data.indptr),
+                       shape=(data.n_readers, data.n_works))
+    keep, weights = ease_weights(train, lam)
+    top, _ = best_of(np.abs(weights), min(neighbours, len(keep)))
+    values = np.take_along_axis(weights, top, axis=1)
+    rows = np.zeros(data.n_works + 1, np.int64)
+    sizes = np.zeros(data.n_works, np.int64)
+    sizes[keep] = top.shape[1]
+    np.cumsum(sizes, out=rows[1:])
+    order = np.argsort(top, axis=1)
+    columns = keep[np.take_along_axis(top, order, axis=1)].ravel().astype(np.int32)
+    values = np.take_along_axis(values, order, axis=1).ravel().astype(np.float32)
+    n = len(data.catalogue_ids)
+    colike = to_catalogue((rows, columns, values), data.rows, n)
+    write_model_folder(out, works=dataset.works.subset(data.catalogue_ids), likes=data.catalogue_likes,
+                       query=np.zeros((n, 1), np.float32), target=np.zeros((n, 1), np.float32),
+                       trained=np.zeros(n, bool), colike=colike, scoring={"fusion_weight": 0.0},
+                       fans=to_catalogue(fans(data.indptr, data.indices, data.n_works), data.rows, n, renumber=False),
+                       config={"model": "ease", "lambda": lam, "neighbours": neighbours}, metrics={},
+                       data_fingerprint=dataset.fingerprint(),
+                       profile=dataset_profile(dataset, dataset.folder)[data.catalogue_ids])
+    return data.catalogue_ids

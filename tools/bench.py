@@ -14,7 +14,7 @@ BENCHMARKS.md (one section per run; other sections are left alone). Figures:
   beside the generated queries, the natural ones of `train/natural_queries.py` (well-known
   titles typed as people type them; only catalogues that hold those books have them).
 
-Sizes: `shipped` (data/bookcrossing), `300k` and `2.8m` (synthetic, from train.synth, cached
+Sizes: `shipped` (data/bookcrossing), `300k` and `2.8m` (synthetic, from tools.synth, cached
 under var/bench/), `tiny` (synthetic, for tests). Vectors come from `--model` or, without one,
 from the folder that serves (the gate's record) if trained on the same data; else planted stand-ins are used (the
 synthetic taste clusters, or random clusters for the shipped data), and the table says so.
@@ -205,11 +205,11 @@ def bench_trainer(dataset: Dataset, steps: int, shapes: list[tuple[int, int]], w
 
     import torch
 
-    from .config import TrainConfig
-    from .data import prepare_data
-    from .sampled import build_model, build_optimizer
-    from .sampler import NegativeSampler, ReaderLikes, sample_skipgram
-    from .train import resolve_device
+    from train.config import TrainConfig
+    from train.data import prepare_data
+    from train.sampled import build_model, build_optimizer
+    from train.sampler import NegativeSampler, ReaderLikes, sample_skipgram
+    from train.train import resolve_device
 
     base = TrainConfig(model="skipgram", val_readers=0, device=device, amp=amp).validate()
     dev = resolve_device(base.device)
@@ -259,11 +259,11 @@ def bench_elsa(dataset: Dataset, steps: int, batches: list[int], warmup: int = 2
 
     import torch
 
-    from .colike import fit_colike
-    from .config import TrainConfig
-    from .data import prepare_data
-    from .elsa import ELSA, _gather
-    from .train import resolve_device
+    from train.colike import fit_colike
+    from train.config import TrainConfig
+    from train.data import prepare_data
+    from train.elsa import ELSA, _gather
+    from train.train import resolve_device
 
     base = TrainConfig(model="elsa", val_readers=0, device=device).validate()
     dev = resolve_device(base.device)
@@ -723,7 +723,7 @@ def run_serving(folder: Path, queries: list[dict], baseline_queries: int) -> dic
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "queries.json"
         path.write_text(json.dumps(queries))
-        code = ("import json, sys; from train.bench import serve_child; "
+        code = ("import json, sys; from tools.bench import serve_child; "
                 "print(json.dumps(serve_child(sys.argv[1], sys.argv[2], int(sys.argv[3]))))")
         done = subprocess.run([sys.executable, "-c", code, str(folder), str(path), str(baseline_queries)],
                               capture_output=True, text=True, cwd=PROJECT_ROOT)

@@ -1,0 +1,271 @@
+"""How a model folder orders works for a reader: the one home of candidates, fusion and top-k.
+
+Everything that orders works for a reader goes through here: the engine (`Ranker`, one
+request at a time through the nearest-neighbour index), the evaluation and the trainer's
+validation (`FolderScorer`, whole shelves against every work at once), and every top-k
+(`best_of`). The two paths differ only in how the dense candidates are found (the index's
+approximate search against an exact product); a parity test holds them to the same lists.
+
+A folder's embedding gives every work with a vector a dense score (`mean(query[L]) @
+target[c]`); its co-like weights, when it has them, give the works co-liked with the
+reader's books a second score (the sum of `W[l, c]` over the reader's books l). The two
+live on unrelated scales, so they are fused by ranks (reciprocal-rank fusion): within
+the works the rarity setting allows, each order's best `POOL` works get
+
+    fused = (1 - weight) / (k + colike_rank) + weight / (k + dense_rank)
+
+(a term is 0 for a work outside that order's pool), and the fused score orders the
+candidates. Two optional terms of the folder's `scoring` then reshape it for each reader:
+`genre_weight` multiplies by `((GENRE_FLOOR + fit) / (GENRE_FLOOR + 1))^genre_weight`,
+where fit is how well the candidate's genre fits the reader's books (`engine.profiles`:
+the genre profiles as side information), and `popularity` divides by `(1 + likes)^popularity`
+(the candidate side of the `(n_i / n_j)^alpha` normalisation of item-item weights). The engine fuses its index hits and the co-like rows it reads; `rarereads
+eval` fuses whole score matrices with the same functions, so both rank alike.
+Numpy only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+POOL = 500  # candidates each order contributes, and a rarity setting re-ranks (the engine's index fetch)
+
+DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 0.0, "popularity": 0.0}
+GENRE_FLOOR = 0.25  # a candidate of another genre keeps (0.25 / 1.25)^genre_weight of its fused score
+UNKNOWN_FIT = 0.5  # the genre fit assumed for a candidate nobody profiled
+
+
+def pool_ranks(scores: np.ndarray, pool: int = POOL) -> np.ndarray:
+    """1-based ranks of each row's best `pool` finite scores (ties by position); inf for the rest.
+
+    Args:
+        scores: `[b, n]` or `[n]` scores, `-inf` for works out of the running.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    ranks = np.full(scores.shape, np.inf)
+    if scores.shape[-1] == 0:
+        return ranks
+    flat, out = scores.reshape(-1, scores.shape[-1]), ranks.reshape(-1, scores.shape[-1])
+    ids, values = best_of(flat, pool)
+    position = np.broadcast_to(np.arange(1, ids.shape[1] + 1, dtype=np.float64), ids.shape)
+    np.put_along_axis(out, ids, np.where(np.isfinite(values), position, np.inf), axis=1)
+    return ranks
+
+
+def best_of(scores: np.ndarray, take: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, scores) `[b, take]` of each row's `take` best scores, best first (equal scores: lower id
+    first); rows with fewer finite scores are padded with `-inf` scores. The one top-k of the project."""
+    b, n = scores.shape
+    take = min(take, n)
+    if take == 0:
+        return np.zeros((b, 0), np.int64), np.zeros((b, 0))
+    ids = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take < n else np.tile(np.arange(n), (b, 1))
+    values = np.take_along_axis(scores, ids, axis=1)
+    order = np.lexsort((ids, -values), axis=1)
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def fuse(colike_ranks: np.ndarray, dense_ranks: np.ndarray, fusion_weight: float, fusion_k: float) -> np.ndarray:
+    """Reciprocal-rank fusion of two rank arrays (inf = not ranked); -inf where neither ranks a work."""
+    fused = (1 - fusion_weight) / (fusion_k + colike_ranks) + fusion_weight / (fusion_k + dense_ranks)
+    return np.where(np.isfinite(colike_ranks) | np.isfinite(dense_ranks), fused, -np.inf)
+
+
+def reshape(fused: np.ndarray, ids: np.ndarray, scoring: dict, likes: np.ndarray | None,
+            fit: np.ndarray | None) -> np.ndarray:
+    """The fused scores of candidates `ids` with the folder's genre and popularity terms (see the
+    module docstring); `fit` (shaped like `ids`, NaN unknown) and `likes` (per work) as available."""
+    gamma, alpha = float(scoring.get("genre_weight", 0.0)), float(scoring.get("popularity", 0.0))
+    out = np.asarray(fused, np.float64)
+    if gamma and fit is not None:
+        fit = np.where(np.isnan(fit), UNKNOWN_FIT, fit)
+        out = out * ((GENRE_FLOOR + fit) / (GENRE_FLOOR + 1.0)) ** gamma
+    if alpha and likes is not None:
+        out = out * (1.0 + likes[ids]) ** -alpha
+    return np.where(np.isfinite(fused), out, -np.inf)
+
+
+def fuse_lists(colike: tuple[np.ndarray, np.ndarray], dense: tuple[np.ndarray, np.ndarray], scoring: dict,
+               n_works: int) -> tuple[np.ndarray, np.ndarray]:
+    """`fuse` for rows of ranked candidate lists (`best_of`'s output, one per order).
+
+    Returns:
+        (ids, fused) `[b, c]`: each row's candidates of either order and their fused scores
+        (padding: `-inf`), in no particular order.
+    """
+    settings = {**DEFAULT_FUSION, **(scoring or {})}
+    weight, k = float(settings["fusion_weight"]), float(settings["fusion_k"])
+    parts = []
+    for (ids, values), share in ((colike, 1 - weight), (dense, weight)):
+        rank = np.arange(1, ids.shape[1] + 1, dtype=np.float64)
+        parts.append((ids, np.where(np.isfinite(values), share / (k + rank), np.nan)))
+    ids = np.concatenate([p[0] for p in parts], axis=1)
+    gain = np.concatenate([p[1] for p in parts], axis=1)
+    rows = np.broadcast_to(np.arange(len(ids))[:, None], ids.shape)
+    keep = ~np.isnan(gain)
+    key = rows[keep] * n_works + ids[keep]
+    unique, inverse = np.unique(key, return_inverse=True)
+    total = np.bincount(inverse, weights=gain[keep], minlength=len(unique))
+    row_of, id_of = unique // n_works, unique % n_works
+    counts = np.bincount(row_of, minlength=len(ids))
+    width = max(1, int(counts.max(initial=0)))
+    out_ids = np.zeros((len(ids), width), np.int64)
+    out = np.full((len(ids), width), -np.inf)
+    position = np.arange(len(unique)) - np.repeat(np.cumsum(counts) - counts, counts)
+    out_ids[row_of, position] = id_of
+    out[row_of, position] = total
+    return out_ids, out
+
+
+class FolderScorer:
+    """Scores whole shelves against every work the way the engine orders them (for `rarereads eval`).
+
+    Args:
+        query, target: float32 [n, d] (the model-folder contract; rows of untrained works ignored).
+        trained: bool [n], works with a vector.
+        colike: Co-like weights as a scipy CSR matrix [n, n] (rows: source works), or None.
+        scoring: The fusion settings (`fusion_weight`, `fusion_k`).
+    """
+
+    def __init__(self, query: np.ndarray, target: np.ndarray, trained: np.ndarray, colike=None,
+                 scoring: dict | None = None, likes: np.ndarray | None = None, profiles=None):
+        self.trained = np.asarray(trained, dtype=bool)
+        self.n = len(self.trained)
+        self.query = np.where(self.trained[:, None], np.asarray(query, np.float32), 0).astype(np.float32)
+        self.target_t = np.ascontiguousarray(np.where(self.trained[:, None], np.asarray(target, np.float32), 0).T)
+        self.colike = colike
+        self.scoring = {**DEFAULT_FUSION, **(scoring or {})}
+        self.likes = None if likes is None else np.asarray(likes)
+        self.profiles = profiles  # engine.profiles.Profiles, for the genre term
+        self._parts = (None, None)
+
+    @classmethod
+    def from_folder(cls, folder) -> "FolderScorer":
+        """For a loaded `engine.modelfolder.ModelFolder`."""
+        from .profiles import Profiles
+
+        colike = folder.colike.to_scipy(len(folder.works)) if folder.colike is not None else None
+        profiles = Profiles(folder.profile) if folder.profile is not None else None
+        return cls(folder.query, folder.target, folder.trained, colike, folder.scoring, folder.likes, profiles)
+
+    def dense(self, shelves) -> np.ndarray:
+        """`[b, n]` dense scores of shelves (a scipy CSR matrix, readers x works), `-inf` for untrained works."""
+        from scipy.sparse import diags
+
+        known = shelves @ diags(self.trained.astype(np.float32))
+        counts = np.asarray(known.sum(axis=1)).ravel()
+        means = diags((1.0 / np.maximum(counts, 1)).astype(np.float32)) @ known
+        scores = np.asarray((means @ self.query) @ self.target_t, dtype=np.float32)
+        scores[:, ~self.trained] = -np.inf
+        return scores
+
+    def colike_scores(self, shelves) -> np.ndarray:
+        """`[b, n]` co-like scores, `-inf` for works no shelf book is co-liked with."""
+        product = (shelves @ self.colike).tocsr()
+        scores = np.full(product.shape, -np.inf, dtype=np.float32)
+        rows = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
+        scores[rows, product.indices] = product.data
+        return scores
+
+    def __call__(self, readers, shelves, allowed: np.ndarray | None = None):
+        """Scores in the engine's order: `[b, n]` dense scores, or with co-like weights the fused
+        candidates as `(ids [b, c], scores [b, c])` (the two pools' union, as the engine's).
+
+        The shelves' own works are never candidates; `allowed` (bool [n], the works a rarity
+        setting keeps) bounds each order's pool, as in the engine. The two orders of one
+        batch are computed once and fused again for each `allowed`.
+        """
+        key, parts = self._parts
+        if key is not shelves:
+            seen = shelves.tocoo()
+            parts = [self.dense(shelves)] + ([self.colike_scores(shelves)] if self.colike is not None else [])
+            for part in parts:
+                part[seen.row, seen.col] = -np.inf
+            self._parts = (shelves, parts)
+        if self.colike is None:
+            return parts[0]
+        dense, colike = parts[0], parts[1]
+        if allowed is not None:
+            dense, colike = np.where(allowed, dense, -np.inf), np.where(allowed, colike, -np.inf)
+        ids, fused = fuse_lists(best_of(colike, POOL), best_of(dense, POOL), self.scoring, self.n)
+        fit = None
+        if self.scoring["genre_weight"] and self.profiles is not None:
+            mixes, adults = self.profiles.mixes(shelves)
+            fit = self.profiles.fit_rows(mixes, adults, ids)
+        return ids, reshape(fused, ids, self.scoring, self.likes, fit)
+
+
+def top_ids(keys: np.ndarray, k: int) -> np.ndarray:
+    """`[b, k]` indices of each row's `k` best keys, best first (equal keys: lower index first); -1 where -inf."""
+    ids, values = best_of(np.asarray(keys, dtype=np.float64), k)
+    return np.where(np.isfinite(values), ids, -1)
+
+
+class Ranker:
+    """A model folder's order for one request (the engine's path).
+
+    Args:
+        index: The folder's nearest-neighbour index over the trained works' target vectors.
+        query_rows: Reads query vectors by work id (`engine.modelfolder.FileRows`).
+        trained: bool [n], works with a vector.
+        colike: The folder's co-like table (`engine.modelfolder.Sparse`), or None.
+        scoring: The fusion settings (`fusion_weight`, `fusion_k`).
+        allowed: Rarity name -> bool [n], the works the setting may recommend.
+        max_fetch: The most index hits one request reads.
+    """
+
+    def __init__(self, index, query_rows, trained: np.ndarray, colike, scoring: dict, allowed: dict[str, np.ndarray],
+                 likes: np.ndarray | None = None, max_fetch: int = 16 * POOL):
+        self.index, self.query_rows, self.trained, self.colike = index, query_rows, trained, colike
+        self.likes = likes
+        self.scoring = {**DEFAULT_FUSION, **(scoring or {})}
+        self.allowed = allowed
+        self.max_fetch = max_fetch
+        # Trained works each rarity keeps out: the index fetch asks for that many more at once.
+        self.blocked = {name: int((~mask & trained).sum()) for name, mask in allowed.items()}
+
+    def candidates(self, used: list[int], rarity: str, banned: set[int], fit=None) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate ids and their scores for the query works `used`, among the works `rarity` allows
+        and not `banned` (the query's own works: they take no place in either order's pool).
+
+        The dense order comes from the index (its best `POOL` allowed works: a filter that
+        drops many hits fetches more); with co-like weights, the works co-liked with the
+        query are a second order, the two are fused by ranks, and the folder's genre and
+        popularity terms reshape the fused scores (`fit(ids)`: the reader's genre fit of
+        candidates `ids`, when the folder has profiles).
+        """
+        allowed = self.allowed[rarity]
+        if banned:
+            allowed = allowed.copy()
+            gone = np.fromiter(banned, np.int64)
+            allowed[gone[(gone >= 0) & (gone < len(allowed))]] = False
+        trained = [w for w in used if self.trained[w]]
+        dense_ids, dense_scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if trained:
+            vector = self.query_rows.rows(np.array(trained)).mean(axis=0)
+            # Enough hits for POOL allowed ones in one fetch when the setting keeps out few
+            # works (the head, the query's own); else grow by what the last fetch kept.
+            fetch = min(POOL + self.blocked[rarity] + len(banned), 4 * POOL)
+            while True:
+                dense_ids, dense_scores = self.index.search(vector, fetch)
+                keep = allowed[dense_ids]
+                kept = int(keep.sum())
+                if kept >= POOL or fetch >= min(self.max_fetch, len(self.index)):
+                    break
+                fetch = min(self.max_fetch, int(fetch * 1.5 * POOL / max(kept, POOL // 8)))
+            dense_ids, dense_scores = dense_ids[keep][:POOL], dense_scores[keep][:POOL]
+        if self.colike is None:
+            return dense_ids, dense_scores
+        columns, weights = self.colike.rows(used)
+        colike_ids, inverse = np.unique(columns.astype(np.int64), return_inverse=True)
+        colike_scores = np.bincount(inverse, weights=weights, minlength=len(colike_ids))
+        keep = allowed[colike_ids]
+        colike_ids, colike_scores = colike_ids[keep], colike_scores[keep]
+        ids = np.union1d(dense_ids, colike_ids)  # sorted: ties break on ids, as in the evaluation
+        dense_all = np.full(len(ids), -np.inf)
+        dense_all[np.searchsorted(ids, dense_ids)] = dense_scores
+        colike_all = np.full(len(ids), -np.inf)
+        colike_all[np.searchsorted(ids, colike_ids)] = colike_scores
+        fused = fuse(pool_ranks(colike_all, POOL), pool_ranks(dense_all, POOL),
+                     float(self.scoring["fusion_weight"]), float(self.scoring["fusion_k"]))
+        needs_fit = self.scoring["genre_weight"] and fit is not None
+        return ids, reshape(fused, ids, self.scoring, self.likes, fit(ids) if needs_fit else None)

@@ -1,0 +1,110 @@
+"""One ranking: the engine, the evaluation and the trainer's validation order works alike.
+
+A folder with every part of the order (an embedding, co-like weights, fusion, the genre and
+popularity terms) is asked the same shelves through each caller:
+
+- `Engine.recommend` with every list rule off (the index path, `engine.ranking.Ranker`);
+- `engine.ranking.FolderScorer` (what `rarereads eval` scores) through `rarity.adjust`;
+- `train.train.validate` (the trainer's figure), whose rank of a held-out work must be the
+  rank the scorer gives it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_matrix
+
+from engine import profiles as P
+from engine import rarity
+from engine.dataset import Works
+from engine.modelfolder import write_model_folder
+from engine.ranking import FolderScorer, top_ids
+from engine.recommender import Engine
+
+N, DIM = 80, 6
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    query = rng.normal(size=(N, DIM)).astype(np.float32)
+    target = rng.normal(size=(N, DIM)).astype(np.float32)
+    likes = rng.integers(1, 60, size=N)
+    rows = np.repeat(np.arange(N), 12)
+    cols = rng.integers(0, N, size=len(rows))
+    keep = rows != cols
+    colike = csr_matrix((rng.random(keep.sum()).astype(np.float32), (rows[keep], cols[keep])), shape=(N, N))
+    colike.sum_duplicates()
+    genres = np.zeros((N, P.N_GENRES))
+    genres[np.arange(N), rng.choice([P.INDEX[g] for g in ("scifi", "fantasy", "romance", "cookbook")], N)] = 1
+    audience = np.zeros((N, 3))
+    audience[:, P.ADULT] = 1
+    fans_per = [np.sort(rng.choice(500, size=int(n), replace=False)) for n in likes]
+    fans = (np.concatenate([[0], np.cumsum([len(f) for f in fans_per])]), np.concatenate(fans_per).astype(np.int32))
+    works = Works([f"Book {i}" for i in range(N)], [f"Author {i}" for i in range(N)], np.zeros(N, np.int32),
+                  [""] * N, [""] * N)
+    return write_model_folder(
+        tmp_path_factory.mktemp("m") / "model", works=works, likes=likes, query=query, target=target,
+        colike=(colike.indptr, colike.indices, colike.data), fans=fans, profile=P.encode(genres, audience),
+        scoring={"fusion_weight": 0.4, "fusion_k": 20, "genre_weight": 2.0, "popularity": 0.5},
+        config={}, metrics={}, data_fingerprint="parity")
+
+
+SHELVES = [[0], [5, 17], [3, 9, 30, 41], [70, 71, 72]]
+
+
+def test_the_engine_and_the_evaluation_list_the_same_works(folder):
+    engine = Engine.from_folder(folder, rules=())  # every list rule off: the model's own order
+    scorer = FolderScorer.from_folder(engine.folder)
+    rows = [i for i, s in enumerate(SHELVES) for _ in s]
+    shelves = csr_matrix((np.ones(len(rows), np.float32), (rows, [w for s in SHELVES for w in s])), shape=(len(SHELVES), N))
+    for name in ("any", "balanced"):
+        allowed = rarity.allowed(engine.likes, name)
+        ids, scores = scorer(np.arange(len(SHELVES)), shelves, allowed)
+        keys = rarity.adjust(scores, engine.likes, name, candidates=ids)
+        best = top_ids(keys, 10)
+        plain = np.where(best >= 0, np.take_along_axis(ids, np.maximum(best, 0), axis=1), -1)
+        for row, shelf in enumerate(SHELVES):
+            served = [p.work.id for p in engine.recommend(shelf, k=10, rarity=name).picks]
+            assert served == [int(i) for i in plain[row] if i >= 0], (name, shelf)
+
+
+def test_the_genre_and_popularity_terms_change_the_order(folder):
+    """The terms are really applied: without them the scorer orders the candidates otherwise."""
+    engine = Engine.from_folder(folder, rules=())
+    with_terms = FolderScorer.from_folder(engine.folder)
+    without = FolderScorer(engine.folder.query, engine.folder.target, engine.folder.trained, with_terms.colike,
+                           {"fusion_weight": 0.4, "fusion_k": 20})
+    shelves = csr_matrix((np.ones(1, np.float32), ([0], [0])), shape=(1, N))
+    (a_ids, a), (b_ids, b) = with_terms(np.arange(1), shelves), without(np.arange(1), shelves)
+    order = lambda ids, s: ids[0][np.argsort(-s[0], kind="stable")][np.isfinite(np.sort(-s[0]))].tolist()  # noqa: E731
+    assert order(a_ids, a) != order(b_ids, b)
+    assert sorted(order(a_ids, a)) == sorted(order(b_ids, b))  # the same candidates, another order
+
+
+def test_validation_ranks_the_held_out_work_where_the_scorer_does(folder):
+    from train.data import Fitted, TrainingData
+    from train.train import validate
+
+    engine = Engine.from_folder(folder, rules=())
+    scorer = FolderScorer.from_folder(engine.folder)
+    shelf_rows = [i for i, s in enumerate(SHELVES) for _ in s]
+    indices = np.array([w for s in SHELVES for w in s], np.int32)
+    indptr = np.concatenate([[0], np.cumsum([len(s) for s in SHELVES])]).astype(np.int64)
+    held = np.array([1, 2, 4, 73])
+    data = TrainingData(work_ids=np.arange(N), indptr=indptr, indices=indices, like_counts=engine.likes,
+                        catalogue_ids=np.arange(N), rows=np.arange(N), catalogue_likes=engine.likes,
+                        val_reader=np.arange(len(SHELVES)), val_work=held)
+    fitted = Fitted(np.asarray(engine.folder.query), np.asarray(engine.folder.target), {}, {})
+    colike = scorer.colike
+    figures = validate(data, fitted, (colike.indptr, colike.indices, colike.data), engine.folder.scoring,
+                       engine.folder.profile)
+    shelves = csr_matrix((np.ones(len(indices), np.float32), (shelf_rows, indices)), shape=(len(SHELVES), N))
+    ids, scores = scorer(np.arange(len(SHELVES)), shelves)
+    ranks = []
+    for row, work in enumerate(held):
+        at = ids[row] == work
+        score = scores[row][at].max() if at.any() else -np.inf
+        ranks.append((scores[row] > score).sum() if np.isfinite(score) else np.isfinite(scores[row]).sum())
+    assert figures["hit@20"] == pytest.approx(np.mean(np.array(ranks) < 20))
+    assert figures["mean_rank_pct"] == pytest.approx(np.mean(np.array(ranks) / N))
