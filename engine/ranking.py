@@ -29,7 +29,11 @@ import numpy as np
 
 POOL = 500  # candidates each order contributes, and a rarity setting re-ranks (the engine's index fetch)
 
-DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 0.0, "popularity": 0.0}
+# The defaults a trained folder's scoring takes (`train.config` reads them from here): the fusion
+# weight, genre weight and popularity chosen on the README protocol's validation split (BENCHMARKS.md).
+DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 0.5, "popularity": 0.0}
+# A folder's scoring without these terms (EASE served, folders written before them) has them off.
+TERMS_OFF = {"genre_weight": 0.0, "popularity": 0.0}
 GENRE_FLOOR = 0.25  # a candidate of another genre keeps (0.25 / 1.25)^genre_weight of its fused score
 UNKNOWN_FIT = 0.5  # the genre fit assumed for a candidate nobody profiled
 
@@ -92,7 +96,7 @@ def fuse_lists(colike: tuple[np.ndarray, np.ndarray], dense: tuple[np.ndarray, n
         (ids, fused) `[b, c]`: each row's candidates of either order and their fused scores
         (padding: `-inf`), in no particular order.
     """
-    settings = {**DEFAULT_FUSION, **(scoring or {})}
+    settings = {**DEFAULT_FUSION, **TERMS_OFF, **(scoring or {})}
     weight, k = float(settings["fusion_weight"]), float(settings["fusion_k"])
     parts = []
     for (ids, values), share in ((colike, 1 - weight), (dense, weight)):
@@ -133,7 +137,7 @@ class FolderScorer:
         self.query = np.where(self.trained[:, None], np.asarray(query, np.float32), 0).astype(np.float32)
         self.target_t = np.ascontiguousarray(np.where(self.trained[:, None], np.asarray(target, np.float32), 0).T)
         self.colike = colike
-        self.scoring = {**DEFAULT_FUSION, **(scoring or {})}
+        self.scoring = {**DEFAULT_FUSION, **TERMS_OFF, **(scoring or {})}
         self.likes = None if likes is None else np.asarray(likes)
         self.profiles = profiles  # engine.profiles.Profiles, for the genre term
         self._parts = (None, None)
@@ -217,7 +221,7 @@ class Ranker:
                  likes: np.ndarray | None = None, max_fetch: int = 16 * POOL):
         self.index, self.query_rows, self.trained, self.colike = index, query_rows, trained, colike
         self.likes = likes
-        self.scoring = {**DEFAULT_FUSION, **(scoring or {})}
+        self.scoring = {**DEFAULT_FUSION, **TERMS_OFF, **(scoring or {})}
         self.allowed = allowed
         self.max_fetch = max_fetch
         # Trained works each rarity keeps out: the index fetch asks for that many more at once.

@@ -75,6 +75,7 @@ def test_the_genre_and_popularity_terms_change_the_order(folder):
     with_terms = FolderScorer.from_folder(engine.folder)
     without = FolderScorer(engine.folder.query, engine.folder.target, engine.folder.trained, with_terms.colike,
                            {"fusion_weight": 0.4, "fusion_k": 20})
+    assert without.scoring["genre_weight"] == 0 == without.scoring["popularity"]  # absent terms are off (EASE, older folders)
     shelves = csr_matrix((np.ones(1, np.float32), ([0], [0])), shape=(1, N))
     (a_ids, a), (b_ids, b) = with_terms(np.arange(1), shelves), without(np.arange(1), shelves)
     order = lambda ids, s: ids[0][np.argsort(-s[0], kind="stable")][np.isfinite(np.sort(-s[0]))].tolist()  # noqa: E731
