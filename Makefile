@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[train,discord,telegram,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,discord,telegram,postgres,dev]"
 	touch $@
 
 train: setup

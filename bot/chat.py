@@ -45,11 +45,11 @@ def find_or_train_model(model: Path | None, models_dir: Path) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.gate import serving_engine
+    from bot.gate import ModelGate, serving_engine
     from bot.service import Service
     from engine.errors import ModelFolderError, ShelfStoreError
     from engine.recommender import EngineHolder
-    from engine.shelf import ShelfStore, printable
+    from engine.shelf import open_shelves, printable
 
     from .settings import SettingsError, flag_values, load_settings
 
@@ -58,18 +58,20 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"rarereads chat: {exc}", file=sys.stderr)
         return 2
+    try:  # first the store: it holds the gate's record of which folder serves
+        shelves = open_shelves(settings.db)
+    except ShelfStoreError as exc:
+        print(f"rarereads chat: {exc} (--db or RAREREADS_DB)", file=sys.stderr)
+        return 2
     try:
-        engine, notes = serving_engine(settings.models_dir, find_or_train_model(settings.model, settings.models_dir))
+        gate = ModelGate(settings.models_dir, shelves)
+        engine, notes = serving_engine(gate, find_or_train_model(settings.model, settings.models_dir))
     except ModelFolderError as exc:
+        shelves.close()
         print(f"Cannot load the model: {exc}", file=sys.stderr)
         return 1
     for note in notes:
         print(note, file=sys.stderr)
-    try:
-        shelves = ShelfStore(settings.db)
-    except ShelfStoreError as exc:
-        print(f"rarereads chat: {exc} (--db or RAREREADS_DB)", file=sys.stderr)
-        return 2
     service = Service(EngineHolder(engine), shelves, default_rarity=settings.default_rarity,
                       max_import_rows=settings.import_max_rows)
     reader = local_reader()

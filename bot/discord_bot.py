@@ -344,17 +344,21 @@ def app_command_tree() -> list[app_commands.Command | app_commands.Group]:
 class RarereadsDiscord(discord.AutoShardedClient):
     """A discord.py client with rarereads' command tree; slash commands need no privileged intents.
 
-    Auto-sharded: Discord requires shards past 2,500 servers, and one process runs them all.
+    Auto-sharded: Discord requires shards past 2,500 servers. One process runs them all, or
+    (`rarereads serve --shards 0-3 --shard-count 8`) the shards `shard_ids` of `shard_count`,
+    so that several processes on one shelf store serve a bot together.
 
     Args:
         runtime: The shared runtime.
         test_guild_id: Sync the commands to this server only (they show at once).
         sync: "auto" syncs the command list when it differs from the one last synced (kept in
             the shelf store), "always" syncs at every start, "never" does not.
+        shard_ids, shard_count: The shards this process runs, of how many (None: discord.py decides).
     """
 
-    def __init__(self, runtime: BotRuntime, *, test_guild_id: int | None = None, sync: str = "auto"):
-        super().__init__(intents=discord.Intents.none())
+    def __init__(self, runtime: BotRuntime, *, test_guild_id: int | None = None, sync: str = "auto",
+                 shard_ids: list[int] | None = None, shard_count: int | None = None):
+        super().__init__(intents=discord.Intents.none(), shard_ids=shard_ids, shard_count=shard_count)
         self.runtime = runtime
         self.test_guild_id = test_guild_id
         self.sync = sync
@@ -412,7 +416,9 @@ class DiscordRunner:
     def __init__(self, runtime: BotRuntime, settings: DiscordSettings):
         self.runtime = runtime
         self.settings = settings
-        self.client = RarereadsDiscord(runtime, test_guild_id=settings.test_guild_id, sync=settings.sync)
+        self.client = RarereadsDiscord(runtime, test_guild_id=settings.test_guild_id, sync=settings.sync,
+                                       shard_ids=list(settings.shards) if settings.shards else None,
+                                       shard_count=settings.shard_count)
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:

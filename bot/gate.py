@@ -1,85 +1,31 @@
-"""The retrain gate: which model folders may serve, decided once and remembered.
+"""The retrain gate: which model folders may serve, decided once and kept in the shelf store.
 
-Every verdict (accepted, rejected and why) is kept in one file, `gate.json` in the models
-folder, beside the folders it judges; the retrain manager writes it and start-up reads it,
-so a folder refused once (worse than the model serving, written by a failed trainer, not
-loadable, or not answering) is never served later, also after a restart. Folders are read
-only through `engine.modelfolder`.
+Every verdict (accepted, rejected and why) is a row of the shelf store's `verdicts` table,
+so every bot process, on one machine or several, sees the same record: a folder refused
+once (worse than the model serving, written by a failed trainer, not loadable, or not
+answering) is never served later, by any process, also after a restart. Which folder
+serves is `engine.modelfolder.served_folder` of that record, the one rule every command
+follows; the commands that only look (`recommend`, `import`) read it and write nothing.
 
-A folder with no verdict (trained by hand, or left by a retrain cut short at shutdown)
-meets the same gate at start-up, against the newest accepted folder.
+A folder with no verdict (trained by hand, or left by a retrain cut short) meets the same
+gate at start-up, against the folder serving. A record that cannot be read means nothing
+new is accepted: start-up says so in one line, a running bot keeps its model.
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import os
-import re
-import tempfile
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from engine.errors import ModelFolderError
-from engine.modelfolder import model_folders, read_manifest
+from engine.errors import GateRecordUnreadable, ModelFolderError, shown_path
+from engine.manifest import Manifest
+from engine.modelfolder import LEGACY_RECORD, legacy_verdicts, model_folders, read_manifest, served_folder
+from engine.shelf import Verdict
 
 log = logging.getLogger(__name__)
-
-RECORD = "gate.json"
-# Figures looked for in a manifest's "metrics", best first (higher is better for all of them);
-# `rarereads train` writes "val_hit@20" (hit rate of held-out likes in the top 20).
-METRIC_PREFERENCE = ("val_hit@20", "hit@20", "recall@20", "recall@10", "ndcg@10", "ndcg@20", "hit@10", "map@10")
-_NUMBER = (int, float)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The gate's decision on one folder."""
-
-    accepted: bool
-    why: str
-    at: str = ""
-
-
-def _flatten(metrics: Any, prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
-    if isinstance(metrics, dict):
-        for key, value in metrics.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-    elif isinstance(metrics, _NUMBER) and not isinstance(metrics, bool):
-        flat[prefix.rstrip(".")] = float(metrics)
-    return flat
-
-
-def model_metric(manifest: dict, name: str | None = None) -> tuple[str, float] | None:
-    """The figure two models are compared on: (name, value) from `manifest["metrics"]`, or None.
-
-    Args:
-        manifest: A model folder's manifest.
-        name: Dotted path of the figure (e.g. "val.recall@20"); by default the manifest's own
-            `metrics["primary"]` if it names one, else the first of `METRIC_PREFERENCE` found
-            (validation figures before others).
-    """
-    metrics = manifest.get("metrics") or {}
-    flat = _flatten(metrics)
-    primary = metrics.get("primary") if isinstance(metrics, dict) else None
-    if name is None and isinstance(primary, str):
-        name = primary
-    if name is not None:
-        if name in flat:
-            return name, flat[name]
-        hits = [k for k in flat if k.endswith("." + name) or k == name]
-        return (hits[0], flat[hits[0]]) if hits else None
-    for wanted in METRIC_PREFERENCE:
-        keys = [k for k in flat if k.split(".")[-1].lower() == wanted]
-        keys.sort(key=lambda k: (not re.search(r"val|valid", k, re.I), len(k)))
-        if keys:
-            return keys[0], flat[keys[0]]
-    return None
 
 
 def check_engine(engine) -> None:
@@ -100,132 +46,171 @@ def _default_load(path: Path):
     return Engine.from_folder(path)
 
 
+def load_checked(load: Callable[[Path], Any], folder: Path):
+    """`load(folder)`, checked by `check_engine`; whatever goes wrong is a ModelFolderError in one line."""
+    try:
+        engine = load(folder)
+        check_engine(engine)
+    except ModelFolderError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a folder that breaks the loader is refused like any other
+        raise ModelFolderError(f"{shown_path(folder.name)} does not load ({type(exc).__name__}: {exc})") from exc
+    return engine
+
+
+def accepted_of(verdicts: dict[str, Verdict]) -> dict[str, bool]:
+    return {name: verdict.accepted for name, verdict in verdicts.items()}
+
+
 class ModelGate:
-    """Judges model folders and remembers the verdicts in `models_dir/gate.json`.
+    """Judges model folders and keeps the verdicts in the shelf store.
 
     Args:
-        models_dir: Where model folders are written.
-        min_fraction: A new model's figure must reach this fraction of the serving one's.
-        metric: Dotted name of the manifest figure to compare; None picks one (`model_metric`).
+        models_dir: Where model folders are written (a path every bot process reads).
+        store: The shelf store (`engine.shelf.ShelfStore`) that keeps the verdicts.
+        min_fraction: A new model's primary figure must reach this fraction of the serving one's.
         load: Loads an engine from a folder (blocking).
     """
 
-    def __init__(self, models_dir: str | Path, *, min_fraction: float = 0.9, metric: str | None = None,
+    def __init__(self, models_dir: str | Path, store, *, min_fraction: float = 0.9,
                  load: Callable[[Path], Any] = _default_load):
         self.models_dir = Path(models_dir)
-        self.path = self.models_dir / RECORD
+        self.store = store
         self.min_fraction = min_fraction
-        self.metric = metric
         self.load = load
-        self._lock = threading.Lock()
 
     # --- the record -------------------------------------------------------------------
 
-    def _read(self) -> dict[str, dict]:
+    def verdicts(self) -> dict[str, Verdict]:
+        """Every verdict; raises GateRecordUnreadable when the store cannot give them."""
         try:
-            record = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("%s is unreadable (%s); judging the folders again", self.path, exc)
-            return {}
-        return record.get("folders", {}) if isinstance(record, dict) else {}
+            return self.store.verdicts()
+        except Exception as exc:  # noqa: BLE001 - whatever the database says, the record is unreadable
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise GateRecordUnreadable(f"the retrain gate's record in {self.store.location} is unreadable "
+                                       f"({first}): nothing new is accepted") from None
 
     def verdict(self, name: str) -> Verdict | None:
         """The recorded verdict on folder `name`, or None."""
-        entry = self._read().get(name)
-        return Verdict(bool(entry.get("accepted")), str(entry.get("why", "")), str(entry.get("at", ""))) if entry else None
+        return self.verdicts().get(name)
 
     def record(self, name: str, accepted: bool, why: str) -> None:
-        """Remember a verdict (atomically: a crash leaves the old record or the new one)."""
-        with self._lock:
-            folders = self._read()
-            folders[name] = {"accepted": accepted, "why": why,
-                             "at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-            self.models_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.models_dir, prefix=".gate-", suffix=".json")
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"folders": folders}, handle, indent=2, sort_keys=True)
-            os.replace(tmp, self.path)
+        """Keep a verdict (one statement: the store holds the old verdict or the new one)."""
+        self.store.record_verdict(name, accepted, why)
         log.info("model gate: %s %s (%s)", name, "accepted" if accepted else "rejected", why)
+
+    def served(self) -> Path | None:
+        """The folder the record says serves (`engine.modelfolder.served_folder`)."""
+        return served_folder(self.models_dir, accepted_of(self.verdicts()))
+
+    def adopt_legacy_record(self) -> None:
+        """Move the verdicts of an earlier rarereads' `gate.json` into the store (once, while the
+        store holds none), then set the file aside. Raises GateRecordUnreadable if it is unreadable."""
+        if self.verdicts():
+            return
+        legacy = legacy_verdicts(self.models_dir)
+        for name, (accepted, why) in legacy.items():
+            self.store.record_verdict(name, accepted, f"{why} (from {LEGACY_RECORD})")
+        if legacy:
+            try:
+                os.replace(self.models_dir / LEGACY_RECORD, self.models_dir / f"{LEGACY_RECORD}.moved")
+            except FileNotFoundError:  # another process moved it first
+                pass
+            log.info("model gate: %d verdicts moved from %s into the shelf store", len(legacy), LEGACY_RECORD)
 
     # --- the rule ---------------------------------------------------------------------
 
-    def compare(self, old_manifest: dict | None, new_manifest: dict, old_name: str = "", new_name: str = "") -> tuple[bool, str]:
-        """Whether the new model may replace the old one, and a sentence saying why."""
-        old_fig = model_metric(old_manifest or {}, self.metric)
-        new_fig = model_metric(new_manifest, self.metric if old_fig is None else old_fig[0])
+    def compare(self, old: Manifest | None, new: Manifest, old_name: str = "", new_name: str = "") -> tuple[bool, str]:
+        """Whether the new model may replace the old one, and a sentence saying why: the new
+        model's figure named by the old one's `metrics["primary"]` against the old one's."""
+        old_fig = old.primary if old is not None else None
         if old_fig is None:
             return True, "the serving model had no figure to compare"
-        if new_fig is None:
-            return False, f"it has no {old_fig[0]} figure to compare with {old_name}'s"
-        if new_fig[1] < self.min_fraction * old_fig[1]:
-            return False, (f"it scores {new_fig[0]} = {new_fig[1]:.4f}, below {self.min_fraction:.0%} of "
-                           f"{old_fig[1]:.4f} for {old_name}")
-        return True, f"{new_fig[0]} = {new_fig[1]:.4f} (was {old_fig[1]:.4f} with {old_name})"
+        new_value = new.figure(old_fig.name)
+        if new_value is None:
+            return False, f"it has no {old_fig.name} figure to compare with {old_name}'s"
+        if new_value < self.min_fraction * old_fig.value:
+            return False, (f"it scores {old_fig.name} = {new_value:.4f}, below {self.min_fraction:.0%} of "
+                           f"{old_fig.value:.4f} for {old_name}")
+        return True, f"{old_fig.name} = {new_value:.4f} (was {old_fig.value:.4f} with {old_name})"
 
     def load_checked(self, folder: Path):
-        """Load `folder` and check it answers; raises ModelFolderError (or whatever loading raised)."""
-        engine = self.load(folder)
-        check_engine(engine)
-        return engine
+        """Load `folder` and check it answers; raises ModelFolderError."""
+        return load_checked(self.load, folder)
 
     # --- start-up ---------------------------------------------------------------------
 
     def choose_engine(self) -> tuple[Any, list[str]]:
         """The engine to serve at start-up, and notes on folders refused on the way.
 
-        Newest first: a rejected folder is skipped; an accepted one serves if it still loads
-        and answers; a folder without a verdict newer than the newest accepted one is gated
-        against it (by manifest) first. With no verdicts at all, the newest folder that loads
-        and answers is accepted. Raises ModelFolderError when nothing can serve.
+        Folders without a verdict that are newer than the one serving are gated against it
+        first (newest first); then the serving folder must still load and answer, or it is
+        refused and the next one tried. With no verdicts at all, the newest folder that
+        loads and answers is accepted. Raises ModelFolderError (GateRecordUnreadable when
+        the record cannot be read) when nothing can serve.
         """
-        folders = model_folders(self.models_dir)
-        verdicts = {f.name: self.verdict(f.name) for f in folders}
-        accepted = [f for f in folders if verdicts[f.name] and verdicts[f.name].accepted]
-        baseline = accepted[-1] if accepted else None
-        notes = []
-        for folder in reversed(folders):
-            verdict = verdicts[folder.name]
-            if verdict is not None and not verdict.accepted:
+        self.adopt_legacy_record()
+        notes: list[str] = []
+        while True:
+            accepted = accepted_of(self.verdicts())
+            serving = served_folder(self.models_dir, accepted)
+            if serving is None:
+                raise ModelFolderError(f"no model folder in {shown_path(self.models_dir)} can serve"
+                                       + (f" ({'; '.join(notes)})" if notes else "") + "; train one with `rarereads train`")
+            newer = [f for f in model_folders(self.models_dir) if f.name > serving.name and f.name not in accepted]
+            for folder in reversed(newer):
+                engine = self._admit(folder, serving, notes)
+                if engine is not None:
+                    return engine, notes
+            try:
+                engine = self.load_checked(serving)
+            except Exception as exc:  # noqa: BLE001 - whatever a folder does wrong, it does not serve
+                self.record(serving.name, False, f"does not work: {exc}")
+                notes.append(f"{serving.name} refused: it does not work ({exc})")
                 continue
-            why = "served at start-up: the first model here"
-            if verdict is None and baseline is not None:
-                if folder.name < baseline.name:
-                    continue  # older than a model that passed: never chosen over it
-                try:
-                    baseline_manifest = read_manifest(baseline)
-                except ModelFolderError as exc:  # the model it would replace cannot serve any more itself
-                    self.record(baseline.name, False, f"no longer readable: {exc}")
-                    notes.append(f"{baseline.name} refused: it is no longer readable ({exc})")
-                    baseline_manifest = None
-                try:
-                    ok, why = self.compare(baseline_manifest, read_manifest(folder), baseline.name, folder.name)
-                except ModelFolderError as exc:
-                    ok, why = False, str(exc)
-                if not ok:
-                    self.record(folder.name, False, why)
-                    notes.append(f"{folder.name} refused: {why}")
-                    continue
+            if serving.name not in accepted:
+                self.record(serving.name, True, "served at start-up: the first model here")
+            return engine, notes
+
+    def _admit(self, folder: Path, serving: Path, notes: list[str]):
+        """Gate an unjudged `folder` against `serving`: its engine if it passes, else None (recorded)."""
+        try:
+            baseline = read_manifest(serving)
+        except ModelFolderError as exc:  # the model it would replace cannot serve any more itself
+            self.record(serving.name, False, f"no longer readable: {exc}")
+            notes.append(f"{serving.name} refused: it is no longer readable ({exc})")
+            baseline = None
+        try:
+            ok, why = self.compare(baseline, read_manifest(folder), serving.name, folder.name)
+        except ModelFolderError as exc:
+            ok, why = False, str(exc)
+        if ok:
             try:
                 engine = self.load_checked(folder)
             except Exception as exc:  # noqa: BLE001 - whatever a folder does wrong, it does not serve
-                self.record(folder.name, False, f"does not work: {exc}")
-                notes.append(f"{folder.name} refused: it does not work ({exc})")
-                continue
-            if verdict is None:
-                self.record(folder.name, True, why)
-            return engine, notes
-        raise ModelFolderError(f"no model folder in {self.models_dir} can serve" +
-                               (f" ({'; '.join(notes)})" if notes else "") + "; train one with `rarereads train`")
+                ok, why = False, f"does not work: {exc}"
+        self.record(folder.name, ok, why)
+        if not ok:
+            notes.append(f"{folder.name} refused: {why}")
+            return None
+        return engine
 
 
-def serving_engine(models_dir: str | Path, pinned: str | Path | None = None, gate: ModelGate | None = None):
+def serving_engine(gate: ModelGate, pinned: str | Path | None = None):
     """The engine a bot or the chat starts with: `pinned` (the operator's choice, still checked)
-    or the gate's choice in `models_dir`; returns (engine, notes). Raises ModelFolderError."""
-    gate = gate or ModelGate(models_dir)
+    or the gate's choice; returns (engine, notes). Raises ModelFolderError."""
     if pinned is None:
         return gate.choose_engine()
-    verdict = gate.verdict(Path(pinned).name)
+    verdict = gate.verdicts().get(Path(pinned).name)
     notes = [f"{Path(pinned).name} is pinned although the gate refused it: {verdict.why}"] if verdict and not verdict.accepted else []
     return gate.load_checked(Path(pinned)), notes
+
+
+def served_engine(models_dir: str | Path, verdicts: dict[str, Verdict], pinned: str | Path | None = None,
+                  load: Callable[[Path], Any] = _default_load):
+    """The engine of the folder that serves (or `pinned`), for commands that only look: the gate's
+    record is read, never written. Raises ModelFolderError."""
+    folder = Path(pinned) if pinned is not None else served_folder(models_dir, accepted_of(verdicts))
+    if folder is None:
+        raise ModelFolderError(f"no model folder in {shown_path(models_dir)} can serve; train one with `rarereads train`")
+    return load_checked(load, folder)

@@ -10,7 +10,8 @@ With `--json` every outcome is one JSON object on stdout, errors included:
 
 Exit codes: 0 recommendations printed; 1 the title was not found, is ambiguous or is not
 a title; 2 bad arguments or no usable model. Without `--json` the same outcomes are text
-(errors on stderr).
+(errors on stderr). It only reads: the folder that serves comes from the retrain gate's
+record in the shelf store, and nothing (no verdict, no store) is written.
 """
 from __future__ import annotations
 
@@ -44,8 +45,9 @@ def _work(work) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.gate import serving_engine
-    from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput, ModelFolderError
+    from bot.gate import served_engine
+    from engine.errors import AmbiguousTitle, BookNotFound, InvalidInput, ModelFolderError, ShelfStoreError
+    from engine.shelf import read_verdicts
 
     from .settings import SettingsError, flag_values, load_settings
 
@@ -63,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return fail(USAGE, "usage", str(exc))
     try:
-        engine, _ = serving_engine(settings.models_dir, settings.model)
-    except ModelFolderError as exc:
+        verdicts = read_verdicts(settings.db) if settings.model is None else {}
+        engine = served_engine(settings.models_dir, verdicts, settings.model)
+    except (ModelFolderError, ShelfStoreError) as exc:
         return fail(USAGE, "no_model", str(exc))
     try:
         found = engine.lookup(args.title)

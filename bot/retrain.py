@@ -5,9 +5,11 @@ group, so torch never loads into the bot, a crash there cannot take the bot down
 timeout ends it with all its children. It gets only the environment it needs (never the
 bot tokens). When it finishes, the new folder meets the gate (`bot.gate.ModelGate`): its
 evaluation figure against the serving model's, then a load and a check that it answers;
-only then does it replace the old engine through `EngineHolder.swap`. Every verdict is
-recorded, so a refused folder is never served later, also after a restart. Requests read
-`holder.current` once, so each is answered by one model.
+only then is it recorded as accepted and swapped in through `EngineHolder.swap` (other bot
+processes follow the record: `bot.modelwatch`). Every verdict is recorded, so a refused
+folder is never served later, also after a restart. Requests read `holder.current` once,
+so each is answered by one model. One retrain runs at a time across every process on the
+store: it holds the store's `retrain` lease (`bot.leases`).
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ from typing import Any, Awaitable, Callable, Mapping
 from engine.modelfolder import model_folders, read_manifest
 from rarereads.paths import PROJECT_ROOT
 
-from .gate import ModelGate, model_metric
+from .gate import ModelGate
+from .leases import RETRAIN, Lease, LeaseTaken
 
 log = logging.getLogger(__name__)
 
@@ -122,28 +125,28 @@ class RetrainManager:
 
     Args:
         holder: The `EngineHolder` every request reads its engine from.
-        shelves: The `ShelfStore`; all shelf likes go to the trainer as extra likes.
+        shelves: The `ShelfStore`; all shelf likes go to the trainer as extra likes, and it
+            keeps the gate's verdicts and the retrain lease.
         models_dir: Where the trainer writes model folders.
         min_fraction: The new model's figure must reach this fraction of the current one's.
         trainer_command: Builds the child's argv from the extra-likes CSV path, `models_dir`
             and the extra-negatives CSV path ("not interested" marks; None when there are none);
             None means `default_trainer_command`, looked up when a retrain starts.
         load_engine: Loads an engine from a model folder (blocking; run in a thread).
-        metric: Dotted name of the manifest figure to compare; None picks one (`model_metric`).
         timeout: Seconds before the trainer and its children are stopped; None waits as long as it takes.
         progress_interval: Least seconds between two progress reports (chat edits are rate-limited).
-        gate: The gate and its record (by default one in `models_dir` with `min_fraction`, `metric`).
+        gate: The gate (by default one over `models_dir` and `shelves` with `min_fraction`).
     """
 
     def __init__(self, holder, shelves, models_dir: str | Path, *, min_fraction: float = 0.9,
                  trainer_command: Callable[..., list[str]] | None = None,
-                 load_engine: Callable[[Path], Any] | None = None, metric: str | None = None,
+                 load_engine: Callable[[Path], Any] | None = None,
                  timeout: float | None = None, progress_interval: float = 2.0, gate: ModelGate | None = None):
         self.holder = holder
         self.shelves = shelves
         self.models_dir = Path(models_dir)
-        options = {"min_fraction": min_fraction, "metric": metric, **({"load": load_engine} if load_engine else {})}
-        self.gate = gate or ModelGate(self.models_dir, **options)
+        options = {"min_fraction": min_fraction, **({"load": load_engine} if load_engine else {})}
+        self.gate = gate or ModelGate(self.models_dir, shelves, **options)
         self.trainer_command = trainer_command
         self.timeout = timeout
         self.progress_interval = progress_interval
@@ -153,31 +156,47 @@ class RetrainManager:
 
     @property
     def running(self) -> bool:
-        """Whether a retrain is under way."""
+        """Whether a retrain is under way in this process."""
         return self._lock.locked()
 
     async def retrain(self, progress: Progress | None = None, requested_by: str = "schedule") -> RetrainResult:
-        """Train, gate and maybe swap; raises `RetrainBusy` if one is already running."""
+        """Train, gate and maybe swap; raises `RetrainBusy` if one is already running here or
+        in another process on the same shelf store."""
         if self._lock.locked():
-            raise RetrainBusy("a retrain is already running")
+            raise RetrainBusy("A retrain is already running.")
         async with self._lock:
-            self.started_at = time.monotonic()
-            log.info("retrain started by %s", requested_by)
-            report = _Reporter(progress, self.progress_interval)
+            lease = Lease(self.shelves, RETRAIN)
             try:
-                result = await self._retrain(report)
-            except asyncio.CancelledError:
-                log.info("retrain cancelled (shutting down); the current model keeps serving")
-                raise
-            except Exception as exc:  # the bot must survive whatever the trainer or loader does
-                log.exception("retrain failed")
-                result = RetrainResult(False, f"Retraining failed ({type(exc).__name__}: {exc}); "
-                                              "the current model keeps serving.")
-            result.seconds = time.monotonic() - self.started_at
-            self.last = result
-            self.started_at = None
-            log.info("retrain finished: %s", result.message)
-            return result
+                await asyncio.to_thread(lease.take)
+            except LeaseTaken as exc:
+                raise RetrainBusy(f"A retrain is already running in another rarereads process ({exc.holder}).") from None
+            keeper = asyncio.get_running_loop().create_task(lease.keep())
+            try:
+                return await self._retrain_held(progress, requested_by)
+            finally:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+                await asyncio.to_thread(lease.release)
+
+    async def _retrain_held(self, progress: Progress | None, requested_by: str) -> RetrainResult:
+        """`retrain` while holding the lock and the lease."""
+        self.started_at = time.monotonic()
+        log.info("retrain started by %s", requested_by)
+        report = _Reporter(progress, self.progress_interval)
+        try:
+            result = await self._retrain(report)
+        except asyncio.CancelledError:
+            log.info("retrain cancelled (shutting down); the current model keeps serving")
+            raise
+        except Exception as exc:  # the bot must survive whatever the trainer or loader does
+            log.exception("retrain failed")
+            result = RetrainResult(False, f"Retraining failed ({type(exc).__name__}: {exc}); "
+                                          "the current model keeps serving.")
+        result.seconds = time.monotonic() - self.started_at
+        self.last = result
+        self.started_at = None
+        log.info("retrain finished: %s", result.message)
+        return result
 
     async def _retrain(self, report: "_Reporter") -> RetrainResult:
         old = self.holder.current
@@ -209,11 +228,12 @@ class RetrainManager:
                                  old_version=old_version)
         folder = new_folders[-1]
         await report(f"Training done; checking {folder.name}…", force=True)
-        old_manifest = getattr(old, "manifest", {}) or {}
+        old_manifest = getattr(old, "manifest", None)
         new_manifest = await asyncio.to_thread(read_manifest, folder)
-        old_fig, new_fig = model_metric(old_manifest, self.gate.metric), model_metric(new_manifest, self.gate.metric)
-        result = RetrainResult(False, "", old_version, folder.name, old_fig and old_fig[1], new_fig and new_fig[1],
-                               (new_fig or old_fig or ("", 0))[0])
+        old_fig = old_manifest.primary if old_manifest is not None else None
+        name = (old_fig or new_manifest.primary).name if (old_fig or new_manifest.primary) else ""
+        result = RetrainResult(False, "", old_version, folder.name, old_fig and old_fig.value,
+                               new_manifest.figure(name) if name else None, name)
         ok, why = self.gate.compare(old_manifest, new_manifest, old_version, folder.name)
         if not ok:
             self.gate.record(folder.name, False, why)
@@ -225,8 +245,8 @@ class RetrainManager:
             self.gate.record(folder.name, False, f"does not work: {exc}")
             result.message = f"The new model {folder.name} does not work ({exc}); {keep}"
             return result
+        await asyncio.to_thread(self.gate.record, folder.name, True, why)  # first the record, which every process follows
         self.holder.swap(new)
-        self.gate.record(folder.name, True, why)
         result.swapped = True
         result.message = f"Now serving {folder.name}: {why}."
         return result

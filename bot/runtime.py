@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,6 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from .commands import command as table_command
 from .conversation import Answer, Conversation
-from .gate import model_metric
 from .grammar import Call, parse
 from .ratelimit import NoLimit, RateLimiter, slow_down_text
 from .replies import Info
@@ -144,12 +142,16 @@ class BotRuntime:
         retrain: The `RetrainManager` admins drive.
         settings: The `bot.settings.Settings` in force.
         limiter: Per-reader rate limiter.
+        watch: The `bot.modelwatch.ModelWatch` following the gate's record (None when a folder is pinned).
+        notes: Lines /status adds about this process (its Discord shards, where Telegram runs).
     """
 
     service: Any
     retrain: RetrainManager
     settings: Any
     limiter: RateLimiter | NoLimit = field(default_factory=NoLimit)
+    watch: Any = None
+    notes: list[str] = field(default_factory=list)
     inflight: InFlight = field(default_factory=InFlight)
     started_at: float = field(default_factory=time.monotonic)
     background: set = field(default_factory=set)
@@ -270,8 +272,8 @@ class BotRuntime:
         async def retrain() -> None:
             try:
                 result = await self.retrain.retrain(progress, requested_by=reader_of(channel))
-            except RetrainBusy:
-                await status.finish("A retrain is already running.")
+            except RetrainBusy as exc:
+                await status.finish(str(exc))
                 return
             await status.finish(result.message)
 
@@ -296,21 +298,24 @@ class BotRuntime:
     # --- /status --------------------------------------------------------------------------
 
     def status_lines(self) -> list[str]:
-        """The admin /status report, one fact per line (blocking: counts shelves in SQLite)."""
+        """The admin /status report, one fact per line (blocking: counts readers in the shelf store)."""
         engine = self.holder.current
-        manifest = getattr(engine, "manifest", {}) or {}
-        metrics = manifest.get("metrics") or {}
-        lines = [f"Model: {engine.version}" + (f" ({_age(manifest.get('created_at'))} old)" if manifest.get("created_at") else "")]
-        figure = model_metric(manifest)
+        manifest = getattr(engine, "manifest", None)  # an `engine.manifest.Manifest`
+        created = manifest.created if manifest is not None else None
+        lines = [f"Model: {engine.version}" + (f" ({_duration(time.time() - created.timestamp())} old)" if created else "")]
+        if self.watch is not None and self.watch.problem:
+            lines.append(f"Model problem: {self.watch.problem}")
+        figure = manifest.primary if manifest is not None else None
         if figure:
-            baseline = (metrics.get("popularity_baseline") or {}).get(figure[0].removeprefix("val_"))
-            extra = f" (popularity baseline {baseline:.4f})" if isinstance(baseline, (int, float)) else ""
-            lines.append(f"Evaluation: {figure[0]} = {figure[1]:.4f}{extra}")
+            baseline = manifest.figure(f"popularity_baseline.{figure.name.removeprefix('val_')}")
+            extra = f" (popularity baseline {baseline:.4f})" if baseline is not None else ""
+            lines.append(f"Evaluation: {figure.name} = {figure.value:.4f}{extra}")
         else:
             lines.append("Evaluation: no figures in this model's manifest")
         lines.append(f"Catalogue: {engine.n_works:,} works")
         lines.append(f"Shelves: {self.shelves.n_readers():,} readers")
         lines.append(f"Uptime: {_duration(time.monotonic() - self.started_at)}")
+        lines.extend(self.notes)
         if self.retrain.running:
             lines.append("Retrain: running now")
         elif self.retrain.last is not None:
@@ -329,10 +334,3 @@ def _duration(seconds: float) -> str:
         return f"{hours}h {minutes}m"
     return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
 
-
-def _age(created_at: str) -> str:
-    try:
-        created = dt.datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    except (TypeError, ValueError):
-        return "unknown age"
-    return _duration((dt.datetime.now(dt.timezone.utc) - created).total_seconds())

@@ -123,6 +123,31 @@ def parse_ids(text: Any) -> Any:
         raise ValueError("write numeric user ids separated by commas") from None
 
 
+def parse_shard_ids(text: Any) -> Any:
+    """Discord shards as written, "0-3,6" -> (0, 1, 2, 3, 6); empty -> None (all of them)."""
+    if not isinstance(text, str):
+        return text
+    ids: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        low, dash, high = part.partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise ValueError("write shard numbers or ranges, e.g. 0-3 or 0,2,4") from None
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids)) or None
+
+
+def check_shards(shards: tuple[int, ...] | None, count: int | None) -> None:
+    """Raise ValueError unless `shards` are shards of `count` (the bot's shards over all processes)."""
+    if count is not None and count < 1:
+        raise ValueError("the shard count must be at least 1")
+    if shards is not None and count is None:
+        raise ValueError("shards need the shard count: how many shards the bot has over all its processes")
+    if shards is not None and not all(0 <= i < count for i in shards):
+        raise ValueError(f"shards are numbered 0 to {count - 1} when there are {count}")
+
+
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -137,12 +162,15 @@ class PlatformSettings(BaseModel):
 
     Class attributes name the platform's adapter: `name` (for people), `runner` (its
     `bot.runtime.Runner` as "module:Class", imported only when its token is set), `extra`
-    (the pip extra installing its library).
+    (the pip extra installing its library), `single_process` (one process per token).
     """
 
     name: ClassVar[str]
     runner: ClassVar[str]
     extra: ClassVar[str]
+    # Only one process may run it per token (Telegram: two would fight over getUpdates); serve
+    # holds a lease on the token in the shelf store (`bot.leases`).
+    single_process: ClassVar[bool] = False
 
     token: SecretStr | None = Field(None, description="the bot's token (empty: the platform does not start)")
     admins: UserIds = Field(frozenset(), description="user ids allowed to /retrain and /status")
@@ -163,6 +191,17 @@ class DiscordSettings(PlatformSettings):
     test_guild_id: int | None = Field(None, description="sync slash commands to this one server only")
     sync: Annotated[Literal["auto", "always", "never"], BeforeValidator(_lower)] = Field(
         "auto", description="when to sync slash commands: auto (when they changed), always, never")
+    shards: Annotated[tuple[int, ...] | None, NoDecode, BeforeValidator(parse_shard_ids)] = Field(
+        None, description="the shards this process runs, e.g. 0-3 (with shard_count); empty: all of them")
+    shard_count: int | None = Field(None, description="how many shards the bot has over all its processes")
+
+    @model_validator(mode="after")
+    def _shards_of_count(self):
+        try:
+            check_shards(self.shards, self.shard_count)
+        except ValueError as exc:
+            raise ValueError(f"RAREREADS_DISCORD_SHARDS / RAREREADS_DISCORD_SHARD_COUNT: {exc}") from None
+        return self
 
 
 class TelegramSettings(PlatformSettings):
@@ -171,6 +210,7 @@ class TelegramSettings(PlatformSettings):
     name: ClassVar[str] = "Telegram"
     runner: ClassVar[str] = "bot.telegram_bot:TelegramRunner"
     extra: ClassVar[str] = "telegram"
+    single_process: ClassVar[bool] = True
 
     base_url: str | None = Field(None, description="a self-hosted Bot API server's root")
     mode: Annotated[Literal["polling", "webhook"], BeforeValidator(_lower)] = Field(
@@ -244,8 +284,12 @@ class Settings(PathSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""
+        from engine.shelf import is_url
+        from urllib.parse import urlsplit
+
         values = [self.section(p).token for p in PLATFORMS] + [self.telegram.webhook_secret]
-        return [s.get_secret_value() for s in values if s]
+        password = urlsplit(self.db).password if is_url(self.db) else None  # RAREREADS_DB=postgresql://user:pw@...
+        return [s.get_secret_value() for s in values if s] + ([password] if password else [])
 
 
 # The platforms, in start-up order: the sections of `Settings`.

@@ -13,19 +13,21 @@ A model folder holds:
   found and shelved; the engine says when it cannot use one);
 - optionally `colike_indptr.npy`, `colike_works.npy`, `colike_weights.npy`: sparse co-like
   weights, CSR by source work: the co-like score of c is the sum of `W[l, c]` over l in L.
-  When present the engine fuses the two orders (`engine.ranking`, `manifest["scoring"]`);
+  When present the engine fuses the two orders (`engine.ranking`, `Manifest.scoring`);
 - optionally `fans_indptr.npy` + `fans_readers.npy`: the training readers of each work (CSR),
   for co-reader counts ("loved by 4 readers who loved Dune") and support floors;
 - `profile.npy` (optional): uint8 [n, 8], each work's genre profile (`engine.profiles`);
 - `matcher.npz` (optional): the title matcher's index (`engine.matcher.TitleMatcher.save`),
   so the engine loads it in a second instead of building it (minutes at 2.8M works);
-- `manifest.json`: format version, data fingerprint, config, metrics (with `primary`, the
-  figure a retrain is judged on), scoring, creation time and the size and SHA-256 of
-  every file above;
+- `manifest.json`: an `engine.manifest.Manifest`: format version, data fingerprint, config,
+  metrics (with `primary`, the figure a retrain is judged on), scoring, creation time and
+  the size and SHA-256 of every file above;
 - optionally `loss.png`, `map.png`; and, written after the fact by `rarereads eval
   --model`, `eval.md` and `eval.json` (not in the manifest, which stays as training wrote it).
 
 Folders are written to a temporary sibling and renamed into place only when complete.
+Which folder serves is the retrain gate's record (kept in the shelf store):
+`served_folder(models_dir, accepted)` reads it, the one rule every command follows.
 """
 from __future__ import annotations
 
@@ -35,10 +37,10 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import zipfile
 
@@ -46,15 +48,16 @@ import numpy as np
 
 from .ann import HnswIndex
 from .dataset import Works
-from .errors import ModelFolderError
+from .errors import GateRecordUnreadable, ModelFolderError, shown_path
 from .kinds import kind_codes
 from .language import language_codes
+from .manifest import FileEntry, Manifest
 from .matcher import TitleMatcher
 from .profiles import WIDTH as PROFILE_WIDTH
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: bias folded into the vectors, catalogue of every liked work, co-like weights
+LEGACY_RECORD = "gate.json"  # where the gate's verdicts were kept before the shelf store held them
 REQUIRED_FILES = ("vectors.npz", "index.bin", "works.tsv.gz")
 COLIKE_FILES = ("colike_indptr.npy", "colike_works.npy", "colike_weights.npy")
 FANS_FILES = ("fans_indptr.npy", "fans_readers.npy")
@@ -96,7 +99,7 @@ class ModelFolder:
     """Everything the engine serves from, loaded and checked against its manifest."""
 
     path: Path
-    manifest: dict
+    manifest: Manifest
     works: Works
     likes: np.ndarray  # int64 [n] training likes per work
     query: np.ndarray  # float32 [n, d] (memory-mapped)
@@ -117,7 +120,7 @@ class ModelFolder:
     @property
     def scoring(self) -> dict:
         """How the dense and co-like orders are fused (`engine.ranking.fuse`); empty without co-likes."""
-        return dict(self.manifest.get("scoring") or {}) if self.colike is not None else {}
+        return dict(self.manifest.scoring) if self.colike is not None else {}
 
 
 def _sha256(path: Path) -> str:
@@ -193,20 +196,11 @@ def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, 
             matcher.save(tmp / "matcher.npz")
         for name, src in (extra_files or {}).items():
             shutil.copyfile(src, tmp / name)
-        files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "data_fingerprint": data_fingerprint,
-            "n_works": n,
-            "n_trained": int(trained.sum()),
-            "dim": int(target.shape[1]),
-            "config": config,
-            "metrics": metrics,
-            "scoring": dict(scoring or {}) if colike is not None else {},
-            "files": files,
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        manifest = Manifest(data_fingerprint=data_fingerprint, n_works=n, n_trained=int(trained.sum()),
+                            dim=int(target.shape[1]), config=dict(config), metrics=dict(metrics),
+                            scoring=dict(scoring or {}) if colike is not None else {},
+                            files={p.name: FileEntry(p.stat().st_size, _sha256(p)) for p in sorted(tmp.iterdir())})
+        (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2, default=str) + "\n")
         if out_dir.exists():
             raise FileExistsError(f"{out_dir} already exists")
         os.rename(tmp, out_dir)
@@ -216,39 +210,39 @@ def write_model_folder(out_dir: str | Path, *, works: Works, likes: np.ndarray, 
     return out_dir
 
 
-def read_manifest(path: str | Path) -> dict:
+def read_manifest(path: str | Path) -> Manifest:
+    """The folder's manifest; raises ModelFolderError (one line) for anything that is not a format-2 folder."""
     path = Path(path)
     manifest_path = path / "manifest.json"
     if not path.is_dir():
-        raise ModelFolderError(f"{path} is not a model folder (no such directory); train one with `rarereads train`")
+        raise ModelFolderError(f"{shown_path(path)} is not a model folder (no such directory); "
+                               "train one with `rarereads train`")
     if not manifest_path.exists():
-        raise ModelFolderError(f"{path} has no manifest.json: it is not a finished model folder")
+        raise ModelFolderError(f"{shown_path(path)} has no manifest.json: it is not a finished model folder")
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except ValueError as exc:
-        raise ModelFolderError(f"{manifest_path} is not valid JSON: {exc}") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ModelFolderError(f"{path}: model format {manifest.get('format_version')!r}, this rarereads reads "
-                               f"{FORMAT_VERSION}; train a new one with `rarereads train`")
-    return manifest
+        data = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelFolderError(f"{shown_path(manifest_path)} is not readable JSON: {exc}") from None
+    return Manifest.from_json(data, shown_path(path))
 
 
-def verify_model_folder(path: str | Path, check_hashes: bool = True) -> dict:
+def verify_model_folder(path: str | Path, check_hashes: bool = True) -> Manifest:
     """Return the manifest if every listed file exists with its recorded size (and hash)."""
     path = Path(path)
     manifest = read_manifest(path)
-    files = manifest.get("files", {})
+    files = manifest.files
+    where = shown_path(path)
     for name in REQUIRED_FILES:
         if name not in files:
-            raise ModelFolderError(f"{path}: manifest does not list {name}")
+            raise ModelFolderError(f"{where}: manifest does not list {name}")
     for name, info in files.items():
         file = path / name
         if not file.exists():
-            raise ModelFolderError(f"{path}: {name} is listed in manifest.json but missing")
-        if file.stat().st_size != info.get("bytes"):
-            raise ModelFolderError(f"{path}: {name} has {file.stat().st_size} bytes, manifest says {info.get('bytes')}")
-        if check_hashes and _sha256(file) != info.get("sha256"):
-            raise ModelFolderError(f"{path}: {name} does not match its SHA-256 in manifest.json")
+            raise ModelFolderError(f"{where}: {name} is listed in manifest.json but missing")
+        if file.stat().st_size != info.bytes:
+            raise ModelFolderError(f"{where}: {name} has {file.stat().st_size} bytes, manifest says {info.bytes}")
+        if check_hashes and _sha256(file) != info.sha256:
+            raise ModelFolderError(f"{where}: {name} does not match its SHA-256 in manifest.json")
     return manifest
 
 
@@ -256,58 +250,63 @@ def load_model_folder(path: str | Path, check_hashes: bool = True, breadth: int 
     """Load and verify a model folder; raises ModelFolderError with a clear message when it is unusable."""
     path = Path(path)
     manifest = verify_model_folder(path, check_hashes)
+    where = shown_path(path)
     try:
         vectors = _load_arrays(path / "vectors.npz")
         query, target = vectors["query"], vectors["target"]
         trained = np.asarray(vectors.get("trained", np.ones(len(target), bool)), dtype=bool)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise ModelFolderError(f"{path}: vectors.npz is unreadable: {exc}") from exc
-    works, extra = Works.read_tsv(path / "works.tsv.gz", compact=True)
-    if not (len(works) == len(query) == len(target) == len(trained) == manifest["n_works"]):
-        raise ModelFolderError(f"{path}: catalogue and vectors disagree on the number of works")
-    if query.ndim != 2 or target.shape != query.shape or target.shape[1] != manifest.get("dim"):
-        raise ModelFolderError(f"{path}: vectors.npz does not hold {manifest.get('dim')}-dimensional vectors")
-    index = HnswIndex.load(path / "index.bin", dim=target.shape[1], count=int(trained.sum()), breadth=breadth)
+        raise ModelFolderError(f"{where}: vectors.npz is unreadable: {exc}") from exc
+    try:
+        works, extra = Works.read_tsv(path / "works.tsv.gz", compact=True)
+    except (OSError, EOFError, ValueError, KeyError, UnicodeDecodeError) as exc:  # gzip, CSV and number errors
+        raise ModelFolderError(f"{where}: works.tsv.gz is unreadable: {exc}") from exc
+    if not (len(works) == len(query) == len(target) == len(trained) == manifest.n_works):
+        raise ModelFolderError(f"{where}: catalogue and vectors disagree on the number of works")
+    if query.ndim != 2 or target.shape != query.shape or target.shape[1] != manifest.dim:
+        raise ModelFolderError(f"{where}: vectors.npz does not hold {manifest.dim}-dimensional vectors")
+    index = HnswIndex.load(path / "index.bin", dim=target.shape[1], labels=np.flatnonzero(trained), breadth=breadth,
+                           where=where)
     matcher = None
-    if (path / "matcher.npz").exists() and "matcher.npz" in manifest.get("files", {}):
+    if (path / "matcher.npz").exists() and "matcher.npz" in manifest.files:
         try:
             matcher = TitleMatcher.load(path / "matcher.npz")
         except (OSError, ValueError, KeyError) as exc:
-            log.warning("%s: rebuilding the title matcher, matcher.npz is unusable: %s", path, exc)
+            log.warning("%s: rebuilding the title matcher, matcher.npz is unusable: %s", where, exc)
         if matcher is not None and len(matcher) != len(works):
-            log.warning("%s: rebuilding the title matcher, matcher.npz is for another catalogue", path)
+            log.warning("%s: rebuilding the title matcher, matcher.npz is for another catalogue", where)
             matcher = None
     n = len(works)
     language = extra["language"].astype(np.uint8) if "language" in extra else language_codes(works.isbns)
     kind = extra["kind"].astype(np.uint8) if "kind" in extra else np.zeros(n, np.uint8)
     profile = None
-    if "profile.npy" in manifest.get("files", {}):
+    if "profile.npy" in manifest.files:
         try:
             profile = np.load(path / "profile.npy")
         except (OSError, ValueError) as exc:
-            raise ModelFolderError(f"{path}: profile.npy is unreadable: {exc}") from exc
+            raise ModelFolderError(f"{where}: profile.npy is unreadable: {exc}") from exc
         if profile.shape != (n, PROFILE_WIDTH) or profile.dtype != np.uint8:
-            raise ModelFolderError(f"{path}: profile.npy is not uint8 [{n}, {PROFILE_WIDTH}]")
+            raise ModelFolderError(f"{where}: profile.npy is not uint8 [{n}, {PROFILE_WIDTH}]")
     return ModelFolder(path, manifest, works, extra.get("likes", np.zeros(n, np.int64)),
                        query, target, trained, index, language, kind, matcher,
                        colike=_load_sparse(path, COLIKE_FILES, manifest, len(works)),
                        fans=_load_sparse(path, FANS_FILES, manifest, len(works)), profile=profile)
 
 
-def _load_sparse(path: Path, names: tuple[str, ...], manifest: dict, n_works: int) -> Sparse | None:
+def _load_sparse(path: Path, names: tuple[str, ...], manifest: Manifest, n_works: int) -> Sparse | None:
     """An optional CSR table (all its files listed in the manifest), or None; a damaged one is refused."""
-    listed = [name in manifest.get("files", {}) for name in names]
+    listed = [name in manifest.files for name in names]
     if not any(listed):
         return None
     if not all(listed):
-        raise ModelFolderError(f"{path}: manifest lists only some of {', '.join(names)}")
+        raise ModelFolderError(f"{shown_path(path)}: manifest lists only some of {', '.join(names)}")
     try:
         arrays = [np.load(path / name, mmap_mode="r") for name in names]
         _csr_arrays(arrays[0], arrays[1], n_works, names[0])
         if len(arrays) > 2 and len(arrays[2]) != len(arrays[1]):
             raise ValueError(f"{names[2]} and {names[1]} differ in length")
     except (OSError, ValueError) as exc:
-        raise ModelFolderError(f"{path}: {exc}") from exc
+        raise ModelFolderError(f"{shown_path(path)}: {exc}") from exc
     return Sparse(np.array(arrays[0]), FileRows(arrays[1]), FileRows(arrays[2]) if len(arrays) > 2 else None)
 
 
@@ -402,3 +401,61 @@ def latest_model_folder(models_dir: str | Path) -> Path | None:
     """Newest finished model folder under `models_dir` (by name: timestamps sort), or None."""
     done = model_folders(models_dir)
     return done[-1] if done else None
+
+
+def served_folder(models_dir: str | Path, accepted: Mapping[str, bool]) -> Path | None:
+    """Which folder under `models_dir` serves, by the retrain gate's record: the one rule that
+    `rarereads chat`, `serve`, `recommend`, `import` and `bench` all follow.
+
+    Args:
+        accepted: The gate's verdicts, folder name -> accepted (`ShelfStore.verdicts()`). While
+            it holds none, those of a `gate.json` an earlier rarereads left are used.
+
+    Returns:
+        The newest accepted folder; with none accepted, the newest folder the gate has not
+        judged (what a first start would try); None when there is no such folder.
+
+    Raises:
+        GateRecordUnreadable: that `gate.json` cannot be read: nothing new is accepted.
+    """
+    if not accepted:
+        accepted = {name: ok for name, (ok, _) in legacy_verdicts(models_dir).items()}
+    folders = model_folders(models_dir)
+    chosen = [f for f in folders if accepted.get(f.name) is True]
+    if chosen:
+        return chosen[-1]
+    unjudged = [f for f in folders if f.name not in accepted]
+    return unjudged[-1] if unjudged else None
+
+
+def read_catalogue(folder: str | Path) -> tuple[Works, dict[str, np.ndarray]]:
+    """A folder's catalogue (`works.tsv.gz`) and its extra columns (likes, language, kind), without
+    loading the vectors or the index."""
+    folder = Path(folder)
+    if not (folder / "works.tsv.gz").is_file():
+        raise ModelFolderError(f"{shown_path(folder)} has no works.tsv.gz: it is not a model folder")
+    return Works.read_tsv(folder / "works.tsv.gz")
+
+
+def legacy_verdicts(models_dir: str | Path) -> dict[str, tuple[bool, str]]:
+    """(accepted, why) by folder name from the `gate.json` in which rarereads kept the gate's
+    verdicts before they moved into the shelf store; {} when there is none.
+
+    Raises:
+        GateRecordUnreadable: the file is there but unreadable. Treating that as "no verdicts"
+            would serve the newest folder, even one the gate refused.
+    """
+    path = Path(models_dir) / LEGACY_RECORD
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        record, problem = None, exc
+    else:
+        problem = "it holds no verdicts"
+    folders = record.get("folders") if isinstance(record, dict) else None
+    if not isinstance(folders, dict) or not all(isinstance(entry, dict) for entry in folders.values()):
+        raise GateRecordUnreadable(f"{shown_path(path)} (the retrain gate's record from an earlier rarereads) is "
+                                   f"unreadable ({problem}): nothing new is accepted until it is repaired or moved aside")
+    return {str(name): (bool(entry.get("accepted")), str(entry.get("why", ""))) for name, entry in folders.items()}

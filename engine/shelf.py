@@ -1,31 +1,35 @@
-"""Readers' shelves in SQLite: the books each chat user read (and liked) or wants to read.
+"""The shelf store's contract: readers' shelves and the bot's shared state, behind one protocol.
 
 Readers are `"<platform>:<user id>"` strings ("discord:1234", "local:ana"); every query
 names the reader in a parameter, so one reader's commands can never touch another's
 shelf. Entries are keyed by work key (`engine.normalize.work_key`), which survives
 retrains, keep the title the reader typed, picked or imported, and sit on one of two
-shelves: READ (likes, the model's training signal) or WANT (to read). The same file keeps
+shelves: READ (likes, the model's training signal) or WANT (to read). The same store keeps
 what a reader said "not interested" to, the payloads behind the bots' buttons and a
-reader's pending question (so both outlive a restart), and who shares a shelf with which
-group (book-club mode). Text is stored only after `printable` has cleaned it.
+reader's pending question (so both outlive a restart), who shares a shelf with which
+group (book-club mode), and what several bot processes must agree on: the retrain gate's
+verdicts (which model folder serves) and leases (one Telegram runner, one retrain at a
+time). Text is stored only after `printable` has cleaned it.
 
-The database runs in WAL mode (readers do not block the writer) and carries its schema
-version in `PRAGMA user_version`; `MIGRATIONS` upgrades older files in order.
+Two implementations share one SQL text and one list of migrations (`engine.stores`):
+SQLite, embedded and the default, and PostgreSQL (psycopg 3 with a connection pool, the
+`postgres` extra) for several processes or machines. `open_shelves(location)` picks one: a
+`postgresql://` URL or a file path.
 """
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
-import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Mapping, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
-import sqlite_utils
-
-from .errors import ShelfStoreError
 from .results import Work
+
+READ, WANT = "read", "want"  # the two shelves: read (likes), want to read
+ACTION_DAYS = 90  # button payloads older than this are forgotten (their buttons say "expired")
+URL_SCHEMES = ("postgresql://", "postgres://")
 
 # Terminal escape sequences (colours, cursor moves, window titles): removed whole, not just the ESC.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
@@ -39,40 +43,12 @@ def printable(text: str) -> str:
                    if c in "\t\n" or unicodedata.category(c) != "Cc")
 
 
-MIGRATIONS: list[tuple[str, ...]] = [  # each migration: its statements, run in one transaction
-    # 1: shelves
-    ("""
-    CREATE TABLE entries (
-        reader TEXT NOT NULL,
-        work_key TEXT NOT NULL,
-        title TEXT NOT NULL,
-        author TEXT NOT NULL DEFAULT '',
-        rating INTEGER,
-        added_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        PRIMARY KEY (reader, work_key)
-    )
-    """,),
-    # 2: list a shelf in the order books were added without a sort
-    ("CREATE INDEX entries_by_added ON entries (reader, added_at)",),
-    # 3: small facts the bot keeps between runs (e.g. which command list Discord has)
-    ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
-    # 4: two lists per reader: books read (likes) and books they want to read
-    ("ALTER TABLE entries ADD COLUMN shelf TEXT NOT NULL DEFAULT 'read'",
-     "CREATE INDEX entries_by_shelf ON entries (reader, shelf, added_at)"),
-    # 5: what a reader said no to, button payloads and pending questions (they outlive a
-    #    restart), and who shares their shelf with a group (book-club mode)
-    ("""CREATE TABLE dismissed (reader TEXT NOT NULL, work_key TEXT NOT NULL, title TEXT NOT NULL,
-        author TEXT NOT NULL DEFAULT '', at REAL NOT NULL, PRIMARY KEY (reader, work_key))""",
-     "CREATE TABLE actions (token TEXT PRIMARY KEY, reader TEXT, payload TEXT NOT NULL, at REAL NOT NULL)",
-     "CREATE INDEX actions_by_age ON actions (at)",
-     "CREATE TABLE pending (reader TEXT PRIMARY KEY, payload TEXT NOT NULL, at REAL NOT NULL)",
-     "CREATE TABLE shares (scope TEXT NOT NULL, reader TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (scope, reader))",
-     "CREATE INDEX shares_by_reader ON shares (reader)"),
-]
-READ, WANT = "read", "want"  # the two shelves: read (likes), want to read
-ACTION_DAYS = 90  # button payloads older than this are forgotten (their buttons say "expired")
-SCHEMA_VERSION = len(MIGRATIONS)
+def check_reader(reader: str) -> str:
+    """`reader` if it is `"platform:user_id"`; raises ValueError otherwise."""
+    platform, sep, user = str(reader).partition(":")
+    if not (platform and sep and user):
+        raise ValueError(f"reader must be 'platform:user_id', not {reader!r}")
+    return reader
 
 
 @dataclass(frozen=True)
@@ -88,274 +64,178 @@ class ShelfEntry:
     shelf: str = READ  # READ (a like) or WANT (to read)
 
 
-class ShelfStore:
-    """All readers' shelves in one SQLite file.
+@dataclass(frozen=True)
+class Verdict:
+    """The retrain gate's decision on one model folder, as the store keeps it."""
 
-    Safe to share between threads (`asyncio.to_thread` calls): one connection with
-    `check_same_thread=False`, every use under a lock.
+    accepted: bool
+    why: str
+    at: str = ""  # UTC, "2026-12-02T20:32:22Z"
 
-    Args:
-        path: The database file (created with its folder if missing); ":memory:" for tests.
+
+class ShelfStore(Protocol):
+    """What the bot asks of a shelf store; `engine.stores.sql.SqlShelfStore` implements it once
+    for SQLite and PostgreSQL. Every method is safe to call from several threads.
+
+    Attributes:
+        location: Where the store is, as messages may show it (a URL without its password).
     """
 
-    def __init__(self, path: str | Path):
-        self.path = str(path)
-        self._lock = threading.RLock()
-        try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        except (OSError, sqlite3.Error) as exc:
-            raise ShelfStoreError(f"{self.path}: cannot open the shelf database ({exc})") from None
-        self.db = sqlite_utils.Database(self._conn)
-        try:
-            with self._lock:
-                self._wal()
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._conn.execute("PRAGMA foreign_keys=ON")
-                self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise ShelfStoreError(f"{self.path}: not a usable shelf database ({exc}); move it aside to start a new one") from None
-        except ShelfStoreError:
-            self._conn.close()
-            raise
+    location: str
 
-    def _wal(self, patience: float = 10.0) -> None:
-        """Switch to WAL; the switch needs the file alone for a moment and does not wait by itself."""
-        deadline = time.monotonic() + patience
-        while True:
-            try:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def _migrate(self) -> None:
-        """Bring the file to `SCHEMA_VERSION`, safely when several processes open a new file at once.
-
-        The version is read again inside a write transaction (BEGIN IMMEDIATE), so a second
-        opener waits for the first one's migration and then finds nothing left to do.
-        """
-        if self.schema_version() == SCHEMA_VERSION:
-            return
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = self.schema_version()
-            if version > SCHEMA_VERSION:
-                raise ShelfStoreError(f"{self.path} has shelf schema {version}, newer than this rarereads "
-                                      f"(which knows up to {SCHEMA_VERSION}): upgrade rarereads to use it")
-            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-                for sql in statements:
-                    self._conn.execute(sql)
-                self._conn.execute(f"PRAGMA user_version = {number}")
-            self._conn.commit()
-        except BaseException:
-            self._conn.rollback()
-            raise
-
-    def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-
-    def journal_mode(self) -> str:
-        return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
-
-    @staticmethod
-    def _check(reader: str) -> str:
-        platform, sep, user = str(reader).partition(":")
-        if not (platform and sep and user):
-            raise ValueError(f"reader must be 'platform:user_id', not {reader!r}")
-        return reader
-
-    # --- writes -----------------------------------------------------------------------
-
+    # --- a reader's shelves -------------------------------------------------------------
     def add(self, reader: str, work: Work, named_title: str | None = None, rating: int | None = None,
             shelf: str = READ) -> bool:
-        """Put `work` on `reader`'s `shelf` (READ or WANT); returns whether it is new there.
+        """Put `work` on `reader`'s `shelf`; True if it is new there (or moved from WANT to READ).
+        A book already there gets the new title and rating; a read book never goes back to WANT.
+        One upsert: two processes adding the same book at once leave one row."""
 
-        A book already on the shelf gets the new title and rating; a wanted book that is
-        added as read moves to READ, but a read book never goes back to WANT.
-        """
-        with self._lock, self._conn:
-            return self._add(self._check(reader), work, named_title, rating, shelf, time.time())
-
-    def add_many(self, reader: str, items) -> tuple[int, int]:
-        """Add (work, named title, rating, shelf) items in one transaction: all of them or, on
-        any error, none. Returns (new on their shelf, already there)."""
-        reader = self._check(reader)
-        new = 0
-        items = list(items)
-        with self._lock, self._conn:
-            now = time.time()
-            for work, named_title, rating, shelf in items:
-                new += self._add(reader, work, named_title, rating, shelf, now)
-        return new, len(items) - new
-
-    def _add(self, reader: str, work: Work, named_title: str | None, rating: int | None, shelf: str, now: float) -> bool:
-        if rating is not None and not 1 <= int(rating) <= 5:
-            raise ValueError("rating must be 1..5")
-        if shelf not in (READ, WANT):
-            raise ValueError(f"shelf must be {READ!r} or {WANT!r}")
-        title = printable(named_title or "").strip() or printable(work.title)
-        author = printable(work.author)
-        before = self._conn.execute("SELECT shelf FROM entries WHERE reader = ? AND work_key = ?",
-                                    (reader, work.key)).fetchone()
-        if before is None:
-            self._conn.execute(
-                "INSERT INTO entries (reader, work_key, title, author, rating, added_at, updated_at, shelf) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (reader, work.key, title, author, rating, now, now, shelf))
-            return True
-        moved = before[0] == WANT and shelf == READ
-        self._conn.execute(
-            "UPDATE entries SET title = ?, rating = COALESCE(?, rating), updated_at = ?, shelf = ? "
-            "WHERE reader = ? AND work_key = ?", (title, rating, now, READ if READ in (shelf, before[0]) else WANT,
-                                                  reader, work.key))
-        return moved
+    def add_many(self, reader: str, items: Iterable[tuple[Work, str | None, int | None, str]]) -> tuple[int, int]:
+        """Add (work, named title, rating, shelf) items in one transaction, all or none;
+        returns (new on their shelf, already there)."""
 
     def remove(self, reader: str, work_key: str) -> bool:
         """Take a work off the reader's shelves; False if it was on neither."""
-        reader = self._check(reader)
-        with self._lock, self._conn:
-            cur = self._conn.execute("DELETE FROM entries WHERE reader = ? AND work_key = ?", (reader, work_key))
-            return cur.rowcount > 0
 
     def clear(self, reader: str, shelf: str = READ) -> int:
         """Empty one of the reader's shelves; returns how many books were on it."""
-        reader = self._check(reader)
-        with self._lock, self._conn:
-            return self._conn.execute("DELETE FROM entries WHERE reader = ? AND shelf = ?", (reader, shelf)).rowcount
 
     def forget(self, reader: str) -> int:
-        """Delete everything stored about the reader: both shelves, what they said no to, their
-        pending question, their buttons' payloads and their book-club shares. Returns the
-        number of books that were on their shelves."""
-        reader = self._check(reader)
-        with self._lock, self._conn:
-            books = self._conn.execute("DELETE FROM entries WHERE reader = ?", (reader,)).rowcount
-            for table in ("dismissed", "pending", "actions", "shares"):
-                self._conn.execute(f"DELETE FROM {table} WHERE reader = ?", (reader,))
-            return books
-
-    def dismiss(self, reader: str, work: Work) -> bool:
-        """Remember that the reader is not interested in `work`; False if already remembered."""
-        reader = self._check(reader)
-        with self._lock, self._conn:
-            return self._conn.execute(
-                "INSERT INTO dismissed (reader, work_key, title, author, at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (reader, work_key) DO NOTHING",
-                (reader, work.key, printable(work.title), printable(work.author), time.time())).rowcount > 0
-
-    def share(self, scope: str, reader: str, on: bool = True) -> bool:
-        """Share (or stop sharing) the reader's shelf with the group `scope`; returns whether it changed."""
-        reader = self._check(reader)
-        with self._lock, self._conn:
-            if on:
-                sql = "INSERT INTO shares (scope, reader, at) VALUES (?, ?, ?) ON CONFLICT (scope, reader) DO NOTHING"
-                return self._conn.execute(sql, (scope, reader, time.time())).rowcount > 0
-            return self._conn.execute("DELETE FROM shares WHERE scope = ? AND reader = ?", (scope, reader)).rowcount > 0
-
-    def put_actions(self, actions) -> None:
-        """Store (token, reader or None, payload JSON) button payloads, in one transaction."""
-        now = time.time()
-        with self._lock, self._conn:
-            self._conn.executemany("INSERT INTO actions (token, reader, payload, at) VALUES (?, ?, ?, ?) "
-                                   "ON CONFLICT (token) DO UPDATE SET at = excluded.at",
-                                   [(token, reader, payload, now) for token, reader, payload in actions])
-            if int(now) % 97 == 0:  # now and then, forget payloads nobody can press any more
-                self._conn.execute("DELETE FROM actions WHERE at < ?", (now - ACTION_DAYS * 86400,))
-
-    def set_pending(self, reader: str, payload: str | None) -> None:
-        """Keep (or with None, drop) the reader's pending question."""
-        reader = self._check(reader)
-        with self._lock, self._conn:
-            if payload is None:
-                self._conn.execute("DELETE FROM pending WHERE reader = ?", (reader,))
-            else:
-                self._conn.execute("INSERT INTO pending (reader, payload, at) VALUES (?, ?, ?) ON CONFLICT (reader) "
-                                   "DO UPDATE SET payload = excluded.payload, at = excluded.at",
-                                   (reader, payload, time.time()))
-
-    # --- reads ------------------------------------------------------------------------
+        """Delete everything kept about the reader; returns how many books were on their shelves."""
 
     def entries(self, reader: str, offset: int = 0, limit: int | None = None, shelf: str = READ) -> list[ShelfEntry]:
         """The books on one of the reader's shelves, oldest first."""
-        reader = self._check(reader)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT work_key, title, author, rating, added_at, updated_at, shelf FROM entries "
-                "WHERE reader = ? AND shelf = ? ORDER BY added_at, rowid LIMIT ? OFFSET ?",
-                (reader, shelf, -1 if limit is None else int(limit), max(0, int(offset)))).fetchall()
-        return [ShelfEntry(*row) for row in rows]
 
     def has(self, reader: str, work_key: str) -> bool:
-        reader = self._check(reader)
-        with self._lock:
-            return self._conn.execute("SELECT 1 FROM entries WHERE reader = ? AND work_key = ?",
-                                      (reader, work_key)).fetchone() is not None
+        """Whether the work is on either of the reader's shelves."""
 
     def count(self, reader: str, shelf: str = READ) -> int:
-        reader = self._check(reader)
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM entries WHERE reader = ? AND shelf = ?",
-                                          (reader, shelf)).fetchone()[0])
+        """How many books are on one of the reader's shelves."""
 
-    def known_keys(self, readers) -> set[str]:
-        """Work keys never to recommend to `readers`: on their shelves (read or wanted) or dismissed."""
-        readers = [self._check(r) for r in readers]
-        marks = ",".join("?" * len(readers))
-        with self._lock:
-            rows = self._conn.execute(f"SELECT work_key FROM entries WHERE reader IN ({marks}) UNION "
-                                      f"SELECT work_key FROM dismissed WHERE reader IN ({marks})", readers * 2)
-            return {r[0] for r in rows}
+    def known_keys(self, readers: Iterable[str]) -> set[str]:
+        """Work keys never to recommend to `readers`: on their shelves or dismissed."""
 
-    def all_likes(self) -> list[tuple[str, str, int | None]]:
-        """(reader, work key, rating) of every read book: shelves as extra training likes."""
-        with self._lock:
-            return [tuple(r) for r in self._conn.execute(
-                "SELECT reader, work_key, rating FROM entries WHERE shelf = ? ORDER BY reader, added_at", (READ,))]
+    def dismiss(self, reader: str, work: Work) -> bool:
+        """Remember that the reader is not interested in `work`; False if already remembered."""
 
-    def all_dismissed(self) -> list[tuple[str, str, str, str]]:
-        """(reader, work key, title, author) of every "not interested": negatives for the next retrain."""
-        with self._lock:
-            return [tuple(r) for r in self._conn.execute(
-                "SELECT reader, work_key, title, author FROM dismissed ORDER BY reader, at")]
+    def share(self, scope: str, reader: str, on: bool = True) -> bool:
+        """Share (or stop sharing) the reader's shelf with the group `scope`; True if it changed."""
 
     def sharers(self, scope: str) -> list[str]:
-        """Readers who share their shelf with the group `scope`, in the order they joined."""
-        with self._lock:
-            return [r[0] for r in self._conn.execute("SELECT reader FROM shares WHERE scope = ? ORDER BY at, reader",
-                                                     (scope,))]
+        """Readers who share their shelf with `scope`, in the order they joined."""
+
+    # --- conversation state -------------------------------------------------------------
+    def put_actions(self, actions: Iterable[tuple[str, str | None, str]]) -> None:
+        """Keep (token, reader or None, payload JSON) button payloads, in one transaction."""
 
     def action(self, token: str) -> str | None:
         """The payload JSON behind a button token, or None."""
-        with self._lock:
-            row = self._conn.execute("SELECT payload FROM actions WHERE token = ?", (token,)).fetchone()
-        return row[0] if row else None
+
+    def set_pending(self, reader: str, payload: str | None) -> None:
+        """Keep (or with None, drop) the reader's pending question."""
 
     def pending(self, reader: str) -> tuple[str, float] | None:
         """(payload JSON, Unix time asked) of the reader's pending question, or None."""
-        reader = self._check(reader)
-        with self._lock:
-            row = self._conn.execute("SELECT payload, at FROM pending WHERE reader = ?", (reader,)).fetchone()
-        return (row[0], row[1]) if row else None
 
     def meta(self, key: str) -> str | None:
-        """A fact the bot kept between runs, or None."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        """A small fact the bot kept between runs, or None."""
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._lock, self._conn:
-            self._conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+        """Keep a small fact between runs."""
+
+    # --- for training -------------------------------------------------------------------
+    def all_likes(self) -> list[tuple[str, str, int | None]]:
+        """(reader, work key, rating) of every read book: the next retrain's extra likes."""
+
+    def all_dismissed(self) -> list[tuple[str, str, str, str]]:
+        """(reader, work key, title, author) of every "not interested": the next retrain's negatives."""
 
     def n_readers(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(DISTINCT reader) FROM entries").fetchone()[0])
+        """How many readers have a book on a shelf."""
+
+    # --- what several processes share ---------------------------------------------------
+    def verdicts(self) -> dict[str, Verdict]:
+        """Every retrain-gate verdict, by model folder name."""
+
+    def record_verdict(self, folder: str, accepted: bool, why: str) -> Verdict:
+        """Keep the gate's verdict on `folder` (one statement: the old verdict or the new one)."""
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease `name` for `seconds` (by the database's clock); False while
+        another holder's lease on it has not run out."""
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds the lease `name` now, or None."""
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up, if `holder` has it."""
+
+    # --- the store itself ---------------------------------------------------------------
+    def schema_version(self) -> int:
+        """The migration the store is at (`engine.stores.schema.SCHEMA_VERSION` once opened)."""
+
+    def counts(self) -> dict[str, int]:
+        """Rows in each table `rarereads shelves copy` moves."""
+
+    def dump(self) -> dict[str, list[tuple]]:
+        """Every row of those tables, read in one snapshot."""
+
+    def load(self, tables: Mapping[str, list[tuple]]) -> dict[str, int]:
+        """Insert `dump()`'s rows into an empty store in one transaction and return the counts
+        it then holds; raises ShelfStoreError (and changes nothing) if it was not empty."""
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Close every connection."""
+
+
+def is_url(location: str | Path) -> bool:
+    """Whether `location` names a PostgreSQL server rather than a SQLite file."""
+    return isinstance(location, str) and location.strip().lower().startswith(URL_SCHEMES)
+
+
+def shown_location(location: str | Path) -> str:
+    """`location` as messages may show it: a URL without its password (and query), a path as is."""
+    if not is_url(location):
+        return str(location)
+    parts = urlsplit(str(location).strip())
+    host = parts.hostname or ""
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, "", ""))
+
+
+def open_shelves(location: str | Path, *, readonly: bool = False, pool_size: int = 10) -> ShelfStore:
+    """The shelf store at `location`: a PostgreSQL URL or a SQLite file (created if missing).
+
+    Opening brings the schema up to date (under a lock: concurrent first starts do not race)
+    and checks that the store can be written to, so a store that cannot serve is one clear
+    line at start-up, never a traceback at the first command.
+
+    Args:
+        location: `postgresql://user:password@host/db` or a file path (":memory:" for tests).
+        readonly: Read only (no migration, no write check; a missing SQLite file is an error
+            rather than created): for commands that only look.
+        pool_size: Most connections a PostgreSQL store keeps open.
+
+    Raises:
+        ShelfStoreError: One line: unreachable, not a shelf database, newer schema, read-only.
+    """
+    if is_url(location):
+        from .stores.postgres import PostgresShelfStore  # psycopg is the `postgres` extra
+
+        return PostgresShelfStore(str(location).strip(), readonly=readonly, pool_size=pool_size)
+    from .stores.sqlite import SqliteShelfStore
+
+    return SqliteShelfStore(location, readonly=readonly)
+
+
+def read_verdicts(location: str | Path) -> dict[str, Verdict]:
+    """The gate's verdicts kept at `location`, read without writing anything: {} when no
+    store is there yet (nothing is created). Raises ShelfStoreError when it cannot be read."""
+    if not is_url(location) and (str(location) == ":memory:" or not Path(location).exists()):
+        return {}
+    store = open_shelves(location, readonly=True, pool_size=1)
+    try:
+        return store.verdicts()
+    finally:
+        store.close()

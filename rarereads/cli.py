@@ -21,6 +21,7 @@ COMMANDS = {
     "chat": ("bot.chat", "chat with rarereads in this terminal"),
     "import": ("bot.importer", "import a Goodreads or StoryGraph export into a shelf"),
     "serve": ("bot.serve", "run the Discord and/or Telegram bots"),
+    "shelves": ("bot.shelves", "copy every reader's data from one shelf store into another (SQLite, PostgreSQL)"),
     "bench": ("tools.bench.cli", "measure speed and memory"),
 }
 

@@ -41,7 +41,7 @@ class PathSettings(BaseSettings):
                                                              "the retrain gate chooses the one served")
     model: Path | None = Field(None, description="one model folder to serve: a path, or a folder name in the models "
                                                  "folder")
-    db: str = Field(str(DEFAULT_DB), description="the readers' shelves: a SQLite file")
+    db: str = Field(str(DEFAULT_DB), description="the shelf store: a SQLite file, or a postgresql:// URL")
 
     @field_validator("models_dir")
     @classmethod

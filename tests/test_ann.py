@@ -67,3 +67,54 @@ def test_a_damaged_or_foreign_index_is_refused(tmp_path, damage, message):
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFolderError, match=message):
         HnswIndex.load(path, dim=dim, count=count)
+
+
+def _graph(data: bytes):
+    """(header fields, element levels, byte offset of each element's upper-level lists) of an index file."""
+    from engine.ann import _HEADER
+
+    fields = _HEADER.unpack(data[:_HEADER.size])
+    current, per_element, max_m = fields[2], fields[3], fields[8]
+    position = _HEADER.size + current * per_element
+    levels, offsets = [], []
+    for _ in range(current):
+        size = int.from_bytes(data[position:position + 4], "little")
+        levels.append(size // (4 + 4 * max_m))
+        offsets.append(position + 4)
+        position += 4 + size
+    return fields, np.array(levels), offsets
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("entry", "entry point is not on its top level"),  # hnswlib segfaulted: an entry point with no upper levels
+    ("top", "entry point is not on its top level"),  # a top level nobody is on: the same read of nothing
+    ("upper-link", "upper levels link to elements it does not hold"),  # hnswlib: RuntimeError "cand error"
+    ("upper-level", "upper levels link to elements not on them"),  # a search steps onto a node lacking the level
+    ("labels", "labelled with other works"),
+])
+def test_a_damaged_graph_is_refused_before_hnswlib_walks_it(tmp_path, damage, message):
+    """Issue 16 §3: damage that keeps the file's shape but breaks the graph crashed the server."""
+    path = tmp_path / "index.bin"
+    HnswIndex.build(_vectors(2000), threads=1).save(path)
+    data = bytearray(path.read_bytes())
+    fields, levels, offsets = _graph(bytes(data))
+    header_enter = 8 * 6 + 4  # enterpoint_node, after six size_t and maxlevel
+    lower = int(np.flatnonzero(levels == 0)[0])
+    upper = int(np.flatnonzero(levels >= 1)[0])
+    labels = np.arange(2000)
+    if damage == "entry":
+        data[header_enter:header_enter + 4] = lower.to_bytes(4, "little")
+    elif damage == "top":
+        data[8 * 6:8 * 6 + 4] = (fields[6] + 1).to_bytes(4, "little")
+    elif damage in ("upper-link", "upper-level"):
+        first_link = offsets[upper] + 4  # level 1 of `upper`: [count, id, ...]
+        data[offsets[upper]:offsets[upper] + 4] = max(1, int.from_bytes(data[offsets[upper]:offsets[upper] + 2],
+                                                                        "little")).to_bytes(4, "little")
+        data[first_link:first_link + 4] = (10_000 if damage == "upper-link" else lower).to_bytes(4, "little")
+    else:
+        labels = labels + 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFolderError, match=message):
+        HnswIndex.load(path, dim=8, labels=labels)
+    HnswIndex.build(_vectors(2000), threads=1).save(path)
+    assert len(HnswIndex.load(path, dim=8, labels=np.arange(2000))) == 2000

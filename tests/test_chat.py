@@ -12,7 +12,7 @@ import pytest
 from bot.replies import KINDS
 from bot.service import SORRY, Service
 from engine.recommender import Engine, EngineHolder
-from engine.shelf import ShelfStore
+from engine.shelf import open_shelves
 from test_engine import make_model_folder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ def model(tmp_path_factory):
 
 @pytest.fixture
 def service(model, tmp_path):
-    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    shelves = open_shelves(tmp_path / "shelves.sqlite")
     yield Service(EngineHolder(Engine.from_folder(model)), shelves, default_rarity="balanced")
     shelves.close()
 
@@ -236,7 +236,7 @@ def test_chat_reads_bytes_that_are_not_utf8_and_never_echoes_control_characters(
 def test_control_characters_are_never_stored(tmp_path):
     from engine.results import Work
 
-    store = ShelfStore(tmp_path / "s.sqlite")
+    store = open_shelves(tmp_path / "s.sqlite")
     store.add("local:a", Work(0, "Solaris", "Lem\x00", 1961, 4, key="solaris|lem"), named_title="Sol\x1b[31maris\x00\x07")
     [entry] = store.entries("local:a")
     store.close()

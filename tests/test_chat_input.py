@@ -12,7 +12,7 @@ import pytest
 from bot.commands import COUNT, MAX_PAGES, command
 from bot.service import Service
 from engine.recommender import Engine, EngineHolder
-from engine.shelf import ShelfStore
+from engine.shelf import open_shelves
 
 R = "telegram:7"
 EXTRA = [("Either/Or 1: Kierkegaard's Writings, Vol. 3", "Soren Kierkegaard", 1988, "0691020418"),
@@ -25,7 +25,7 @@ def service(tmp_path):
     from models import BOOKS, make_model
 
     engine = Engine.from_folder(make_model(tmp_path / "models", "20250101-000000-a", "a", books=BOOKS + EXTRA))
-    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    shelves = open_shelves(tmp_path / "shelves.sqlite")
     yield Service(EngineHolder(engine), shelves)
     shelves.close()
 

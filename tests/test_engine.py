@@ -97,7 +97,7 @@ def _titles(result):
 def test_metadata(engine):
     assert engine.n_works == len(CATALOGUE)
     assert engine.version == "model"
-    assert engine.manifest["config"] == {"test": True}
+    assert engine.manifest.config == {"test": True}
     dune = engine.work(0)
     assert (dune.title, dune.author, dune.year, dune.likes, dune.isbns) == ("Dune", "Frank Herbert", 1990, 60, ("0441172660",))
     assert dune.key == "dune|frank herbert"
@@ -250,10 +250,10 @@ def test_hnsw_recall_at_10_against_exact(tmp_path):
 
 
 def test_engine_uses_the_folders_matcher(tmp_path, engine):
-    assert "matcher.npz" in engine.manifest["files"]
+    assert "matcher.npz" in engine.manifest.files
     assert engine.matcher is engine.folder.matcher  # loaded from the folder, not rebuilt
     bare = Engine.from_folder(make_model_folder(tmp_path / "bare", matcher=False))
-    assert "matcher.npz" not in bare.manifest["files"] and bare.folder.matcher is None
+    assert "matcher.npz" not in bare.manifest.files and bare.folder.matcher is None
     for query in ["dnue", "silence by endo", "harry potter chamber", "cien anos"]:
         assert bare.match_title(query) == engine.match_title(query)  # built on load, same answers
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from engine.imports import DNF, READ, READING, WANT, ExportError, isbn_forms, read_export
-from engine.shelf import ShelfStore
+from engine.shelf import open_shelves
 
 ROOT = Path(__file__).resolve().parent.parent
 R = "local:importer"
@@ -164,7 +164,7 @@ def test_a_bad_or_oversized_file_writes_nothing(service):
 
 
 def test_an_import_is_one_transaction(tmp_path, engine):
-    store = ShelfStore(tmp_path / "s.sqlite")
+    store = open_shelves(tmp_path / "s.sqlite")
     dune, solaris = engine.resolve("Dune"), engine.resolve("Solaris")
     with pytest.raises(ValueError):
         store.add_many(R, [(dune, "Dune", 5, READ), (solaris, "Solaris", 9, READ)])  # the second cannot be stored
@@ -183,7 +183,7 @@ def test_rarereads_import_prints_what_matched_what_did_not_and_why(engine, tmp_p
     assert "Dune (Dune, #1) -> Dune — Frank Herbert (1965) [ISBN]" in run.stdout
     assert "Solaris -> Solaris — Stanislaw Lem (1961) [title]" in run.stdout
     assert "A Book Nobody Has Heard Of: not found (no ISBN; closest title" in run.stdout
-    store = ShelfStore(db)
+    store = open_shelves(db)
     assert store.count("local:ana") == 2 and store.count("local:ana", shelf=WANT) == 1
     store.close()
     bad = tmp_path / "photo.png"
@@ -203,7 +203,7 @@ def test_rarereads_import_keeps_to_import_max_rows(engine, tmp_path):
                           "--model", str(engine.folder.path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "RAREREADS_IMPORT_MAX_ROWS": "2"})
     assert run.returncode == 1 and "at most 2" in run.stderr, run.stderr
-    store = ShelfStore(db)
+    store = open_shelves(db)
     assert store.n_readers() == 0  # nothing imported
     store.close()
 

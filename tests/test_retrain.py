@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.gate import model_metric
 from bot.retrain import RetrainBusy, RetrainManager, write_extra_likes
 from bot.settings import Schedule
 from engine.recommender import Engine, EngineHolder
-from engine.shelf import ShelfStore
+from engine.shelf import open_shelves
 
 sys.path.insert(0, str(Path(__file__).parent / "standins"))
 from models import GROUP_A, GROUP_B, make_model  # noqa: E402
@@ -41,7 +40,7 @@ def holder(models_dir):
 
 
 def manager(holder, models_dir, mode="ok", sleep=0.0, extra=(), **kwargs) -> RetrainManager:
-    shelves = ShelfStore(models_dir.parent / "shelves.sqlite")  # a real SQLite file in tmp_path
+    shelves = open_shelves(models_dir.parent / "shelves.sqlite")  # a real SQLite file in tmp_path
     shelves.add("telegram:1", holder.current.resolve("Solaris"), "solaris", 5)
     return RetrainManager(holder, shelves, models_dir, trainer_command=trainer(mode, sleep=sleep, extra=list(extra)),
                           progress_interval=0.0, **kwargs)
@@ -158,12 +157,26 @@ def test_extra_likes_csv_has_the_trainers_columns(tmp_path, holder):
         ("telegram:1", "Dune", "Frank Herbert"), ("discord:2", "Solaris", "Stanislaw Lem")]
 
 
-def test_model_metric_prefers_the_trainers_validation_figure():
-    manifest = {"metrics": {"final_loss": 0.2, "val_hit@20": 0.12, "popularity_baseline": {"hit@20": 0.05},
-                            "validation": [{"hit@20": 0.1}]}}
-    assert model_metric(manifest) == ("val_hit@20", 0.12)
-    assert model_metric({"metrics": {"recall@20": 0.3}}) == ("recall@20", 0.3)
-    assert model_metric({"metrics": {}}) is None
+def test_models_are_compared_on_the_figure_the_manifest_names_primary():
+    """No guessing among metric names: `metrics["primary"]` names the figure, or there is none."""
+    from bot.gate import ModelGate
+    from engine.manifest import Figure, Manifest
+
+    def manifest(**metrics):
+        return Manifest(data_fingerprint="x", n_works=1, n_trained=1, dim=1, metrics=metrics)
+
+    trained = manifest(final_loss=0.2, primary="val_hit@20", **{"val_hit@20": 0.12, "hit@20": 0.5},
+                       popularity_baseline={"hit@20": 0.05})
+    assert trained.primary == Figure("val_hit@20", 0.12)
+    assert trained.figure("popularity_baseline.hit@20") == 0.05
+    assert manifest(**{"recall@20": 0.3}).primary is None  # a figure nobody named primary is not taken
+    assert manifest(primary="recall@20").primary is None and manifest().primary is None
+    gate = ModelGate(".", store=None, min_fraction=0.9)
+    assert gate.compare(trained, manifest(primary="val_hit@20", **{"val_hit@20": 0.11}), "a")[0] is True
+    assert gate.compare(trained, manifest(primary="val_hit@20", **{"val_hit@20": 0.10}), "a")[0] is False
+    ok, why = gate.compare(trained, manifest(primary="recall@20", **{"recall@20": 0.9}), "a")
+    assert not ok and "no val_hit@20 figure" in why  # judged on the serving model's primary figure
+    assert gate.compare(manifest(), trained, "a") == (True, "the serving model had no figure to compare")
 
 
 # --- the gate survives a restart -----------------------------------------------------------------
@@ -172,7 +185,11 @@ def _restart(models_dir):
     """What `rarereads serve` does at start-up: the folder the gate lets it serve."""
     from bot.gate import ModelGate
 
-    return ModelGate(models_dir).choose_engine()
+    store = open_shelves(models_dir.parent / "shelves.sqlite")
+    try:
+        return ModelGate(models_dir, store).choose_engine()
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("mode", ["worse", "fail-after-writing", "unloadable", "nan"])
@@ -196,17 +213,17 @@ def test_a_retrain_checks_the_new_model_answers_before_swapping_it_in(holder, mo
 def test_start_up_skips_an_unloadable_folder_and_gates_an_unjudged_one(models_dir, tmp_path):
     from bot.gate import ModelGate
 
-    gate = ModelGate(models_dir)
+    gate = ModelGate(models_dir, open_shelves(tmp_path / "shelves.sqlite"))
     engine, _ = gate.choose_engine()  # first start: no record yet, the newest folder that loads
     assert engine.version == "20250101-000000-a" and gate.verdict(engine.version).accepted
     broken = make_model(models_dir, "20250201-000000-b", "b", metric=0.40)
     (broken / "index.bin").write_bytes(b"\0" * 10)
     worse = make_model(models_dir, "20250301-000000-b", "b", metric=0.10)  # trained by hand, never gated
-    engine, notes = ModelGate(models_dir).choose_engine()
+    engine, notes = ModelGate(models_dir, gate.store).choose_engine()
     assert engine.version == "20250101-000000-a", notes
     assert not gate.verdict(broken.name).accepted and not gate.verdict(worse.name).accepted
     better = make_model(models_dir, "20250401-000000-b", "b", metric=0.35)
-    engine, _ = ModelGate(models_dir).choose_engine()
+    engine, _ = ModelGate(models_dir, gate.store).choose_engine()
     assert engine.version == better.name and gate.verdict(better.name).accepted
 
 
@@ -276,11 +293,11 @@ def test_a_new_folder_is_not_refused_because_the_old_one_cannot_be_read_any_more
 
     from bot.gate import ModelGate
 
-    gate = ModelGate(models_dir)
+    gate = ModelGate(models_dir, open_shelves(models_dir.parent / "shelves.sqlite"))
     gate.choose_engine()  # accepts 20250101-000000-a
     manifest = models_dir / "20250101-000000-a" / "manifest.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 1}))
     make_model(models_dir, "20250201-000000-b", "b", metric=0.33)
-    engine, notes = ModelGate(models_dir).choose_engine()
+    engine, notes = ModelGate(models_dir, gate.store).choose_engine()
     assert engine.version == "20250201-000000-b", notes
     assert not gate.verdict("20250101-000000-a").accepted and gate.verdict("20250201-000000-b").accepted

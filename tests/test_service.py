@@ -5,7 +5,7 @@ import pytest
 
 from bot.service import Service
 from engine.recommender import EngineHolder
-from engine.shelf import ShelfStore
+from engine.shelf import open_shelves
 
 R = "telegram:7"
 
@@ -73,7 +73,7 @@ class CountingHolder(EngineHolder):
 @pytest.mark.parametrize("line", ["/recommend Solaris", "/book Solaris", "/recommend", "/shelf add Pavane",
                                   "Solaris", "/recommend The Road", "/shelf remove Pavane"])
 def test_one_request_reads_the_serving_engine_once(tiny_engine, tmp_path, line):
-    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    shelves = open_shelves(tmp_path / "shelves.sqlite")
     holder = CountingHolder(tiny_engine)
     service = Service(holder, shelves)
     try:
@@ -98,7 +98,7 @@ def test_a_book_the_model_could_not_use_is_named(tmp_path):
 
     trumpet = TITLES.index("The Hearing Trumpet")
     engine = Engine.from_folder(make_model(tmp_path / "models", "20250101-000000-a", "a", untrained=(trumpet,)))
-    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    shelves = open_shelves(tmp_path / "shelves.sqlite")
     service = Service(EngineHolder(engine), shelves)
     try:
         alone = service.handle_text(R, "/recommend The Hearing Trumpet")
@@ -135,7 +135,7 @@ def _hamlet_service(tmp_path, **model):
     from engine.recommender import Engine
 
     engine = Engine.from_folder(make_model(tmp_path / "models", "20250101-000000-a", "a", books=BOOKS + HAMLETS, **model))
-    return Service(EngineHolder(engine), ShelfStore(tmp_path / "shelves.sqlite"))
+    return Service(EngineHolder(engine), open_shelves(tmp_path / "shelves.sqlite"))
 
 
 def test_a_title_the_evidence_decides_is_answered_and_the_others_named_once(tmp_path):

@@ -143,9 +143,9 @@ def test_serve_runs_telegram_and_shuts_down_cleanly(tmp_path):
         await api.stop()
 
     asyncio.run(main())
-    from engine.shelf import ShelfStore
+    from engine.shelf import open_shelves
 
-    store = ShelfStore(tmp_path / "var" / "s.sqlite")  # the shelf was written and the file closed cleanly
+    store = open_shelves(tmp_path / "var" / "s.sqlite")  # the shelf was written and the file closed cleanly
     assert store.count(f"telegram:{READER}") == 1
     store.close()
 

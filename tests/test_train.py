@@ -7,7 +7,6 @@ included, above every other cluster's works by the served score.
 from __future__ import annotations
 
 import csv
-import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -21,7 +20,7 @@ torch = pytest.importorskip("torch")
 from rarereads import cli  # noqa: E402
 from engine.dataset import Dataset, Works  # noqa: E402
 from engine.errors import ModelFolderError  # noqa: E402
-from engine.modelfolder import latest_model_folder, load_model_folder  # noqa: E402
+from engine.modelfolder import latest_model_folder, load_model_folder, read_manifest  # noqa: E402
 from engine.recommender import Engine  # noqa: E402
 from engine.ranking import FolderScorer  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
@@ -153,15 +152,15 @@ def test_scores_keep_popularity(trained, kind):
 def test_manifest_records_config_metrics_and_plots(trained, dataset):
     folder = load_model_folder(trained["skipgram"])
     manifest = folder.manifest
-    assert manifest["config"] == {**vars(small_config(model="skipgram").validate())}
-    assert metrics_primary(manifest) == manifest["metrics"]["val_hit@20"]
-    assert manifest["data_fingerprint"] == dataset.fingerprint()
-    metrics = manifest["metrics"]
+    assert manifest.config == {**vars(small_config(model="skipgram").validate())}
+    assert metrics_primary(manifest) == manifest.metrics["val_hit@20"]
+    assert manifest.data_fingerprint == dataset.fingerprint()
+    metrics = manifest.metrics
     assert metrics["final_loss"] > 0 and metrics["pairs_per_second"] > 0 and metrics["device"].startswith("cpu")
     assert metrics["val_likes"] > 0 and 0 <= metrics["val_hit@20"] <= 1
     assert len(metrics["validation"]) == 30  # once per epoch
     for name in ("loss.png", "map.png"):
-        assert name in manifest["files"]
+        assert name in manifest.files
         assert (folder.path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # likes per work are the training likes; the catalogue is every liked work, in dataset order
     assert folder.likes.sum() == metrics["data"]["train_likes"]
@@ -196,12 +195,12 @@ def test_resume_continues_exactly(dataset, tmp_path, kind):
     whole = load_model_folder(train(config, dataset, tmp_path / "whole", progress=False))
     half = train(replace(config, max_steps=15), dataset, tmp_path / "half", progress=False,
                  checkpoint_dir=tmp_path / "ckpt")
-    assert load_model_folder(half).manifest["metrics"]["steps"] == 15
+    assert load_model_folder(half).manifest.metrics["steps"] == 15
     checkpoint = tmp_path / "ckpt" / "step-00000015.pt"
     assert checkpoint.exists()
     resumed_config = checkpoint_config(checkpoint, {"max_steps": 0})
     resumed = load_model_folder(train(resumed_config, dataset, tmp_path / "resumed", resume=checkpoint, progress=False))
-    assert resumed.manifest["metrics"]["steps"] == whole.manifest["metrics"]["steps"] > 15
+    assert resumed.manifest.metrics["steps"] == whole.manifest.metrics["steps"] > 15
     for name in ("query", "target"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(whole, name))
     with pytest.raises(ValueError, match="cannot change on resume"):
@@ -273,9 +272,9 @@ def test_rarereads_train_end_to_end(dataset, tmp_path, capsys):
     assert folder is not None and folder.name.endswith("-mf")
     loaded = load_model_folder(folder)
     assert loaded.dim == 8 + 1  # the bias is folded into the vectors
-    config = loaded.manifest["config"]
+    config = loaded.manifest.config
     assert (config["model"], config["sampler"], config["epochs"], config["amp"]) == ("mf", "unigram", 2.0, False)
-    assert loaded.manifest["metrics"]["extra_likes"]["matched"] == 2
+    assert loaded.manifest.metrics["extra_likes"]["matched"] == 2
     assert f"model folder: {folder}" in capsys.readouterr().out
     checkpoints = list((models / "checkpoints" / folder.name).glob("step-*.pt"))
     assert len(checkpoints) == 1
@@ -283,13 +282,14 @@ def test_rarereads_train_end_to_end(dataset, tmp_path, capsys):
     code = cli.main(["train", "--data", str(tmp_path / "data"), "--models-dir", str(models), "--resume",
                      str(checkpoints[0]), "--epochs", "3", "--extra-likes", str(extra), "--no-progress"])
     assert code == 0
-    resumed = json.loads((latest_model_folder(models) / "manifest.json").read_text())
-    assert resumed["metrics"]["resumed_from"] == str(checkpoints[0]) and resumed["config"]["epochs"] == 3.0
+    resumed = read_manifest(latest_model_folder(models))
+    assert resumed.metrics["resumed_from"] == str(checkpoints[0]) and resumed.config["epochs"] == 3.0
 
 
-def metrics_primary(manifest: dict) -> float:
+def metrics_primary(manifest) -> float:
     """The figure a retrain is judged on: the one `metrics.primary` names."""
-    return manifest["metrics"][manifest["metrics"]["primary"]]
+    assert manifest.primary.name == manifest.metrics["primary"]
+    return manifest.primary.value
 
 
 def test_bad_settings_are_refused():
@@ -317,7 +317,7 @@ def test_two_ranks_average_gradients_and_rank_zero_exports(dataset, tmp_path):
                "--model", "skipgram", "--max-steps", "6", "--dim", "8", "--batch-size", "32", "--device", "cpu", "--threads", "1",
                "--no-progress"]
     subprocess.run(command, cwd=root, check=True, capture_output=True, timeout=120)
-    metrics = load_model_folder(tmp_path / "model").manifest["metrics"]
+    metrics = load_model_folder(tmp_path / "model").manifest.metrics
     assert metrics["world_size"] == 2 and metrics["steps"] == 6
     assert metrics["pairs_per_second"] > 0
 
@@ -427,7 +427,7 @@ def test_works_without_a_vector_are_in_the_catalogue_and_said_unused(dataset, tm
     folder = load_model_folder(train(elsa_config(epochs=5, val_readers=0), lonely, tmp_path / "m", progress=False))
     once = list(folder.works.title).index("Once")
     assert not folder.trained[once] and folder.trained.sum() == len(folder.works) - 1
-    assert folder.manifest["n_trained"] == len(folder.works) - 1
+    assert folder.manifest.n_trained == len(folder.works) - 1
     engine = Engine(folder)
     assert engine.resolve("Once by Highsmith").id == once
     result = engine.recommend([once], k=5)
@@ -446,7 +446,7 @@ def test_not_interested_marks_reach_elsa(dataset, tmp_path):
     assert cli.main(["train", "--data", str(tmp_path / "data"), "--models-dir", str(models), "--epochs", "3",
                      "--dim", "8", "--threads", "1", "--device", "cpu", "--extra-likes", str(tmp_path / "likes.csv"),
                      "--extra-negatives", str(tmp_path / "marks.csv"), "--no-progress"]) == 0
-    metrics = load_model_folder(latest_model_folder(models)).manifest["metrics"]
+    metrics = load_model_folder(latest_model_folder(models)).manifest.metrics
     assert metrics["extra_likes"]["negatives"] == {"rows": 2, "matched": 1, "unknown_works": 1, "readers": 1}
     assert metrics["data"]["negatives"] == 1  # the mark's reader has two likes: it is learned from
     # The marks are targets of -1 in the loss: the same run without them ends elsewhere.

@@ -117,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"rarereads train: {exc}") from exc
     if path is not None:
-        import json
+        from engine.modelfolder import read_manifest
 
-        metrics = json.loads((path / "manifest.json").read_text())["metrics"]
+        metrics = read_manifest(path).metrics
         print(f"model folder: {path}")
         rate = (f", {metrics['pairs_per_second']:,} pairs/s" if "pairs_per_second" in metrics
                 else f", {metrics['readers_per_second']:,} readers/s" if "readers_per_second" in metrics else "")

@@ -13,7 +13,7 @@ from bot.retrain import RetrainManager  # noqa: E402
 from bot.runtime import BotRuntime  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from engine.recommender import Engine, EngineHolder  # noqa: E402
-from engine.shelf import ShelfStore  # noqa: E402
+from engine.shelf import open_shelves  # noqa: E402
 
 FAKE_TRAINER = Path(__file__).parent / "fake_trainer.py"
 NASTY_INPUTS = ["", " ", "x" * 10_000, "📚🔥✨🐉", "<b>bold</b> &amp; <script>alert(1)</script>", "**bold** __u__ `code` [x](http://e.x)",
@@ -30,7 +30,7 @@ def make_runtime(tmp_path: Path, env: dict, *, trainer_mode: str = "ok", rate: t
     if not folder.exists():
         make_model(models, folder.name, "a", metric=0.30, **({"books": books} if books else {}))
     holder = EngineHolder(Engine.from_folder(folder))
-    shelves = ShelfStore(tmp_path / "shelves.sqlite")
+    shelves = open_shelves(tmp_path / "shelves.sqlite")
     settings = load_settings(env)
 
     def trainer(extra_likes: Path, models_dir: Path, extra_negatives: Path | None = None) -> list[str]:

@@ -144,7 +144,8 @@ class DiscordStandIn(LoopbackServer):
         self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> synced commands
         self.attachments: dict[str, bytes] = {}
         self.refused: list[tuple[Call, list[str]]] = []  # messages refused as Discord would, with why
-        self._sockets: list = []  # gateway connections that said IDENTIFY: (websocket, send)
+        self._sockets: list = []  # gateway connections that said IDENTIFY: (send, [shard id, shard count])
+        self.shards: list[list[int]] = []  # the [id, count] of every IDENTIFY, in order
         self.identified = asyncio.Event()
         self._ids = _snowflakes()
         self._new_call = asyncio.Event()
@@ -160,23 +161,30 @@ class DiscordStandIn(LoopbackServer):
         """Value for `discord.http.Route.BASE`."""
         return f"http://127.0.0.1:{self.port}/api/v10"
 
+    @property
+    def gateway(self) -> str:
+        """Value for `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY` (as a yarl.URL): the gateway a
+        client given its shard count connects to without asking."""
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
     # --- payload builders -----------------------------------------------------------------
     def user(self, user_id: int, name: str = "reader") -> dict:
         return {"id": str(user_id), "username": f"{name}{user_id}", "discriminator": "0", "global_name": name,
                 "avatar": None, "public_flags": 0}
 
-    def _interaction(self, type_: int, user_id: int, data: dict, guild: bool = True, **extra) -> dict:
+    def _interaction(self, type_: int, user_id: int, data: dict, guild: bool = True, guild_id: int = GUILD_ID,
+                     **extra) -> dict:
         payload = {
             "id": str(next(self._ids)), "application_id": str(APP_ID), "type": type_,
             "token": self._new_token(), "version": 1, "data": data,
             "channel_id": str(CHANNEL_ID), "locale": "en-US", "app_permissions": "2248473465835073",
-            "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)} if guild else {"1": str(user_id)},
+            "entitlements": [], "authorizing_integration_owners": {"0": str(guild_id)} if guild else {"1": str(user_id)},
             "context": 0 if guild else 1, "attachment_size_limit": 10 * 1024 * 1024,
         }
         if guild:
-            payload["guild_id"] = str(GUILD_ID)
+            payload["guild_id"] = str(guild_id)
             payload["guild_locale"] = "en-US"
-            payload["channel"] = {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "books",
+            payload["channel"] = {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(guild_id), "name": "books",
                                   "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None}
             payload["member"] = {"user": self.user(user_id), "roles": [], "joined_at": "2024-01-01T00:00:00+00:00",
                                  "deaf": False, "mute": False, "flags": 0, "pending": False,
@@ -188,12 +196,13 @@ class DiscordStandIn(LoopbackServer):
         return payload
 
     def command(self, user_id: int, name: str, options: dict[str, Any] | None = None, *, sub: str | None = None,
-                attachment: tuple[str, bytes] | None = None, guild: bool = True) -> dict:
-        """A slash command: `/name [sub] option:value ...`; `attachment` = (filename, bytes) for option "file"."""
+                attachment: tuple[str, bytes] | None = None, guild: bool = True, guild_id: int = GUILD_ID) -> dict:
+        """A slash command: `/name [sub] option:value ...`; `attachment` = (filename, bytes) for option "file";
+        `guild_id`: the server it comes from (which decides the gateway shard it is delivered on)."""
         opts = [self._option(k, v) for k, v in (options or {}).items()]
         data: dict[str, Any] = {"id": str(next(self._ids)), "name": name, "type": 1}
         if guild:
-            data["guild_id"] = str(GUILD_ID)
+            data["guild_id"] = str(guild_id)
         if attachment is not None:
             attachment_id = str(next(self._ids))
             filename, content = attachment
@@ -207,7 +216,7 @@ class DiscordStandIn(LoopbackServer):
             opts = [{"name": sub, "type": SUB_COMMAND, "options": opts}]
         if opts:
             data["options"] = opts
-        return self._interaction(APPLICATION_COMMAND, user_id, data, guild)
+        return self._interaction(APPLICATION_COMMAND, user_id, data, guild, guild_id)
 
     def autocomplete(self, user_id: int, name: str, focused: str, value: str, others: dict | None = None,
                      sub: str | None = None) -> dict:
@@ -286,9 +295,17 @@ class DiscordStandIn(LoopbackServer):
 
     # --- the gateway (for a bot in another process) ----------------------------------------------
     async def dispatch(self, payload: dict) -> None:
-        """Deliver an INTERACTION_CREATE over the gateway to every identified connection."""
-        for send in list(self._sockets):
-            await send({"op": 0, "t": "INTERACTION_CREATE", "d": payload})
+        """Deliver an INTERACTION_CREATE over the gateway, as Discord does: on the connection of the
+        shard its server belongs to (`(guild_id >> 22) % shard count`; direct messages on shard 0)."""
+        guild = int(payload.get("guild_id") or 0)
+        for send, (shard, count) in list(self._sockets):
+            if shard == ((guild >> 22) % count if guild else 0):
+                await send({"op": 0, "t": "INTERACTION_CREATE", "d": payload})
+
+    @staticmethod
+    def guild_on_shard(shard: int, count: int, n: int = 0) -> int:
+        """The id of a server (the `n`-th such) whose interactions Discord delivers on `shard` of `count`."""
+        return ((GUILD_ID >> 22) // count * count + shard + n * count) << 22 | 3
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         """Discord's gateway, as far as a slash-command bot uses it: HELLO, IDENTIFY -> READY,
@@ -319,15 +336,15 @@ class DiscordStandIn(LoopbackServer):
                     await send({"op": 11})
                 elif message.get("op") == 2:
                     shard = (message["d"].get("shard") or [0, 1])
+                    self.shards.append(list(shard))
                     await send({"op": 0, "t": "READY", "d": {
                         "v": 10, "user": {**self.user(BOT_USER_ID, "rarereads"), "bot": True}, "guilds": [],
                         "session_id": "soak-session", "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
                         "application": {"id": str(APP_ID), "flags": 0}, "shard": shard}})
-                    self._sockets.append(send)
+                    self._sockets.append((send, tuple(shard)))
                     self.identified.set()
         finally:
-            if send in self._sockets:
-                self._sockets.remove(send)
+            self._sockets[:] = [(s, shard) for s, shard in self._sockets if s is not send]
         return ws
 
     # --- handlers -----------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def works(books=BOOKS, covers: str = COVERS) -> Works:
 
 def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: float | None = 0.30,
                books=BOOKS, nan: bool = False, untrained: tuple[int, ...] = (), covers: str = COVERS) -> Path:
-    """Write model folder `models_dir/name` of `flavour` ("a" or "b") with `metrics["recall@20"] = metric`.
+    """Write model folder `models_dir/name` of `flavour` ("a" or "b") with `metrics["recall@20"] = metric`
+    (the primary figure; None: no figures at all).
 
     Flavour "a" answers with the first half of `books`, "b" with the second half. `nan`
     writes vectors that are all NaN: a folder that loads but cannot answer. `untrained`
@@ -89,7 +90,7 @@ def make_model(models_dir: str | Path, name: str, flavour: str = "a", metric: fl
     for i, book in enumerate(books):
         if len(book) > 4:
             likes[i] = book[4]
-    metrics = {} if metric is None else {"recall@20": metric}
+    metrics = {} if metric is None else {"primary": "recall@20", "recall@20": metric}
     if nan:
         query[:] = np.nan
     return write_model_folder(Path(models_dir) / name, works=works(books, covers), likes=likes, query=query, target=target,

@@ -3,6 +3,7 @@ and the vectors (a trained model's, or planted stand-ins)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 
 from engine.dataset import Dataset
 from rarereads.paths import DEFAULT_DATASET
+
+log = logging.getLogger(__name__)
 
 SIZES = {  # works, readers, likes (the 2.8M shape is Lit2Vec2's; 300k keeps its ratios)
     "tiny": (4_000, 4_300, 140_000),
@@ -58,20 +61,21 @@ def stand_in_vectors(n: int, clusters: np.ndarray | None, dim: int = 128, seed: 
 
 
 def find_model(args: argparse.Namespace, dataset: Dataset) -> Path | None:
-    """`--model`, else the newest model folder trained on exactly this dataset (not the one
-    served: a bench compares like with like)."""
+    """`--model`, else the folder that serves (the retrain gate's record, as chat and serve read
+    it: `engine.modelfolder.served_folder`) if it was trained on exactly this dataset; None
+    measures planted stand-in vectors."""
     if args.model:
         return args.model
-    from engine.errors import ModelFolderError
-    from engine.modelfolder import model_folders, read_manifest
-    from rarereads.settings import PathSettings, read_settings
+    from engine.errors import RarereadsError
+    from engine.modelfolder import read_manifest, served_folder
+    from engine.shelf import read_verdicts
+    from rarereads.settings import PathSettings, SettingsError, read_settings
 
-    models_dir = read_settings(PathSettings).models_dir  # RAREREADS_MODELS_DIR, as every command reads it
-    fingerprint = dataset.fingerprint()
-    for folder in reversed(model_folders(models_dir)):
-        try:
-            if read_manifest(folder).get("data_fingerprint") == fingerprint:
-                return folder
-        except ModelFolderError:  # unreadable, or a format this version cannot load
-            continue
+    try:
+        paths = read_settings(PathSettings)  # RAREREADS_MODELS_DIR and RAREREADS_DB, as every command reads them
+        folder = served_folder(paths.models_dir, {n: v.accepted for n, v in read_verdicts(paths.db).items()})
+        if folder is not None and read_manifest(folder).data_fingerprint == dataset.fingerprint():
+            return folder
+    except (RarereadsError, SettingsError) as exc:
+        log.warning("measuring stand-in vectors: %s", exc)
     return None
