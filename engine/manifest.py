@@ -75,11 +75,6 @@ class Manifest:
         except (TypeError, ValueError):
             return None
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """A field by name, as `dict.get` would give it. Transitional: for code written against
-        the JSON dict (`train/evaluate.py`'s `--model` settings); new code reads the fields."""
-        return getattr(self, key) if key in _FIELDS else default
-
     # --- JSON (engine.modelfolder's business) -------------------------------------------------
 
     def to_json(self) -> dict:

@@ -87,7 +87,9 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "hobby": ("cookbook", "travelguide"),
 }
 NEIGHBOUR_FIT = 0.5  # how well a neighbouring genre fits, against 1 for the same genre
-CHILD_FOR_ADULT = 0.5  # a children's or teen novel for an adult novel's reader fits this much less
+CHILD_FOR_ADULT = 0.4  # a children's or teen book for a grown-up's reading fits this much (another kind of book)
+ADULT_FOR_CHILD = 0.6  # a book for adults for a reader of children's books fits this much (a neighbour at best)
+PRACTICAL = frozenset(g.code for g in GENRES if g.group in ("practical", "children"))  # books to use, or to read to a child
 
 
 def affinity() -> np.ndarray:
@@ -176,14 +178,20 @@ class Profiles:
         adult = bool(np.any(audience == ADULT)) or not known.any()
         return mix, adult
 
+    def practical(self, ids) -> np.ndarray:
+        """Whether each work is mostly a book to use (`PRACTICAL`: cookbooks, guides, reference, picture books)."""
+        genres = self.genres(ids)
+        return genres[:, [INDEX[g] for g in sorted(PRACTICAL)]].sum(axis=1) > 0.5
+
     def fit(self, mix: np.ndarray, adult_reader: bool, candidates) -> np.ndarray:
         """How well each candidate fits a reader whose books have genre mix `mix` (0..1; NaN unknown).
 
         The expected affinity of a random genre of the reader's books and one of the
         candidate's (`AFFINITY`), scaled by the mix's own best fit so that a reader with one
         genre gets 1 for that genre; a children's or teen book for a grown-up reader counts
-        `CHILD_FOR_ADULT` as much, and a picture book nothing, unless the reader's books are
-        picture books too.
+        `CHILD_FOR_ADULT` as much (another kind of book), a grown-up's book for a reader of
+        children's books `ADULT_FOR_CHILD` as much, and a picture book nothing, unless the
+        reader's books are picture books too.
         """
         candidates = np.asarray(candidates, np.int64)
         if not mix.any():
@@ -194,6 +202,8 @@ class Profiles:
         fit = np.clip(genres @ reach / best, 0.0, 1.0) if best > 0 else np.zeros(len(candidates))
         if adult_reader:
             fit = np.where(np.isin(audience, (YA, CHILD)), fit * CHILD_FOR_ADULT, fit)
+        else:
+            fit = np.where(audience == ADULT, fit * ADULT_FOR_CHILD, fit)
         fit = np.where(genres[:, PICTURE] > 0.5, fit * mix[PICTURE], fit)
         return np.where(genres.sum(axis=1) > 0, fit, np.nan)
 
@@ -207,6 +217,7 @@ class Profiles:
         with np.errstate(invalid="ignore", divide="ignore"):
             fit = np.clip(np.einsum("bcg,bg->bc", genres, reach) / best, 0.0, 1.0)
         fit = np.where(adults[:, None] & np.isin(audience, (YA, CHILD)), fit * CHILD_FOR_ADULT, fit)
+        fit = np.where(~adults[:, None] & (audience == ADULT), fit * ADULT_FOR_CHILD, fit)
         fit = np.where(genres[:, :, PICTURE] > 0.5, fit * mixes[:, PICTURE][:, None], fit)
         known = (genres.sum(axis=2) > 0) & (best > 0)
         return np.where(known, fit, np.nan)

@@ -22,6 +22,7 @@ from .profiles import Profiles
 from .rules import SKIP_REASONS, Catalogue, ListRules  # noqa: F401  (SKIP_REASONS: the callers' name for it)
 from .language import parse_language, wanted_languages
 from .matcher import TitleMatcher, string_hash
+from .manifest import Manifest  # noqa: F401  (the type `manifest` returns)
 from .modelfolder import FileRows, ModelFolder, load_model_folder
 from .normalize import ARTICLES, fold, https_url, isbn13, normalize_author, normalize_title, split_alternate, work_key
 from .results import Recommendation, RecommendationList, TitleLookup, TitleMatch, Work
@@ -93,7 +94,8 @@ class Engine:
         return self.folder.path.name
 
     @property
-    def manifest(self) -> dict:
+    def manifest(self) -> "Manifest":
+        """The folder's typed manifest (`engine.manifest.Manifest`)."""
         return self.folder.manifest
 
     @property

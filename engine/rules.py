@@ -8,13 +8,18 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
 - `language`: in another language than the books asked about (unless `lang=any`);
 - `support`: liked by fewer co-readers than the rarity setting asks (`Rarity.min_support`);
   a co-reader is a training reader who liked the candidate and a book asked about;
-- `kind`: of another kind or genre than the reader's books (`engine.profiles`: a cookbook,
-  business book or picture book for a novel's reader) without strong evidence, i.e.
-  `STRONG_SUPPORT` co-readers who make up `STRONG_SHARE` of its readers; or resting on a
-  single co-reader without being of the reader's own genre;
+- `kind`: a book to use (a cookbook, guide, reference or picture book: `engine.profiles.
+  PRACTICAL`) for a reader none of whose books is one; of another genre than the reader's
+  books (`engine.profiles`) without strong evidence, i.e. `STRONG_SUPPORT` co-readers who
+  make up `STRONG_SHARE` of its readers; or of a
+  neighbouring genre (a literary classic for a fantasy reader) without `NEIGHBOUR_SUPPORT`
+  co-readers who make up `NEIGHBOUR_SHARE` of its readers; only books of the reader's own
+  genre may rest on a single co-reader;
 - `same_book`: one of the books asked about, another edition of one, or its own series
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
-  note) or universe (*House Atreides*, "Dune: House Trilogy", by another author);
+  note; *Second Summer of the Sisterhood*: one author, a distinctive title word) or
+  universe (*House Atreides*, "Dune: House Trilogy", by another author; a companion whose
+  title holds the book's: *Don't Panic: ... The Hitchhiker's Guide to the Galaxy*);
 - `diversity`: past `MAX_PER_AUTHOR` books by one author (one person however the name is
   written: Tom Peters is Thomas J. Peters) or `MAX_PER_SERIES` per series.
 
@@ -28,7 +33,7 @@ import numpy as np
 
 from .editions import name_tokens, same_person
 from .kinds import BOOK
-from .normalize import ARTICLES, fold, normalize_author, series_key
+from .normalize import ARTICLES, fold, normalize_author, series_key, split_alternate
 from .profiles import Profiles
 from .results import Work
 
@@ -38,8 +43,20 @@ MAX_PER_SERIES = 1
 KIND_SUPPORT = 3  # co-readers a pick of another kind needs when no genre profile is known (title rules only)
 STRONG_SUPPORT = 5  # co-readers a pick of another genre than the reader's needs ...
 STRONG_SHARE = 0.3  # ... who are at least this share of its readers (it is *their* book, not everyone's)
+NEIGHBOUR_SUPPORT = 3  # co-readers a pick of a neighbouring genre needs (a classic every reader names has few) ...
+NEIGHBOUR_SHARE = 0.2  # ... who are at least this share of its readers
 FITS = 0.5  # genre fit (`Profiles.fit`) from which a pick is of the reader's kind: the same or a neighbouring genre
 OWN_GENRE = 0.99  # genre fit of a pick of the reader's own genre
+
+
+_COMMON = frozenset("about after again against among before being between little great story stories other "
+                    "there their these those through under where which while world night light house years".split())
+
+
+def _distinctive(words) -> bool:
+    """Whether shared title words name a series: one of five letters or more that is not a common word
+    ("Sisterhood" of *The Sisterhood of the Traveling Pants* and *Second Summer of the Sisterhood*)."""
+    return any(len(w) >= 5 and w not in _COMMON for w in words)
 
 
 def series_stem(title: str) -> str:
@@ -76,8 +93,10 @@ class Request:
     query_words: dict[str, list[frozenset]]  # author -> title words of each book asked about
     universes: set[str]  # series keys of the books asked about that name their own universe
     own_series: list[tuple[tuple[str, ...], str]]  # (author's name tokens, series key) of the books asked about
+    title_phrases: list[str]  # " folded main title " of the books asked about with two words or more
     mix: np.ndarray | None  # the reader's genre mix (None: no profiles)
     adult: bool
+    practical: bool  # whether any book asked about is a book to use (a cookbook, a guide)
     enabled: frozenset[str]  # the rules that apply (all of SKIP_REASONS, unless an evaluation turns one off)
     people: list[tuple[tuple[str, ...], int]] = field(default_factory=list)  # (author's name tokens, picks)
     per_series: dict[str, int] = field(default_factory=dict)
@@ -113,11 +132,14 @@ class ListRules:
             if key and set(key.split()) <= set(fold(w.title).split()):
                 universes.add(key)
         own_series = [(name_tokens(w.author), key) for w in liked if (key := series_key(c.series[w.id]))]
+        phrases = [f" {main} " for w in liked
+                   if len((main := fold(split_alternate(w.title)[0])).split()) - (main.split()[0] in ARTICLES) >= 2]
         mix, adult = (c.profiles.of(ids) if c.profiles is not None else (None, True))
+        practical = bool(c.profiles.practical(ids).any()) if c.profiles is not None else True
         return Request(languages, min_support, set(ids) | {int(x) for x in exclude if not isinstance(x, str)},
                        {w.key for w in liked} | {x for x in exclude if isinstance(x, str)},
-                       {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series,
-                       mix if mix is not None and mix.any() else None, adult, self.enabled)
+                       {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series, phrases,
+                       mix if mix is not None and mix.any() else None, adult, practical, self.enabled)
 
     def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
         """How well each candidate's genre fits the reader's (`Profiles.fit`; NaN where unknown), for `passes`."""
@@ -149,9 +171,14 @@ class ListRules:
                 (support or 0) < KIND_SUPPORT
         if support is None:
             return fit < FITS
+        if fit < FITS and not request.practical and c.profiles.practical([candidate])[0]:
+            return True  # a cookbook, guide or picture book for a reader of novels: never, whatever the evidence
+        likes = max(int(c.likes[candidate]), 1)
         if fit < FITS:  # another kind of book: only on strong, specific evidence
-            return not (support >= STRONG_SUPPORT and support >= STRONG_SHARE * max(int(c.likes[candidate]), 1))
-        return support <= 1 and fit < OWN_GENRE  # one reader's word is enough only within the reader's genre
+            return not (support >= STRONG_SUPPORT and support >= STRONG_SHARE * likes)
+        if fit < OWN_GENRE:  # a neighbouring genre: on evidence specific to the reader's books
+            return not (support >= NEIGHBOUR_SUPPORT and support >= NEIGHBOUR_SHARE * likes)
+        return False
 
     def place(self, request: Request, work: Work) -> str | None:
         """Why the built `work` is passed over (same book, series or universe; diversity), or None;
@@ -180,9 +207,12 @@ class ListRules:
         name: "R Is for Ricochet" beside "Q Is for Quarry", both "Kinsey Millhone Mysteries") or
         universe (whoever wrote it: House Atreides, "Dune: House Trilogy", for Dune's "Dune
         Chronicles")."""
+        title_words = set(fold(work.title).split())
         if (stem, author) in request.query_series or (author in request.query_words and any(
-                words <= set(fold(work.title).split()) for words in request.query_words[author])):
+                words <= title_words or _distinctive(words & title_words) for words in request.query_words[author])):
             return True
+        if any(phrase in f" {fold(work.title)} " for phrase in request.title_phrases):
+            return True  # a companion or guide to the book asked about: "Don't Panic: ... The Hitchhiker's Guide ..."
         key = series_key(self.catalogue.series[work.id])
         if not key:
             return False

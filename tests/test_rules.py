@@ -21,7 +21,7 @@ from engine.kinds import AID, BOOK, CHILDREN
 from engine.modelfolder import write_model_folder
 from engine.rarity import RARITIES
 from engine.recommender import Engine
-from engine.rules import KIND_SUPPORT, SKIP_REASONS, STRONG_SHARE, STRONG_SUPPORT
+from engine.rules import KIND_SUPPORT, NEIGHBOUR_SHARE, NEIGHBOUR_SUPPORT, SKIP_REASONS, STRONG_SHARE, STRONG_SUPPORT
 
 SEED_READERS = 40  # readers 0..39 liked each book asked about
 
@@ -255,10 +255,10 @@ def test_skipped_names_every_reason_and_counts_diversity(tmp_path):
 VONNEGUT = Book("Slaughterhouse-Five", "Kurt Vonnegut", "0385333846", genre="literary")
 
 
-def test_a_cookbook_never_follows_a_novel_without_strong_evidence(tmp_path):
-    """A cookbook and a business book that a few of the novel's readers liked score highest,
-    yet the list holds novels; with many co-readers who are much of its readership (strong,
-    specific evidence) the cookbook may come."""
+def test_a_cookbook_never_follows_a_novel_and_another_genre_needs_strong_evidence(tmp_path):
+    """A cookbook and a business book that a few of the novel's readers liked score highest, yet the
+    list holds novels; with strong, specific evidence (many co-readers who are much of its readership)
+    a thriller, another genre, may come to a literary reader, and a cookbook still never does."""
     others = [Book("The Joy of Cooking", "Irma S. Rombauer", score=0.95, co_readers=3, likes=5, genre="cookbook"),
               Book("The Brand You 50", "Tom Peters", score=0.9, co_readers=3, likes=5, genre="business"),
               Book("Cat's Cradle", "Kurt Vonnegut", score=0.8, co_readers=2, genre="literary"),
@@ -269,29 +269,35 @@ def test_a_cookbook_never_follows_a_novel_without_strong_evidence(tmp_path):
     assert titles(result) == ["Cat's Cradle", "Catch-22", "The Sirens of Titan"]
     assert result.skipped["kind"] == 2
     assert STRONG_SUPPORT <= 5 and STRONG_SHARE <= 1  # the fixture: its readers are all co-readers, 5 at most
-    strong = [Book("The Joy of Cooking", "Irma S. Rombauer", score=0.95, co_readers=STRONG_SUPPORT,
-                   likes=STRONG_SUPPORT, genre="cookbook"), *others[2:4]]
-    assert titles(build(tmp_path / "strong", [VONNEGUT], strong).recommend([0], k=10, rarity="any"))[0] == \
-        "The Joy of Cooking"
+    strong = [Book("The Joy of Cooking", "Irma S. Rombauer", score=0.95, co_readers=STRONG_SUPPORT, likes=STRONG_SUPPORT,
+                   genre="cookbook"),
+              Book("The Day of the Jackal", "Frederick Forsyth", score=0.9, co_readers=STRONG_SUPPORT,
+                   likes=STRONG_SUPPORT, genre="thriller"), *others[2:4]]
+    assert titles(build(tmp_path / "strong", [VONNEGUT], strong).recommend([0], k=10, rarity="any")) == \
+        ["The Day of the Jackal", "Cat's Cradle", "Catch-22"]
 
 
 def test_one_readers_word_is_enough_only_within_the_readers_genre(tmp_path):
-    """Single-reader picks: a novel of the seed's own genre stays, a neighbouring genre does not
-    (thin evidence fills no slot with another kind of book)."""
-    engine = build(tmp_path, [VONNEGUT], [Book("Mother Night", "Kurt Vonnegut", score=0.9, co_readers=1, genre="literary"),
-                                          Book("Hyperion", "Dan Simmons", score=0.8, co_readers=1, genre="scifi"),
-                                          Book("Ringworld", "Larry Niven", score=0.7, co_readers=2, genre="scifi")])
+    """Single-reader picks: a novel of the seed's own genre stays; a neighbouring genre needs
+    NEIGHBOUR_SUPPORT co-readers who are NEIGHBOUR_SHARE of its readers (thin evidence fills no
+    slot with another kind of book, and a classic every reader names is not *their* book)."""
+    engine = build(tmp_path, [VONNEGUT], [
+        Book("Mother Night", "Kurt Vonnegut", score=0.9, co_readers=1, genre="literary"),
+        Book("Hyperion", "Dan Simmons", score=0.8, co_readers=1, genre="scifi"),
+        Book("Foundation", "Isaac Asimov", score=0.75, co_readers=NEIGHBOUR_SUPPORT - 1, genre="scifi"),
+        Book("Ringworld", "Larry Niven", score=0.7, co_readers=NEIGHBOUR_SUPPORT, genre="scifi")])
+    assert NEIGHBOUR_SUPPORT <= 5 and NEIGHBOUR_SHARE <= NEIGHBOUR_SUPPORT / 5  # the fixture's 5 likes a book
     result = engine.recommend([0], k=10)
-    assert titles(result) == ["Mother Night", "Ringworld"] and result.skipped["kind"] == 1
+    assert titles(result) == ["Mother Night", "Ringworld"] and result.skipped["kind"] == 2
 
 
 def test_picture_books_and_childrens_novels_for_a_grown_up_reader(tmp_path):
-    """A picture book never fits a novel's reader; a children's novel of the same genre fits half as well,
-    which is still a fit; a picture book does fit a picture book's reader."""
+    """A picture book never fits a novel's reader; a children's novel of the same genre is another kind of
+    book for a grown-up (it needs strong evidence); a picture book does fit a picture book's reader."""
     gruffalo = Book("The Gruffalo", "Julia Donaldson", genre="picture", audience="child")
     others = [Book("Where the Wild Things Are", "Maurice Sendak", score=0.9, co_readers=2, genre="picture", audience="child"),
-              Book("Harry Potter and the Sorcerer's Stone", "J. K. Rowling", score=0.8, co_readers=2, genre="fantasy",
-                   audience="child"),
+              Book("Harry Potter and the Sorcerer's Stone", "J. K. Rowling", score=0.8, co_readers=STRONG_SUPPORT,
+                   genre="fantasy", audience="child"),
               Book("The Name of the Wind", "Patrick Rothfuss", score=0.7, co_readers=2, genre="fantasy")]
     hobbit = Book("The Silmarillion", "J. R. R. Tolkien", genre="fantasy")
     assert titles(build(tmp_path / "a", [hobbit], others).recommend([0], k=10)) == \
@@ -334,3 +340,17 @@ def test_the_seeds_own_series_by_its_series_note(tmp_path):
                                              genre="mystery", series="Stephanie Plum Novels")])
     result = engine.recommend([0], k=10)
     assert titles(result) == ["Keziah Dane", "One for the Money"] and result.skipped["same_book"] == 1
+
+
+def test_a_companion_or_a_same_author_title_word_is_the_seeds_own_series(tmp_path):
+    """A book whose title holds the seed's (a companion to it), and one by the seed's author that shares a
+    distinctive title word, are the seed's own; a shared common word is not enough."""
+    pants = Book("The Sisterhood of the Traveling Pants", "Ann Brashares", genre="literary", audience="ya")
+    engine = build(tmp_path, [pants], [
+        Book("Second Summer of the Sisterhood", "Ann Brashares", score=0.9, co_readers=3, genre="literary", audience="ya"),
+        Book("The Sisterhood of the Traveling Pants Journal", "Delacorte", score=0.85, co_readers=3, genre="literary",
+             audience="ya"),
+        Book("The Last Summer of You and Me", "Ann Brashares", score=0.8, co_readers=3, genre="literary", audience="ya"),
+        Book("Speak", "Laurie Halse Anderson", score=0.7, co_readers=3, genre="literary", audience="ya")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["The Last Summer of You and Me", "Speak"] and result.skipped["same_book"] == 2
