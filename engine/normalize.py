@@ -91,11 +91,13 @@ def strip_parentheticals(title: str) -> str:
 
 
 def series_note(title: str) -> str:
-    """The series or line a title names in its first parentheses, cleaned ("" without one).
+    """The series or line a title names in its first parentheses, cleaned ("" without one), with
+    its volume as "#N" when it gives one.
 
     "Dune (Dune Chronicles (Berkley Paperback))" -> "Dune Chronicles"; "House Atreides
-    (Dune: House Trilogy, Book 1)" -> "Dune: House Trilogy"; "Emma (Penguin Classics)" ->
-    "Penguin Classics". Format notes inside it and a volume number go.
+    (Dune: House Trilogy, Book 1)" -> "Dune: House Trilogy #1"; "The Path of Daggers (The Wheel
+    of Time, Book 8)" -> "The Wheel of Time #8"; "Emma (Penguin Classics)" -> "Penguin Classics".
+    Format notes inside it go.
     """
     text = clean_text(title)
     start = text.find("(")
@@ -108,13 +110,32 @@ def series_note(title: str) -> str:
             end = i
             break
     note = strip_parentheticals(text[start + 1:end])
-    note = _VOLUME_NOTE.sub("", note)
-    return " ".join(note.split()).strip(" :;,-/#.")
+    volume = _VOLUME_NOTE.search(note)
+    number = _volume_number(volume.group("number")) if volume else 0
+    if volume:
+        note = note[:volume.start()]
+    note = " ".join(note.split()).strip(" :;,-/#.")
+    return f"{note} #{number}" if note and number else note
+
+
+def series_volume(note: str) -> int:
+    """The volume a series note names ("The Wheel of Time #8" -> 8), 0 when none."""
+    volume = _NOTE_VOLUME.search(note or "")
+    return int(volume.group(1)) if volume else 0
+
+
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+
+
+def _volume_number(text: str) -> int:
+    text = text.lower()
+    return int(text) if text.isdigit() and len(text) <= 3 else _ROMAN.get(text, 0)
 
 
 # "Book 1", "#3", "No. 12", "Vol. II", a bare number: a note's volume, not its series.
-_VOLUME_NOTE = re.compile(r"[,:;\s]*(?:\b(?:book|books|no|nr|vol|volume|part|bk|band|tome)\b\.?\s*|#\s*)?\b[0-9ivx]+\b\s*$",
-                          re.IGNORECASE)
+_VOLUME_NOTE = re.compile(r"[,:;\s]*(?:\b(?:book|books|no|nr|vol|volume|part|bk|band|tome)\b\.?\s*|#\s*)?"
+                          r"\b(?P<number>[0-9]+|[ivx]+)\b\s*$", re.IGNORECASE)
+_NOTE_VOLUME = re.compile(r" #(\d+)$")
 # Words that name the kind of a series, not which one it is ("Dune Chronicles", "House Trilogy").
 _SERIES_WORDS = frozenset({"series", "chronicles", "chronicle", "trilogy", "saga", "cycle", "sequence", "quartet",
                            "quintet", "novels", "novel", "books", "book", "paperback", "hardcover", "mass", "market",
@@ -124,7 +145,7 @@ _SERIES_WORDS = frozenset({"series", "chronicles", "chronicle", "trilogy", "saga
 def series_key(note: str) -> str:
     """What names a series' universe: a note's words before ':' or ',' without generic words
     ("Dune Chronicles", "Dune: House Trilogy" and "Dune Series" -> "dune")."""
-    head = re.split(r"[:,;/(]", note or "", maxsplit=1)[0]
+    head = re.split(r"[:,;/(]", _NOTE_VOLUME.sub("", note or ""), maxsplit=1)[0]
     return " ".join(w for w in fold(head).split() if w not in _SERIES_WORDS and not w.isdigit())
 
 

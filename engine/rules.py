@@ -20,6 +20,9 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   note; *Second Summer of the Sisterhood*: one author, a distinctive title word) or
   universe (*House Atreides*, "Dune: House Trilogy", by another author; a companion whose
   title holds the book's: *Don't Panic: ... The Hitchhiker's Guide to the Galaxy*);
+- `later_volume`: a later volume of a series (its editions say "Book 8"): a reader new to the
+  series is better handed its first volume (*The Path of Daggers* is the Wheel of Time's
+  eighth);
 - `diversity`: past `MAX_PER_AUTHOR` books by one author (one person however the name is
   written: Tom Peters is Thomas J. Peters) or `MAX_PER_SERIES` per series.
 
@@ -33,11 +36,11 @@ import numpy as np
 
 from .editions import name_tokens, same_person
 from .kinds import BOOK
-from .normalize import ARTICLES, fold, normalize_author, series_key, split_alternate
+from .normalize import ARTICLES, fold, normalize_author, series_key, series_volume, split_alternate
 from .profiles import Profiles
 from .results import Work
 
-SKIP_REASONS = ("language", "same_book", "support", "kind", "diversity")
+SKIP_REASONS = ("language", "same_book", "support", "kind", "later_volume", "diversity")
 MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
 KIND_SUPPORT = 3  # co-readers a pick of another kind needs when no genre profile is known (title rules only)
@@ -188,6 +191,8 @@ class ListRules:
             return "same_book"  # another listing of a book asked about, or one the reader has
         if "same_book" in request.enabled and self._own_series(request, work, author, stem):
             return "same_book"
+        if "later_volume" in request.enabled and series_volume(self.catalogue.series[work.id]) >= 2:
+            return "later_volume"
         if "diversity" in request.enabled:
             person = name_tokens(work.author)
             slot = next((i for i, (other, _) in enumerate(request.people) if person and same_person(person, other)), None)

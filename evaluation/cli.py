@@ -231,7 +231,7 @@ def model_overrides(args: argparse.Namespace) -> dict[str, str]:
     if args.model:
         from engine.modelfolder import read_manifest
 
-        config = read_manifest(args.model).get("config", {})
+        config = read_manifest(args.model).config
         settings.update({k: v for k, v in config.items() if k != "val_readers"})
     settings.update(_parse_key_values(args.model_config, "--model-config"))
     return settings

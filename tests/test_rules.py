@@ -354,3 +354,14 @@ def test_a_companion_or_a_same_author_title_word_is_the_seeds_own_series(tmp_pat
         Book("Speak", "Laurie Halse Anderson", score=0.7, co_readers=3, genre="literary", audience="ya")])
     result = engine.recommend([0], k=10)
     assert titles(result) == ["The Last Summer of You and Me", "Speak"] and result.skipped["same_book"] == 2
+
+
+def test_a_later_volume_of_a_series_is_not_handed_to_a_reader_new_to_it(tmp_path):
+    """The Path of Daggers is the Wheel of Time's eighth: a fantasy reader gets The Eye of the World."""
+    seed = Book("The Name of the Wind", "Patrick Rothfuss", genre="fantasy")
+    engine = build(tmp_path, [seed], [
+        Book("The Path of Daggers", "Robert Jordan", score=0.9, co_readers=3, genre="fantasy", series="The Wheel of Time #8"),
+        Book("The Eye of the World", "Robert Jordan", score=0.8, co_readers=3, genre="fantasy", series="The Wheel of Time #1"),
+        Book("Tigana", "Guy Gavriel Kay", score=0.7, co_readers=3, genre="fantasy")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["The Eye of the World", "Tigana"] and result.skipped["later_volume"] == 1
