@@ -154,6 +154,7 @@ def ease(train, params: dict) -> Scorer:
         out[:, keep] = shelves[:, keep] @ weights
         return out
 
+    score.weights = (keep, weights)  # for serving the same weights (`write_ease_folder`), not fitting them twice
     return score
 
 
@@ -173,12 +174,17 @@ BASELINES: dict[str, Method] = {m.name: m for m in (
 )}
 
 
-def write_ease_folder(out, dataset, lam: float, neighbours: int = EASE_NEIGHBOURS) -> np.ndarray:
+def write_ease_folder(out, dataset, lam: float, neighbours: int = EASE_NEIGHBOURS,
+                      fitted: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """A model folder serving EASE through the engine, and its catalogue's dataset work ids.
 
     No embedding: EASE's weights, each work's `neighbours` largest by magnitude, are the
     folder's co-like table (fusion weight 0), and it carries the same fans and genre profiles
     as a trained folder, so every list rule applies to it as to rarereads' models.
+
+    Args:
+        fitted: EASE already fitted on these very likes, as (dataset work ids of its works,
+            weights among them); fitted here when None.
     """
     from scipy.sparse import csr_matrix
 
@@ -192,7 +198,13 @@ def write_ease_folder(out, dataset, lam: float, neighbours: int = EASE_NEIGHBOUR
     data = prepare_data(dataset, TrainConfig(val_readers=0).validate(), context=1)
     train = csr_matrix((np.ones(len(data.indices), np.float32), data.indices, data.indptr),
                        shape=(data.n_readers, data.n_works))
-    keep, weights = ease_weights(train, lam)
+    if fitted is None:
+        keep, weights = ease_weights(train, lam)
+    else:  # the same likes in the dataset's numbering: EASE's works as this folder's model rows
+        ids, weights = fitted
+        keep = np.searchsorted(data.work_ids, ids)
+        if not np.array_equal(data.work_ids[np.minimum(keep, len(data.work_ids) - 1)], ids):
+            raise ValueError("the fitted EASE is over works these likes do not have")
     top, _ = best_of(np.abs(weights), min(neighbours, len(keep)))
     values = np.take_along_axis(weights, top, axis=1)
     rows = np.zeros(data.n_works + 1, np.int64)

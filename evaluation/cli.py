@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--served", default=",".join(SERVED_BY_DEFAULT), metavar="METHODS",
                         help="methods also answered through Engine.recommend with every list rule, what readers get "
                              "(default: %(default)s; 'none' for none)")
-    parser.add_argument("--served-rarities", default="any,rare", metavar="RARITIES",
+    parser.add_argument("--served-rarities", default=rarity_mod.DEFAULT_RARITY, metavar="RARITIES",
                         help="the rarities served (default: %(default)s; reader by reader is the slow part)")
     parser.add_argument("--rule-costs", action="store_true",
                         help="also serve the default rarity with each list rule turned off alone (its cost)")
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             for m in names for r in rarities]
     params = {name: chosen[name]["params"] for name in names}
     if served or args.rule_costs:
-        folders = ServedFolders(split, dataset)
+        folders = ServedFolders(split, dataset, scorers)
         try:
             rows += served_rows(folders, ours, params, served, served_rarities, args.k)
             if args.rule_costs:

@@ -75,8 +75,9 @@ def served_metrics(folder: Path, split: Split, catalogue_ids: np.ndarray, rariti
 class ServedFolders:
     """Model folders trained on one split's training likes, one per served method, in a temporary folder."""
 
-    def __init__(self, split: Split, dataset: Dataset):
+    def __init__(self, split: Split, dataset: Dataset, scorers: dict | None = None):
         self.split, self.dataset = split, dataset
+        self.scorers = scorers or {}  # the plain rows' scorers: EASE's weights are served, not fitted again
         self._tmp = tempfile.TemporaryDirectory(prefix="rarereads-eval-")
         self._folders: dict[str, tuple[Path, np.ndarray]] = {}
 
@@ -90,7 +91,9 @@ class ServedFolders:
             data = training_dataset(self.split, self.dataset)
             out = Path(self._tmp.name) / name
             if name == "ease":
-                catalogue = write_ease_folder(out, data, params["lambda"])
+                keep, weights = getattr(self.scorers.get("ease"), "weights", (None, None))
+                fitted = (self.split.work_ids[keep], weights) if keep is not None else None
+                catalogue = write_ease_folder(out, data, params["lambda"], fitted=fitted)
             else:
                 from train.train import train as trainer
 

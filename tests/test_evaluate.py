@@ -283,3 +283,18 @@ def test_ease_is_served_through_the_same_rules_and_each_rules_cost_is_measured(t
     assert served["recall"] > 0 and served["support0_share"] == 0  # under rare, every pick has a co-reader
     assert rows["ease (served, no support)"]["skipped_support"] == 0 < served["skipped_support"] + 1
     assert rows["ease (served, no diversity)"]["skipped_diversity"] == 0
+
+
+def test_the_served_ease_folder_is_the_plain_rows_ease(tmp_path):
+    """The served EASE folder written from the plain rows' fitted weights is the one fitting them again writes."""
+    from evaluation.baselines import BASELINES, write_ease_folder
+
+    dataset = Dataset.load(tiny_dataset(tmp_path / "tiny"))
+    split = make_split(*dataset.likes(), seed=0)
+    keep, weights = BASELINES["ease"].fit(split, {"lambda": 10.0}).weights
+    data = training_dataset(split, dataset)
+    fresh = write_ease_folder(tmp_path / "fresh", data, 10.0)
+    reused = write_ease_folder(tmp_path / "reused", data, 10.0, fitted=(split.work_ids[keep], weights))
+    assert np.array_equal(fresh, reused)
+    for name in ("colike_indptr.npy", "colike_works.npy", "colike_weights.npy"):
+        np.testing.assert_allclose(np.load(tmp_path / "fresh" / name), np.load(tmp_path / "reused" / name), rtol=1e-6)
