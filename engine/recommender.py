@@ -40,7 +40,6 @@ WORK_CACHE = 20_000  # Work records kept built (a candidate's title and key are 
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
 MAX_QUERY_WORKS = 1000  # a shelf's books read per request (the most recent first, as the caller orders them)
 SOURCES_READ = 50  # query works whose readers the reasons and co-reader counts read
-FIT_AHEAD = 200  # candidates whose genre fit is computed in one go (a list rarely reads further)
 
 
 class Engine:
@@ -291,21 +290,25 @@ class Engine:
             fan_sources = np.repeat(np.arange(len(source_fans)), [len(f) for f in source_fans])
             order = np.argsort(fan_readers, kind="stable")
             fan_index = (fan_readers[order], fan_sources[order])
+        fitted: dict[str, np.ndarray] = {}  # the candidates' genre fits: the genre term's, then the kind rule's
+
+        def fit(ids: np.ndarray) -> np.ndarray:
+            fitted["fits"] = self.rules.fits(request, ids)
+            return fitted["fits"]
+
         candidates, scores = self.ranker.candidates(
-            [w.id for w in used], setting.name, request.banned_ids, fit=lambda ids: self.rules.fits(request, ids),
+            [w.id for w in used], setting.name, request.banned_ids, fit=fit,
             support=(lambda ids: self._supports(ids, readers)) if readers is not None else None)
+        fits = fitted["fits"] if "fits" in fitted else self.rules.fits(request, candidates)
         keys = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         picks: list[Recommendation] = []
         order = np.lexsort((candidates, -keys))  # equal keys: lower work id first, as in the evaluation
-        order = order[np.isfinite(keys[order])]
-        fits = self.rules.fits(request, candidates[order[:FIT_AHEAD]])  # genre fit, for the kind rule
-        for place, i in enumerate(order):
+        for i in order[np.isfinite(keys[order])]:
             if len(picks) >= k:
                 break
             c = int(candidates[i])
             support = self._support(c, readers)
-            fit = fits[place] if place < len(fits) else float(self.rules.fits(request, np.array([c]))[0])
-            why = self.rules.passes(request, c, support, fit)
+            why = self.rules.passes(request, c, support, fits[i])
             if why is None:
                 work = self.work(c)
                 why = self.rules.place(request, work)
