@@ -61,6 +61,7 @@ LEGACY_RECORD = "gate.json"  # where the gate's verdicts were kept before the sh
 REQUIRED_FILES = ("vectors.npz", "index.bin", "works.tsv.gz")
 COLIKE_FILES = ("colike_indptr.npy", "colike_works.npy", "colike_weights.npy")
 FANS_FILES = ("fans_indptr.npy", "fans_readers.npy")
+IN_MEMORY_BYTES = 64 << 20  # a CSR table's columns and values up to this size are read into memory at load
 
 
 @dataclass
@@ -79,11 +80,9 @@ class Sparse:
 
     def rows(self, ids) -> tuple[np.ndarray, np.ndarray | None]:
         """Columns (and values) of rows `ids`, concatenated."""
-        ids = [int(i) for i in ids]
-        columns = [self.row(i) for i in ids]
-        values = [self.row_values(i) for i in ids] if self.values is not None else None
-        cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
-        return cat(columns, np.int32), (cat(values, np.float32) if values is not None else None)
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        starts, stops = self.indptr[ids], self.indptr[ids + 1]
+        return self.columns.spans(starts, stops), (self.values.spans(starts, stops) if self.values is not None else None)
 
     def to_scipy(self, n_columns: int):
         """The whole table as a scipy CSR matrix (the evaluation scores every reader at once)."""
@@ -307,6 +306,10 @@ def _load_sparse(path: Path, names: tuple[str, ...], manifest: Manifest, n_works
             raise ValueError(f"{names[2]} and {names[1]} differ in length")
     except (OSError, ValueError) as exc:
         raise ModelFolderError(f"{shown_path(path)}: {exc}") from exc
+    # A request reads hundreds of rows (every candidate's fans): a table this small is read into
+    # memory once, a larger one row by row (`FileRows`), so that it never becomes resident.
+    if sum(a.nbytes for a in arrays[1:]) <= IN_MEMORY_BYTES:
+        arrays = [np.array(a) for a in arrays]
     return Sparse(np.array(arrays[0]), FileRows(arrays[1]), FileRows(arrays[2]) if len(arrays) > 2 else None)
 
 
@@ -386,6 +389,17 @@ class FileRows:
             return np.asarray(self.array[start:stop])
         data = os.pread(self._fd, (stop - start) * self._row, self._offset + start * self._row)
         return np.frombuffer(data, self.dtype)
+
+    def spans(self, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """`array[start:stop]` for each pair, concatenated (of a 1-D array)."""
+        starts, stops = np.asarray(starts, np.int64), np.asarray(stops, np.int64)
+        sizes = np.maximum(stops - starts, 0)
+        if self._fd is not None:
+            parts = [self.span(a, b) for a, b in zip(starts.tolist(), stops.tolist())]
+            return np.concatenate(parts) if parts else np.zeros(0, self.dtype)
+        # In memory: one fancy index, each span's positions its start plus 0, 1, ... size - 1.
+        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        return np.asarray(self.array[np.repeat(starts, sizes) + within])
 
 
 def model_folders(models_dir: str | Path) -> list[Path]:

@@ -155,6 +155,13 @@ class Profiles:
 
     def __init__(self, table: np.ndarray):
         self.table = np.asarray(table, np.uint8)
+        # `practical`, read for many candidates a request: one flag a work, from the stored
+        # weights (a work is practical when its practical genres weigh more than half).
+        weights = self.table[:, 1:6:2].astype(np.int64)
+        genres = self.table[:, 0:6:2]
+        known = genres != NONE
+        useful = known & np.isin(genres, [INDEX[g] for g in PRACTICAL])
+        self._practical = 2 * (weights * useful).sum(axis=1) > (weights * known).sum(axis=1)
 
     @classmethod
     def from_array(cls, profile: np.ndarray) -> "Profiles":
@@ -180,8 +187,7 @@ class Profiles:
 
     def practical(self, ids) -> np.ndarray:
         """Whether each work is mostly a book to use (`PRACTICAL`: cookbooks, guides, reference, picture books)."""
-        genres = self.genres(ids)
-        return genres[:, [INDEX[g] for g in sorted(PRACTICAL)]].sum(axis=1) > 0.5
+        return self._practical[np.asarray(ids, np.int64)]
 
     def fit(self, mix: np.ndarray, adult_reader: bool, candidates) -> np.ndarray:
         """How well each candidate fits a reader whose books have genre mix `mix` (0..1; NaN unknown).

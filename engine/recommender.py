@@ -40,6 +40,7 @@ WORK_CACHE = 20_000  # Work records kept built (a candidate's title and key are 
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
 MAX_QUERY_WORKS = 1000  # a shelf's books read per request (the most recent first, as the caller orders them)
 SOURCES_READ = 50  # query works whose readers the reasons and co-reader counts read
+SUPPORT_BLOCK = 64  # candidates whose co-readers are counted at once, in list order
 
 
 class Engine:
@@ -303,11 +304,16 @@ class Engine:
         keys = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         picks: list[Recommendation] = []
         order = np.lexsort((candidates, -keys))  # equal keys: lower work id first, as in the evaluation
-        for i in order[np.isfinite(keys[order])]:
+        order = order[np.isfinite(keys[order])]
+        supports: dict[int, int] = {}  # co-readers, counted a block of the order at a time
+        for place, i in enumerate(order):
             if len(picks) >= k:
                 break
             c = int(candidates[i])
-            support = self._support(c, readers)
+            if readers is not None and place % SUPPORT_BLOCK == 0:
+                block = candidates[order[place:place + SUPPORT_BLOCK]]
+                supports = dict(zip(block.tolist(), self._supports(block, readers).tolist()))
+            support = supports[c] if readers is not None else None
             why = self.rules.passes(request, c, support, fits[i])
             if why is None:
                 work = self.work(c)
@@ -335,17 +341,9 @@ class Engine:
             return np.zeros(0, np.int32)
         return self._fans.row(int(work_id))
 
-    def _support(self, pick: int, readers: np.ndarray | None) -> int | None:
-        """Co-readers of a pick: training readers who liked it and at least one query work (None: unknown).
-
-        `readers` marks (bool, one per reader) who liked a query work."""
-        if readers is None:
-            return None
-        fans = self.fans(pick)
-        return int(np.count_nonzero(readers[fans])) if len(fans) else 0
-
     def _supports(self, ids: np.ndarray, readers: np.ndarray) -> np.ndarray:
-        """Co-readers of each candidate in `ids` (`_support` for many at once)."""
+        """Co-readers of each candidate in `ids`: training readers who liked it and at least one
+        query work (`readers`: bool, one per reader, who liked a query work)."""
         ids = np.asarray(ids, np.int64)
         sizes = self._fans.indptr[ids + 1] - self._fans.indptr[ids]
         columns, _ = self._fans.rows(ids)

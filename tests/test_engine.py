@@ -299,3 +299,6 @@ def test_file_rows_read_the_same_rows_without_mapping_them(tmp_path):
     for source in (mapped_column, column):
         spans = FileRows(source)
         assert np.array_equal(spans.span(10, 4000), column[10:4000]) and len(spans.span(7, 7)) == 0
+        starts, stops = np.array([10, 7, 4000, 0]), np.array([4000, 7, 5000, 3])
+        assert np.array_equal(spans.spans(starts, stops), np.concatenate([column[10:4000], column[4000:5000], column[:3]]))
+        assert spans.spans(starts[:0], stops[:0]).dtype == np.int32 and len(spans.spans(starts[:0], stops[:0])) == 0
