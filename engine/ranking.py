@@ -75,6 +75,41 @@ def best_of(scores: np.ndarray, take: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(ids, order, axis=1), np.take_along_axis(values, order, axis=1)
 
 
+WIDE = 4  # `wide_best` keeps WIDE x POOL works a row, from which each rarity's pool is read
+
+
+def wide_best(scores: np.ndarray, take: int = POOL) -> tuple[np.ndarray, np.ndarray]:
+    """`best_of(scores, WIDE * take)`: one partial sort of a batch of scores from which
+    `allowed_best` reads the pool of every rarity setting."""
+    return best_of(scores, WIDE * take)
+
+
+def allowed_best(scores: np.ndarray, wide: tuple[np.ndarray, np.ndarray], allowed: np.ndarray | None,
+                 take: int = POOL) -> tuple[np.ndarray, np.ndarray]:
+    """`best_of(np.where(allowed, scores, -inf), take)`, read from `wide` (`wide_best(scores, take)`).
+
+    A row's best allowed works are its first allowed works in the wide list whenever that
+    list holds `take` of them or every finite score of the row; the other rows (a rarity
+    setting that leaves out most of a row's best works) are sorted again in full.
+    """
+    ids, values = wide
+    b, n = scores.shape
+    take = min(take, n)
+    keep = np.isfinite(values) & (allowed[ids] if allowed is not None else True)
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :take]  # allowed first, each in the wide order
+    out_ids = np.take_along_axis(ids, order, axis=1)
+    out = np.where(np.take_along_axis(keep, order, axis=1), np.take_along_axis(values, order, axis=1), -np.inf)
+    if out_ids.shape[1] < take:  # the wide list is shorter than the pool (a batch of few works)
+        return best_of(np.where(allowed, scores, -np.inf) if allowed is not None else scores, take)
+    # rows whose wide list may end inside their allowed pool: too few allowed, or a tie at its end
+    short = ((keep.sum(axis=1) < take) | (out[:, -1] == values[:, -1])) & np.isfinite(values[:, -1]) & (ids.shape[1] < n)
+    if short.any():
+        rows = np.flatnonzero(short)
+        part = scores[rows] if allowed is None else np.where(allowed, scores[rows], -np.inf)
+        out_ids[rows], out[rows] = best_of(part, take)
+    return out_ids, out
+
+
 def fuse(colike_ranks: np.ndarray, dense_ranks: np.ndarray, fusion_weight: float, fusion_k: float) -> np.ndarray:
     """Reciprocal-rank fusion of two rank arrays (inf = not ranked); -inf where neither ranks a work."""
     fused = (1 - fusion_weight) / (fusion_k + colike_ranks) + fusion_weight / (fusion_k + dense_ranks)
@@ -198,13 +233,13 @@ class FolderScorer:
             parts = [self.dense(shelves)] + ([self.colike_scores(shelves)] if self.colike is not None else [])
             for part in parts:
                 part[seen.row, seen.col] = -np.inf
+            parts = [(part, wide_best(part)) for part in parts] if self.colike is not None else parts
             self._parts = (shelves, parts)
         if self.colike is None:
             return parts[0]
-        dense, colike = parts[0], parts[1]
-        if allowed is not None:
-            dense, colike = np.where(allowed, dense, -np.inf), np.where(allowed, colike, -np.inf)
-        ids, fused = fuse_lists(best_of(colike, POOL), best_of(dense, POOL), self.scoring, self.n)
+        (dense, dense_wide), (colike, colike_wide) = parts
+        ids, fused = fuse_lists(allowed_best(colike, colike_wide, allowed), allowed_best(dense, dense_wide, allowed),
+                                self.scoring, self.n)
         fit = support = None
         if self.scoring["genre_weight"] and self.profiles is not None:
             mixes, adults = self.profiles.mixes(shelves)

@@ -6,7 +6,7 @@ from typing import Iterable
 import numpy as np
 
 from engine import rarity as rarity_mod
-from engine.ranking import POOL, best_of, top_ids
+from engine.ranking import allowed_best, top_ids, wide_best
 
 from .baselines import Scorer
 from .metrics import ranking_metrics, support_counts, support_share
@@ -52,9 +52,10 @@ def evaluate_scorers(scorers: dict[str, Scorer], split: Split, rarities: Iterabl
                     ids, scores = result
                 else:  # scores over every work: the setting's best `POOL` works, as the engine fetches
                     if dense is None:
-                        dense = np.array(result, dtype=np.float64, copy=True)
+                        dense = np.array(result, dtype=np.result_type(result, np.float32), copy=True)
                         dense[seen.row, seen.col] = -np.inf
-                    ids, scores = best_of(np.where(allowed[r.name], dense, -np.inf), POOL)
+                        wide = wide_best(dense)
+                    ids, scores = allowed_best(dense, wide, allowed[r.name])
                 rows = np.arange(len(batch))[:, None]
                 keys = rarity_mod.adjust(scores, likes, r, threshold=threshold, candidates=ids,
                                          support=support[rows, ids] if support is not None else None)

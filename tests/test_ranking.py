@@ -112,3 +112,26 @@ def test_validation_ranks_the_held_out_work_where_the_scorer_does(folder):
         ranks.append((scores[row] > score).sum() if np.isfinite(score) else np.isfinite(scores[row]).sum())
     assert figures["hit@20"] == pytest.approx(np.mean(np.array(ranks) < 20))
     assert figures["mean_rank_pct"] == pytest.approx(np.mean(np.array(ranks) / N))
+
+
+def test_each_rarity_pool_read_from_one_wide_sort_is_the_pool_sorted_alone():
+    from engine.ranking import allowed_best, best_of
+
+    rng = np.random.default_rng(5)
+    for tied in (False, True):
+        scores = rng.integers(0, 40, size=(60, 300)) if tied else rng.normal(size=(60, 300))
+        scores = scores.astype(np.float32)
+        scores[rng.random(scores.shape) < 0.3] = -np.inf
+        scores[:5, 10:] = -np.inf  # rows with fewer finite scores than the pool
+        wide = best_of(scores, 24)
+        for allowed in (None, rng.random(300) < 0.9, rng.random(300) < 0.05, np.zeros(300, bool)):
+            ids, values = allowed_best(scores, wide, allowed, take=6)
+            want_ids, want = best_of(scores if allowed is None else np.where(allowed, scores, -np.inf), 6)
+            np.testing.assert_array_equal(values, want)
+            finite = np.isfinite(want)
+            if not tied:
+                np.testing.assert_array_equal(ids[finite], want_ids[finite])
+            rows = np.broadcast_to(np.arange(60)[:, None], ids.shape)
+            np.testing.assert_array_equal(scores[rows, ids][finite], values[finite])  # equal scores may swap works
+            assert allowed is None or allowed[ids[finite]].all()
+            assert all(len(set(r[f])) == f.sum() for r, f in zip(ids, finite))
