@@ -10,8 +10,12 @@ that rule alone turned off.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
+import os
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 import time
 from pathlib import Path
 from typing import Iterable
@@ -29,7 +33,7 @@ log = logging.getLogger("evaluation")
 
 
 def served_metrics(folder: Path, split: Split, catalogue_ids: np.ndarray, rarities: Iterable[str], k: int = K,
-                   rules=SKIP_REASONS, lang: str | None = None) -> dict[str, dict[str, float]]:
+                   rules=SKIP_REASONS, lang: str | None = None, workers: int | None = None) -> dict[str, dict[str, float]]:
     """The protocol answered through `Engine.recommend` with the folder's model.
 
     Args:
@@ -37,39 +41,74 @@ def served_metrics(folder: Path, split: Split, catalogue_ids: np.ndarray, rariti
         catalogue_ids: Dataset work id of each of the folder's works (to renumber into the split's universe).
         rules: The list rules that apply (`engine.rules.SKIP_REASONS`: all of them).
         lang: The requests' `lang` (None: the language of each reader's shelf, as in chat).
+        workers: Processes that ask the engine, each for a share of the readers (default:
+            one per CPU this process may use, at most `MAX_WORKERS`, each with `MIN_SHARE`
+            readers or more).
     """
-    from engine.recommender import Engine
-
-    engine = Engine.from_folder(folder, check_hashes=False, rules=rules)
     to_folder = np.full(split.n_works, -1, np.int64)
     position = np.searchsorted(catalogue_ids, split.work_ids)
     found = (position < len(catalogue_ids)) & (catalogue_ids[np.minimum(position, len(catalogue_ids) - 1)] == split.work_ids)
     to_folder[found] = position[found]
     to_universe = np.searchsorted(split.work_ids, catalogue_ids)
     readers = split.readers
-    shelves = split.shelf_matrix()
+    shelves = split.shelf_matrix()[readers]
+    queries = [to_folder[shelves[row].indices] for row in range(len(readers))]
+    queries = [ids[ids >= 0].tolist() for ids in queries]
     likes = split.train_likes()
     head = rarity_mod.head_mask(likes)
     truth_row = np.searchsorted(readers, split.test_user)
+    if workers is None:
+        workers = min(len(os.sched_getaffinity(0)), MAX_WORKERS, len(readers) // MIN_SHARE)
+    workers = max(1, min(workers, len(readers)))
+    shares = np.array_split(np.arange(len(readers)), workers)
+    # spawned, not forked: the parent may hold torch's and BLAS's threads
+    spawned = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None
     results = {}
-    for name in rarities:
-        top = np.full((len(readers), k), -1, np.int64)
-        support, skipped, lists = [], dict.fromkeys(SKIP_REASONS, 0), 0
-        for row, reader in enumerate(readers):
-            ids = to_folder[shelves[reader].indices]
-            ids = ids[ids >= 0]
-            if not len(ids):
-                continue
-            answer = engine.recommend(ids.tolist(), k=k, rarity=name, lang=lang)
-            listed = to_universe[[p.work.id for p in answer.picks]]
-            top[row, :len(listed)] = listed
-            support += [p.support for p in answer.picks]
-            for reason, count in answer.skipped.items():
-                skipped[reason] += count
-            lists += 1
-        results[name] = {**ranking_metrics(top, truth_row, split.test_work, likes, head),
-                         **served_figures(np.array(support), skipped, lists)}
+    with spawned or contextlib.nullcontext() as pool:
+        for name in rarities:
+            job = (str(folder), tuple(rules), name, k, lang)
+            if pool is None:
+                parts = [_ask(job, queries)]
+            else:
+                parts = list(pool.map(_ask, [job] * workers, [[queries[i] for i in share] for share in shares]))
+            top = np.full((len(readers), k), -1, np.int64)
+            support, skipped, lists = [], dict.fromkeys(SKIP_REASONS, 0), 0
+            for share, (picked, picked_support, part_skipped, part_lists) in zip(shares, parts):
+                for row, listed in zip(share, picked):
+                    listed = to_universe[np.asarray(listed, np.int64)]
+                    top[row, :len(listed)] = listed
+                support += picked_support
+                for reason, count in part_skipped.items():
+                    skipped[reason] += count
+                lists += part_lists
+            results[name] = {**ranking_metrics(top, truth_row, split.test_work, likes, head),
+                             **served_figures(np.array(support), skipped, lists)}
     return results
+
+
+MAX_WORKERS = 8  # processes that serve an evaluation's readers at most
+MIN_SHARE = 500  # readers a process serves at least (starting one takes about a second)
+
+
+def _ask(job: tuple, queries: list[list[int]]) -> tuple[list[list[int]], list[int], dict[str, int], int]:
+    """One process's share of `served_metrics`: each query's picks (folder work ids), every
+    pick's co-readers, the candidates each rule passed over, and the lists asked."""
+    from engine.recommender import Engine
+
+    folder, rules, rarity, k, lang = job
+    engine = Engine.from_folder(Path(folder), check_hashes=False, rules=list(rules))
+    picked, support, skipped, lists = [], [], dict.fromkeys(SKIP_REASONS, 0), 0
+    for ids in queries:
+        if not ids:
+            picked.append([])
+            continue
+        answer = engine.recommend(ids, k=k, rarity=rarity, lang=lang)
+        picked.append([p.work.id for p in answer.picks])
+        support += [p.support for p in answer.picks]
+        for reason, count in answer.skipped.items():
+            skipped[reason] += count
+        lists += 1
+    return picked, support, skipped, lists
 
 
 class ServedFolders:

@@ -204,6 +204,10 @@ def test_served_equals_the_plain_evaluation_without_diversity(tmp_path):
         for column in COLUMNS[2:] + ("support0_share", "support1_share"):
             assert served[rarity][column] == pytest.approx(plain[rarity][column], nan_ok=True), (rarity, column)
         assert served[rarity]["skipped_kind"] == 0 and served[rarity]["skipped_language"] == 0
+    # Readers shared among processes get the lists one process gives them.
+    shared = served_metrics(folder, split, prepare_data(data, config).catalogue_ids, ["rare"],
+                            rules=[r for r in SKIP_REASONS if r != "diversity"], workers=2)
+    assert shared["rare"] == pytest.approx(served["rare"], nan_ok=True)
     # What the rules did: under `rare` every pick rests on at least one co-reader.
     assert served["rare"]["support0_share"] == 0 and 0 <= served["rare"]["support1_share"] <= 1
     assert plain["any"]["recall"] > 0 and plain["rare"]["recall"] > 0
