@@ -129,6 +129,27 @@ def als(train, params: dict) -> Scorer:
     return score
 
 
+def spd_inverse(matrix: np.ndarray, block: int = 2048) -> np.ndarray:
+    """The inverse of a symmetric positive definite matrix through its Cholesky factor (half the
+    work of `np.linalg.inv`'s LU), computed in the memory of `matrix` (C-ordered)."""
+    from scipy.linalg import lapack
+
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (matrix,))
+    # matrix.T is the same symmetric matrix in Fortran order: LAPACK works on it without a copy
+    factor, info = potrf(matrix.T, lower=False, overwrite_a=True, clean=False)
+    if info == 0:
+        inverse, info = potri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the matrix is not positive definite (LAPACK info {info})")
+    n = len(inverse)
+    for start in range(0, n, block):  # potri fills the upper triangle; mirror it a block of rows at a time
+        stop = min(start + block, n)
+        inverse[stop:, start:stop] = inverse[start:stop, stop:].T
+        corner = inverse[start:stop, start:stop]
+        corner[...] = np.triu(corner) + np.triu(corner, 1).T
+    return inverse.T  # symmetric: the C-ordered view of the same numbers
+
+
 def ease_weights(train, lam: float) -> tuple[np.ndarray, np.ndarray]:
     """EASE's works (ids with at least `EASE_MIN_LIKES` likes, at most `EASE_MAX_WORKS`) and its
     dense weights among them, `B = I - P / diag(P)` with `P = (XᵀX + lam I)^-1`, zero diagonal."""
@@ -139,7 +160,7 @@ def ease_weights(train, lam: float) -> tuple[np.ndarray, np.ndarray]:
     sub = train[:, keep].astype(np.float32)
     gram = (sub.T @ sub).toarray()
     gram[np.diag_indices_from(gram)] += lam
-    inverse = np.linalg.inv(gram)
+    inverse = spd_inverse(gram)
     weights = inverse / (-np.diag(inverse))
     weights[np.diag_indices_from(weights)] = 0
     return keep, weights
