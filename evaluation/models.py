@@ -34,47 +34,65 @@ class OurModels:
     def fit(self, name: str, split: Split, params: dict) -> Scorer:
         from engine.ranking import FolderScorer
         from scipy.sparse import csr_matrix
+        from train.train import fusion_settings
 
         config = self.config(name, params)
-        embedding, data = self._embedding(split, config)
+        (query, target, trained), data, _ = self._embedding(split, config)
         colike = None
         if config.colike:
-            key = ("colike", id(split), config.colike, config.colike_lambda, config.colike_min_likes,
-                   config.colike_reader_cap)
-            if key not in self._cache:
-                from train.colike import fit_colike
-
-                lone = np.maximum(data.catalogue_likes[data.rows] - data.like_counts, 0)
-                self._cache[key] = fit_colike(data.indptr, data.indices, data.n_works, neighbours=config.colike,
-                                              lam=config.colike_lambda, min_likes=config.colike_min_likes,
-                                              reader_cap=config.colike_reader_cap, seed=config.seed,
-                                              lone_likes=lone)[0]
-            indptr, columns, weights = self._cache[key]
+            (indptr, columns, weights), _ = self._colike(split, config, data)
             universe = self._universe(split, data)
             rows = np.repeat(universe, np.diff(indptr))
             colike = csr_matrix((weights, (rows, universe[columns])), shape=(split.n_works, split.n_works))
-        query, target, trained = embedding
-        scoring = {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k,
-                   "genre_weight": config.genre_weight, "popularity": config.popularity,
-                   "specificity": config.specificity}
-        return FolderScorer(query, target, trained, colike, scoring, split.train_likes(), self.profiles(split),
-                            split.train_matrix().T.tocsr())
+        return FolderScorer(query, target, trained, colike, fusion_settings(config), split.train_likes(),
+                            self.profiles(split), split.train_matrix().T.tocsr())
+
+    def parts(self, name: str, split: Split, params: dict):
+        """The fitted parts of model `name` with `params` (`train.train.Parts`), for the trainer to write
+        as a folder (`--served`): the plain rows' model, not a second one."""
+        from train.train import Parts
+
+        config = self.config(name, params)
+        _, data, fitted = self._embedding(split, config)
+        return Parts(fitted, self._colike(split, config, data) if config.colike else None,
+                     self._profile_table(split))
 
     def profiles(self, split: Split):
         """The genre profiles of the split's universe, carried from the labels with its training likes only."""
         from engine.profiles import Profiles
-        from train.profiles import dataset_profile
 
         key = ("profiles", id(split))
         if key not in self._cache:
-            self._cache[key] = Profiles(dataset_profile(training_dataset(split, self.dataset))[split.work_ids])
+            self._cache[key] = Profiles(self._profile_table(split)[split.work_ids])
+        return self._cache[key]
+
+    def _profile_table(self, split: Split) -> np.ndarray:
+        from train.profiles import dataset_profile
+
+        key = ("profile table", id(split))
+        if key not in self._cache:
+            self._cache[key] = dataset_profile(training_dataset(split, self.dataset))
+        return self._cache[key]
+
+    def _colike(self, split: Split, config, data) -> tuple:
+        """`fit_colike`'s (table, figures) for the split's training data (cached per split and settings)."""
+        key = ("colike", id(split), config.colike, config.colike_lambda, config.colike_min_likes,
+               config.colike_reader_cap)
+        if key not in self._cache:
+            from train.colike import fit_colike
+
+            lone = np.maximum(data.catalogue_likes[data.rows] - data.like_counts, 0)
+            self._cache[key] = fit_colike(data.indptr, data.indices, data.n_works, neighbours=config.colike,
+                                          lam=config.colike_lambda, min_likes=config.colike_min_likes,
+                                          reader_cap=config.colike_reader_cap, seed=config.seed, lone_likes=lone)
         return self._cache[key]
 
     def _universe(self, split: Split, data) -> np.ndarray:
         return np.searchsorted(split.work_ids, data.work_ids)
 
     def _embedding(self, split: Split, config):
-        """(query, target, trained) over the split's universe, and the training data (cached per split)."""
+        """(query, target, trained) over the split's universe, the training data and the fitted model
+        (cached per split)."""
         import torch
 
         from train.data import prepare_data
@@ -97,7 +115,7 @@ class OurModels:
             query[universe], target[universe] = fitted.query, fitted.target
             trained = np.zeros(split.n_works, dtype=bool)
             trained[universe] = True
-            self._cache[key] = ((query, target, trained), data)
+            self._cache[key] = ((query, target, trained), data, fitted)
         return self._cache[key]
 
 

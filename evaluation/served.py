@@ -137,7 +137,8 @@ class ServedFolders:
                 from train.train import train as trainer
 
                 config = ours.config(name, params)
-                trainer(config, data, out, checkpoint_dir=Path(self._tmp.name) / "checkpoints", progress=False)
+                trainer(config, data, out, checkpoint_dir=Path(self._tmp.name) / "checkpoints", progress=False,
+                        parts=ours.parts(name, self.split, params))
                 catalogue = prepare_data(data, config).catalogue_ids
             self._folders[name] = (out, catalogue)
         return self._folders[name]

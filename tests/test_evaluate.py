@@ -302,3 +302,43 @@ def test_the_served_ease_folder_is_the_plain_rows_ease(tmp_path):
     assert np.array_equal(fresh, reused)
     for name in ("colike_indptr.npy", "colike_works.npy", "colike_weights.npy"):
         np.testing.assert_allclose(np.load(tmp_path / "fresh" / name), np.load(tmp_path / "reused" / name), rtol=1e-6)
+
+
+def test_the_served_elsa_folder_is_the_plain_rows_model(tmp_path):
+    """The served folder written from the plain rows' fitted parts is the one the trainer writes when it
+    fits them again."""
+    pytest.importorskip("torch")
+    from evaluation.served import ServedFolders
+    from train.train import train as trainer
+
+    dataset = Dataset.load(tiny_dataset(tmp_path / "tiny"))
+    split = make_split(*dataset.likes(), seed=0)
+    ours = OurModels(dataset)
+    params = {"dim": 8, "epochs": 30, "colike_min_likes": 2}
+    ours.fit("elsa", split, params)
+    folders = ServedFolders(split, dataset)
+    try:
+        reused, _ = folders.folder("elsa", params, ours)
+        fresh = trainer(ours.config("elsa", params), training_dataset(split, dataset), tmp_path / "fresh",
+                        checkpoint_dir=tmp_path / "checkpoints", progress=False)
+        for name in ("colike_indptr.npy", "colike_works.npy", "colike_weights.npy", "profile.npy"):
+            np.testing.assert_allclose(np.load(reused / name), np.load(fresh / name), rtol=1e-6)
+        with np.load(reused / "vectors.npz") as a, np.load(fresh / "vectors.npz") as b:
+            assert sorted(a.files) == sorted(b.files)
+            for name in a.files:
+                np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
+    finally:
+        folders.close()
+
+
+def test_eases_cholesky_inverse_is_the_inverse_and_refuses_a_matrix_that_is_not_positive_definite():
+    from evaluation.baselines import spd_inverse
+
+    rng = np.random.default_rng(0)
+    x = rng.random((900, 301)).astype(np.float32)
+    gram = x.T @ x + 5 * np.eye(301, dtype=np.float32)
+    inverse = spd_inverse(gram.copy(), block=64)  # blocks that do not divide the size
+    np.testing.assert_allclose(inverse @ gram, np.eye(301), atol=1e-3)
+    np.testing.assert_array_equal(inverse, inverse.T)
+    with pytest.raises(np.linalg.LinAlgError):
+        spd_inverse(-gram)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -120,10 +121,25 @@ def validate(data: TrainingData, fitted: Fitted, colike, scoring: dict, profile:
 
 # ---------------------------------------------------------------------------------------- train
 
+@dataclass(frozen=True)
+class Parts:
+    """What `train` fits before it writes a folder, fitted elsewhere with the same config and data."""
+
+    fitted: Fitted
+    colike: tuple | None  # (`fit_colike`'s table, its figures), or None without co-likes
+    profile: np.ndarray  # the dataset's genre profiles (`dataset_profile`)
+
+
+def fusion_settings(config: TrainConfig) -> dict:
+    """A folder's `scoring`: the fusion and reshaping settings of `config`."""
+    return {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k, "genre_weight": config.genre_weight,
+            "popularity": config.popularity, "specificity": config.specificity}
+
+
 def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume: str | Path | None = None,
           checkpoint_dir: str | Path | None = None, extra: tuple[np.ndarray, np.ndarray] | None = None,
           extra_stats: dict | None = None, negatives: tuple[np.ndarray, np.ndarray] | None = None,
-          progress: bool = True) -> Path | None:
+          progress: bool = True, parts: Parts | None = None) -> Path | None:
     """Train, validate and write the model folder `out_dir`.
 
     Args:
@@ -132,6 +148,8 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
         extra: extra (user, work) likes from `read_extra_likes`, with `extra_stats` for the manifest.
         negatives: (user, work) "not interested" marks (same reader ids as `extra`).
         progress: show the tqdm bar.
+        parts: the model, co-like weights and genre profiles already fitted with this config on
+            this dataset (the evaluation's plain rows): written as they are, not fitted again.
 
     Returns:
         The model folder's path on rank 0; None on other ranks.
@@ -158,25 +176,29 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
                  device_name(device))
 
     # The model, then the co-like weights (any model can have them).
-    fitted = spec.fit(config, data, device, progress=progress, resume=resume, checkpoint_dir=checkpoint_dir,
-                      rank=rank, world=world, fingerprint=dataset.fingerprint())
+    if parts is not None:
+        fitted = parts.fitted
+    else:
+        fitted = spec.fit(config, data, device, progress=progress, resume=resume, checkpoint_dir=checkpoint_dir,
+                          rank=rank, world=world, fingerprint=dataset.fingerprint())
     if rank != 0:
         return None
     colike, scoring, colike_figures = None, {}, {}
-    if config.colike:
+    if parts is not None and config.colike:
+        colike, colike_figures = parts.colike
+        scoring = fusion_settings(config)
+    elif config.colike:
         started = time.perf_counter()
         lone = data.catalogue_likes[data.rows] - data.like_counts  # likes of readers no model learns from
         colike, colike_figures = fit_colike(data.indptr, data.indices, data.n_works, neighbours=config.colike,
                                             lam=config.colike_lambda, min_likes=config.colike_min_likes,
                                             reader_cap=config.colike_reader_cap, seed=config.seed, device=device,
                                             lone_likes=np.maximum(lone, 0))
-        scoring = {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k,
-                   "genre_weight": config.genre_weight, "popularity": config.popularity,
-                   "specificity": config.specificity}
+        scoring = fusion_settings(config)
         colike_figures["colike_seconds"] = round(time.perf_counter() - started, 2)
 
     # Validation as the engine scores, then the folder.
-    profile = dataset_profile(dataset, dataset.folder)
+    profile = parts.profile if parts is not None else dataset_profile(dataset, dataset.folder)
     figures = validate(data, fitted, colike, scoring, profile[data.work_ids])
     if figures and progress:
         log.info("validation hit@%d %.4f, mean rank %.2f%% of %s works", HIT_AT, figures["hit@20"],
