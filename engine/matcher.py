@@ -115,7 +115,8 @@ class _Strings:
     """Many strings in one UTF-8 buffer plus offsets: a fraction of the memory of a list of str."""
 
     def __init__(self, data: bytes, offsets: np.ndarray):
-        self.data, self.offsets = data, offsets
+        self.data, self.offsets = data, np.ascontiguousarray(offsets, np.int64)
+        self._at = memoryview(self.offsets)  # Python ints without numpy's per-item cost
 
     @classmethod
     def from_list(cls, texts: Sequence[str]) -> "_Strings":
@@ -125,7 +126,13 @@ class _Strings:
         return cls(b"".join(encoded), offsets)
 
     def __getitem__(self, i: int) -> str:
-        return self.data[self.offsets[i]:self.offsets[i + 1]].decode("utf-8")
+        return self.data[self._at[i]:self._at[i + 1]].decode("utf-8")
+
+    def many(self, ids: np.ndarray) -> list[str]:
+        """The strings at `ids`, in order."""
+        ids = np.asarray(ids, np.int64)
+        data = self.data
+        return [data[a:b].decode("utf-8") for a, b in zip(self.offsets[ids].tolist(), self.offsets[ids + 1].tolist())]
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -282,7 +289,7 @@ class TitleMatcher:
                 ids, shared = np.unique(np.concatenate(lists), return_counts=True)
                 dice = 2 * shared / (len(grams) + self.word_grams[ids])
                 ids = ids[_top(dice, 40)]
-                sims = process.cdist([word], [self._vocab[i] for i in ids], scorer=fuzz.ratio,
+                sims = process.cdist([word], self._vocab.many(ids), scorer=fuzz.ratio,
                                      dtype=np.float32, workers=1)[0]
                 for i in _top(sims, 6):
                     if sims[i] >= 70 and self.df[field * v + ids[i]] > 0:
@@ -505,8 +512,8 @@ class TitleMatcher:
         ids = np.unique(np.concatenate(candidates)).astype(np.int64)
         if not len(ids):
             return []
-        titles = [self._titles[i] for i in ids]
-        authors = [self._authors[a] for a in self._doc_author[ids]]
+        titles = self._titles.many(ids)
+        authors = self._authors.many(self._doc_author[ids])
         text = self._text_scores(q, hypotheses, titles, authors, marked=marked)
         # "Wicked" names "Wicked: The Life and Times of ..." nearly as well as a book titled "Wicked".
         text[np.isin(ids, mains)] = np.maximum(text[np.isin(ids, mains)], self.MAIN_TITLE_SCORE)
@@ -663,15 +670,19 @@ def _likeness(query: str, choices: list[str]) -> np.ndarray:
     best = np.maximum(edit, 0.95 * scores(fuzz.token_sort_ratio))
     if " " in query:
         # Token sets forgive words the query leaves out, not words it adds that the
-        # title lacks ("the book of night" is not "The Night").
-        token_set = 0.9 * scores(fuzz.token_set_ratio)
+        # title lacks ("the book of night" is not "The Night"). (Scored only where 90, their
+        # most, would beat the best so far.)
+        low = np.flatnonzero(best < 91)  # (0.9 x 100 with rounding stays below 91)
+        token_set = 0.9 * _scores(query, [choices[i] for i in low], fuzz.token_set_ratio)
         # The query adds more words than it leaves out exactly when it has more distinct words.
         n_words = len(set(query.split()))
-        shorter = [i for i in np.flatnonzero(token_set > best).tolist() if len(set(choices[i].split())) < n_words]
+        shorter = [j for j in np.flatnonzero(token_set > best[low]).tolist()
+                   if len(set(choices[low[j]].split())) < n_words]
         token_set[shorter] *= 0.7 / 0.9
-        best = np.maximum(best, token_set)
+        best[low] = np.maximum(best[low], token_set)
     if len(query) >= 8:
-        best = np.maximum(best, 0.85 * scores(fuzz.partial_ratio))
+        low = np.flatnonzero(best < 86)  # (where 85, its most, would beat the best so far)
+        best[low] = np.maximum(best[low], 0.85 * _scores(query, [choices[i] for i in low], fuzz.partial_ratio))
     return 0.8 * best + 0.2 * edit
 
 
