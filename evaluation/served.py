@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable
 
@@ -67,10 +68,15 @@ def served_metrics(folder: Path, split: Split, catalogue_ids: np.ndarray, rariti
     with spawned or contextlib.nullcontext() as pool:
         for name in rarities:
             job = (str(folder), tuple(rules), name, k, lang)
-            if pool is None:
+            parts = None
+            if pool is not None:
+                try:
+                    parts = list(pool.map(_ask, [job] * workers, [[queries[i] for i in share] for share in shares]))
+                except BrokenProcessPool:  # e.g. a calling script without `if __name__ == "__main__":`
+                    log.warning("the served readers' processes could not start; serving them in this process")
+                    pool, shares = None, [np.arange(len(readers))]
+            if parts is None:
                 parts = [_ask(job, queries)]
-            else:
-                parts = list(pool.map(_ask, [job] * workers, [[queries[i] for i in share] for share in shares]))
             top = np.full((len(readers), k), -1, np.int64)
             support, skipped, lists = [], dict.fromkeys(SKIP_REASONS, 0), 0
             for share, (picked, picked_support, part_skipped, part_lists) in zip(shares, parts):

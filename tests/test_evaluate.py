@@ -182,7 +182,7 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
         main(["eval", "--dataset", str(tmp_path / "nothing"), "--methods", "popularity"])
 
 
-def test_served_equals_the_plain_evaluation_without_diversity(tmp_path):
+def test_served_equals_the_plain_evaluation_without_diversity(tmp_path, monkeypatch):
     """`--served` asks Engine.recommend reader by reader; with the per-author and per-series
     limits off it must measure what the plain evaluation measures, at every rarity."""
     pytest.importorskip("torch")
@@ -208,6 +208,17 @@ def test_served_equals_the_plain_evaluation_without_diversity(tmp_path):
     shared = served_metrics(folder, split, prepare_data(data, config).catalogue_ids, ["rare"],
                             rules=[r for r in SKIP_REASONS if r != "diversity"], workers=2)
     assert shared["rare"] == pytest.approx(served["rare"], nan_ok=True)
+    # Processes that cannot start (a calling script without a main guard): served in this one.
+    import evaluation.served
+
+    class Broken(evaluation.served.ProcessPoolExecutor):
+        def map(self, *args, **kwargs):
+            raise evaluation.served.BrokenProcessPool("cannot start")
+
+    monkeypatch.setattr(evaluation.served, "ProcessPoolExecutor", Broken)
+    alone = served_metrics(folder, split, prepare_data(data, config).catalogue_ids, ["rare"],
+                           rules=[r for r in SKIP_REASONS if r != "diversity"], workers=2)
+    assert alone["rare"] == pytest.approx(served["rare"], nan_ok=True)
     # What the rules did: under `rare` every pick rests on at least one co-reader.
     assert served["rare"]["support0_share"] == 0 and 0 <= served["rare"]["support1_share"] <= 1
     assert plain["any"]["recall"] > 0 and plain["rare"]["recall"] > 0
