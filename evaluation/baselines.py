@@ -196,7 +196,8 @@ BASELINES: dict[str, Method] = {m.name: m for m in (
 
 
 def write_ease_folder(out, dataset, lam: float, neighbours: int = EASE_NEIGHBOURS,
-                      fitted: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                      fitted: tuple[np.ndarray, np.ndarray] | None = None,
+                      profile: np.ndarray | None = None) -> np.ndarray:
     """A model folder serving EASE through the engine, and its catalogue's dataset work ids.
 
     No embedding: EASE's weights, each work's `neighbours` largest by magnitude, are the
@@ -206,6 +207,8 @@ def write_ease_folder(out, dataset, lam: float, neighbours: int = EASE_NEIGHBOUR
     Args:
         fitted: EASE already fitted on these very likes, as (dataset work ids of its works,
             weights among them); fitted here when None.
+        profile: The dataset's genre profiles (`train.profiles.dataset_profile`) when already
+            carried; carried here when None.
     """
     from scipy.sparse import csr_matrix
 
@@ -243,5 +246,6 @@ def write_ease_folder(out, dataset, lam: float, neighbours: int = EASE_NEIGHBOUR
                        fans=to_catalogue(fans(data.indptr, data.indices, data.n_works), data.rows, n, renumber=False),
                        config={"model": "ease", "lambda": lam, "neighbours": neighbours}, metrics={},
                        data_fingerprint=dataset.fingerprint(),
-                       profile=dataset_profile(dataset, dataset.folder)[data.catalogue_ids])
+                       profile=(profile if profile is not None else dataset_profile(dataset, dataset.folder))[
+                           data.catalogue_ids])
     return data.catalogue_ids

@@ -55,7 +55,7 @@ class OurModels:
         config = self.config(name, params)
         _, data, fitted = self._embedding(split, config)
         return Parts(fitted, self._colike(split, config, data) if config.colike else None,
-                     self._profile_table(split))
+                     self.profile_table(split))
 
     def profiles(self, split: Split):
         """The genre profiles of the split's universe, carried from the labels with its training likes only."""
@@ -63,10 +63,11 @@ class OurModels:
 
         key = ("profiles", id(split))
         if key not in self._cache:
-            self._cache[key] = Profiles(self._profile_table(split)[split.work_ids])
+            self._cache[key] = Profiles(self.profile_table(split)[split.work_ids])
         return self._cache[key]
 
-    def _profile_table(self, split: Split) -> np.ndarray:
+    def profile_table(self, split: Split) -> np.ndarray:
+        """The genre profiles of the split's training dataset (`train.profiles.dataset_profile`), carried once."""
         from train.profiles import dataset_profile
 
         key = ("profile table", id(split))

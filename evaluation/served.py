@@ -138,7 +138,8 @@ class ServedFolders:
             if name == "ease":
                 keep, weights = getattr(self.scorers.get("ease"), "weights", (None, None))
                 fitted = (self.split.work_ids[keep], weights) if keep is not None else None
-                catalogue = write_ease_folder(out, data, params["lambda"], fitted=fitted)
+                catalogue = write_ease_folder(out, data, params["lambda"], fitted=fitted,
+                                              profile=ours.profile_table(self.split))
             else:
                 from train.train import train as trainer
 

@@ -309,9 +309,11 @@ def test_the_served_ease_folder_is_the_plain_rows_ease(tmp_path):
     keep, weights = BASELINES["ease"].fit(split, {"lambda": 10.0}).weights
     data = training_dataset(split, dataset)
     fresh = write_ease_folder(tmp_path / "fresh", data, 10.0)
-    reused = write_ease_folder(tmp_path / "reused", data, 10.0, fitted=(split.work_ids[keep], weights))
+    profile = OurModels(dataset).profile_table(split)  # the plain rows' profiles, carried once
+    reused = write_ease_folder(tmp_path / "reused", data, 10.0, fitted=(split.work_ids[keep], weights),
+                               profile=profile)
     assert np.array_equal(fresh, reused)
-    for name in ("colike_indptr.npy", "colike_works.npy", "colike_weights.npy"):
+    for name in ("colike_indptr.npy", "colike_works.npy", "colike_weights.npy", "profile.npy"):
         np.testing.assert_allclose(np.load(tmp_path / "fresh" / name), np.load(tmp_path / "reused" / name), rtol=1e-6)
 
 
