@@ -75,8 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-config", action="append", default=[], metavar="KEY=VALUE",
                         help="a training setting of rarereads' models (repeatable), e.g. dim=64; it is not tuned")
     parser.add_argument("--tune", action="store_true",
-                        help="search every method's grid on the validation split again and record the choices in "
-                             "evaluation/chosen.json (without it, the recorded choices are used)")
+                        help="search the methods' grids on the validation split again and record the choices in "
+                             "evaluation/chosen.json (without it, the recorded choices are used; with --methods, "
+                             "those methods' choices are replaced)")
     parser.add_argument("--chosen", default=None, metavar="JSON",
                         help="settings to use instead of the recorded ones, as a JSON object method -> settings "
                              '(e.g. {"ease": {"lambda": 100}})')
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from .metrics import json_value, markdown_table
     from .models import OurModels
     from .protocol import make_split
-    from .search import choose, read_chosen, write_chosen
+    from .search import choose, read_chosen, read_search, write_chosen
     from .served import ServedFolders, rule_costs, served_rows
 
     started = time.perf_counter()
@@ -155,10 +156,15 @@ def run(args: argparse.Namespace) -> int:
         notes[name] = method.note
         log.info("%s: %s %s; fitted in %.0f s", name, "chose" if tried else "uses", params or "(no settings)",
                  time.perf_counter() - t0)
-    if args.tune and not overrides and not args.chosen and set(names) == set(methods()):
-        path = write_chosen(args.protocol, chosen, {"seed": args.seed, "k": args.k, "dataset": dataset.fingerprint(),
-                                                    "objective": "recall@k any + pop_recall@k " + rarity_mod.DEFAULT_RARITY})
-        log.info("recorded the choices in %s", path)
+    search = {"seed": args.seed, "k": args.k, "dataset": dataset.fingerprint(),
+              "objective": "recall@k any + pop_recall@k " + rarity_mod.DEFAULT_RARITY}
+    if args.tune and not overrides and not args.chosen:
+        # Some methods' choices join the others' only when those were searched the same way.
+        if set(names) == set(methods()) or read_search(args.protocol) == search:
+            path = write_chosen(args.protocol, {n: chosen[n] for n in names}, search)
+            log.info("recorded the choices of %s in %s", ", ".join(names), path)
+        else:
+            log.warning("not recorded: the other methods' choices were searched otherwise; --tune every method")
     metrics = evaluate_scorers(scorers, split, rarities, args.k, args.batch_size)
     rows = [{"method": m, "rarity": r, **{c: json_value(v) for c, v in metrics[m][r].items()}}
             for m in names for r in rarities]

@@ -66,6 +66,14 @@ def read_chosen(protocol: str, fingerprint: str, path: Path | None = None) -> di
     return {name: entry["params"] for name, entry in recorded.get(protocol, {}).items()}
 
 
+def read_search(protocol: str, path: Path | None = None) -> dict:
+    """How the recorded choices for `protocol` were searched (dataset, seed, k, objective; {} when none are)."""
+    try:
+        return json.loads((path or CHOSEN).read_text()).get("_searches", {}).get(protocol, {})
+    except (OSError, ValueError):
+        return {}
+
+
 def write_chosen(protocol: str, chosen: dict[str, dict], info: dict, path: Path | None = None) -> Path:
     """Record a search's choices for `protocol` (others' entries kept): `chosen` is method ->
     {"params", "validation"} as `rarereads eval --tune` found them; `info` says how."""

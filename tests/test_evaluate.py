@@ -270,11 +270,29 @@ def test_recorded_choices_are_reused_and_tune_records_new_ones(tmp_path, monkeyp
     assert len(recorded["readme"]["itemknn"]["validation"]) == 2  # both grid points, with their objectives
     assert "pop_recall" in recorded["_searches"]["readme"]["objective"]
     caplog.clear()
+    searched = recorded["readme"]["itemknn"]["params"]
     recorded["readme"]["itemknn"]["params"] = {"alpha": 0.75}
     chosen.write_text(json.dumps(recorded))
     with caplog.at_level("INFO", logger="evaluation"):
         assert main(["eval", "--dataset", str(folder), "--methods", "itemknn", "--rarities", "any", "--json"]) == 0
     assert "validation objective" not in caplog.text and "itemknn: uses {'alpha': 0.75}" in caplog.text
+    # Searching one method again replaces its choice when the others were searched the same way ...
+    monkeypatch.setattr("evaluation.cli.methods", lambda: ("itemknn", "popularity"))
+    recorded["readme"]["popularity"] = {"params": {}, "validation": []}
+    chosen.write_text(json.dumps(recorded))
+    assert main(["eval", "--dataset", str(folder), "--methods", "itemknn", "--rarities", "any,rare", "--tune",
+                 "--json"]) == 0
+    again = json.loads(chosen.read_text())
+    assert again["readme"]["itemknn"]["params"] == searched  # the hand-set choice is replaced by the search's
+    assert again["readme"]["itemknn"]["validation"] == json.loads(json.dumps(
+        recorded["readme"]["itemknn"]["validation"]))  # the same search found the same objectives
+    assert again["readme"]["popularity"] == recorded["readme"]["popularity"] and again["_searches"] == recorded["_searches"]
+    # ... and not when they were searched with another seed
+    caplog.clear()
+    with caplog.at_level("INFO", logger="evaluation"):
+        assert main(["eval", "--dataset", str(folder), "--methods", "itemknn", "--rarities", "any,rare", "--tune",
+                     "--seed", "3", "--json"]) == 0
+    assert "not recorded" in caplog.text and json.loads(chosen.read_text()) == again
     other = tmp_path / "other"  # another dataset: the recorded choices are not its own, so it searches
     Dataset(*(getattr(Dataset.load(folder), f) for f in ("works", "user", "work")),
             np.full(len(Dataset.load(folder).user), 9.0, np.float32), 10).save(other)
