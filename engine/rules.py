@@ -221,7 +221,15 @@ class ListRules:
         key = series_key(self.catalogue.series[work.id])
         if not key:
             return False
-        if key in request.universes:
-            return True
+        words = set(key.split())
+        if any(set(universe.split()) <= words for universe in request.universes):
+            return True  # "prelude to dune" (goodbooks' name for House Atreides' series) is Dune's universe
         person = name_tokens(work.author)
-        return any(key == theirs and same_person(person, who) for who, theirs in request.own_series)
+        return any(_one_series(key, theirs) and same_person(person, who) for who, theirs in request.own_series)
+
+
+def _one_series(a: str, b: str) -> bool:
+    """Whether two series keys of one author name one series: one's words are all the other's
+    ("hitchhikers" of "Hitchhiker's Trilogy" and "hitchhikers guide to galaxy")."""
+    a_words, b_words = set(a.split()), set(b.split())
+    return bool(a_words) and bool(b_words) and (a_words <= b_words or b_words <= a_words)

@@ -306,17 +306,20 @@ def test_picture_books_and_childrens_novels_for_a_grown_up_reader(tmp_path):
 
 
 def test_the_seeds_own_universe_is_its_series_whoever_wrote_it(tmp_path):
-    """House Atreides ("Dune: House Trilogy") is Dune's own universe ("Dune Chronicles"); a book in a
-    publisher's line that Dune's edition shares ("Ace Science Fiction") is not."""
+    """House Atreides ("Dune: House Trilogy") and House Harkonnen ("Prelude to Dune", as goodbooks-10k
+    names it) are Dune's own universe ("Dune Chronicles"); a book in a publisher's line that Dune's
+    edition shares ("Ace Science Fiction") is not."""
     dune = Book("Dune", "Frank Herbert", "0441172660", series="Dune Chronicles", genre="scifi")
     engine = build(tmp_path, [dune], [Book("House Atreides", "Brian Herbert", score=0.9, co_readers=3,
                                            series="Dune: House Trilogy", genre="scifi"),
+                                      Book("House Harkonnen", "Brian Herbert", score=0.88, co_readers=3,
+                                           series="Prelude to Dune", genre="scifi"),
                                       Book("The Butlerian Jihad", "Brian Herbert", score=0.85, co_readers=3,
                                            series="Dune Series", genre="scifi"),
                                       Book("Ringworld", "Larry Niven", score=0.8, co_readers=3, genre="scifi",
                                            series="Ace Science Fiction")])
     result = engine.recommend([0], k=10)
-    assert titles(result) == ["Ringworld"] and result.skipped["same_book"] == 2
+    assert titles(result) == ["Ringworld"] and result.skipped["same_book"] == 3
 
 
 def test_one_author_however_the_name_is_written(tmp_path):
@@ -340,6 +343,22 @@ def test_the_seeds_own_series_by_its_series_note(tmp_path):
                                              genre="mystery", series="Stephanie Plum Novels")])
     result = engine.recommend([0], k=10)
     assert titles(result) == ["Keziah Dane", "One for the Money"] and result.skipped["same_book"] == 1
+
+
+def test_one_authors_series_named_two_ways_is_one_series(tmp_path):
+    """"Hitchhiker's Trilogy" on one book's editions and "Hitchhiker's Guide to the Galaxy" on the
+    seed's are one series of one author; the same words under another author's name are not."""
+    guide = Book("The Hitchhiker's Guide to the Galaxy", "Douglas Adams", series="Hitchhiker's Guide to the Galaxy",
+                 genre="scifi")
+    engine = build(tmp_path, [guide], [Book("Restaurnt End Univ", "Douglas Adams", score=0.9, co_readers=4,
+                                            series="Hitchhiker's Trilogy", genre="scifi"),
+                                       Book("Dirk Gently's Holistic Detective Agency", "Douglas Adams", score=0.8,
+                                            co_readers=4, genre="scifi"),
+                                       Book("A Hitchhiker's Trilogy", "Someone Else", score=0.7, co_readers=4,
+                                            series="Hitchhiker's Trilogy", genre="scifi")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Dirk Gently's Holistic Detective Agency", "A Hitchhiker's Trilogy"]
+    assert result.skipped["same_book"] == 1
 
 
 def test_a_companion_or_a_same_author_title_word_is_the_seeds_own_series(tmp_path):

@@ -1,0 +1,67 @@
+"""Series notes from goodbooks-10k (`train.series`): known answers, and the shipped dataset carries them."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from engine.dataset import Dataset, Works
+from train.series import build_table, fill, read_table
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
+HEADER = ["book_id", "isbn", "authors", "original_title", "title", "ratings_count"]
+BOOKS = [
+    ["1", "671525808", "Douglas Adams", "So Long, and Thanks for All the Fish",
+     "So Long, and Thanks for All the Fish (Hitchhiker's Guide to the Galaxy, #4)", "93774"],
+    ["2", "582418275", "John Grisham", "The Firm", "The Firm (Penguin Readers, Level 5)", "488269"],
+    ["3", "044021145X", "John Grisham", "The Firm", "The Firm", "6962"],
+    ["4", "316602906", "James Patterson", "The Big Bad Wolf", "The Big Bad Wolf  (Alex Cross, #9)", "37060"],
+    ["5", "345391802", "Douglas Adams", "The Hitchhiker's Guide to the Galaxy",
+     "The Hitchhiker's Guide to the Galaxy (Hitchhiker's Guide to the Galaxy, #1)", "1000000"],
+    ["6", "441172717", "Frank Herbert", "Dune", "Dune (Dune Chronicles #1)", "500000"],
+    ["7", "439023483", "Suzanne Collins", "The Hunger Games", "The Hunger Games", "4780653"],
+]
+
+
+def _table(tmp_path):
+    path = tmp_path / "books.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(BOOKS)
+    return build_table(path)
+
+
+def _works(rows):
+    titles, authors, isbns, series = zip(*rows)
+    return Works(list(titles), list(authors), np.zeros(len(rows), np.int32), [""] * len(rows), list(isbns),
+                 None, list(series))
+
+
+def test_works_take_the_series_goodbooks_names_for_them(tmp_path):
+    table = _table(tmp_path)
+    assert not any(r["series"] == "Penguin Readers, Level" for r in table)  # a graded reader's line is no series
+    assert not any(r["title"] == "The Hunger Games" for r in table)  # a book without a series competes with none
+    works = _works([
+        ("So Long, and Thanks for All the Fish", "Douglas Adams", "0671525808", "Hitchhiker's Trilogy"),
+        ("The Firm", "John Grisham", "0582418275|044021145X", "Random House Large Print"),
+        ("Big Bad Wolf", "James Patterson", "0316602906", ""),  # its ISBN, not its title, finds it
+        ("Dune", "Frank Herbert", "", "Dune Chronicles #1"),  # the editions' own note, with its volume, stays
+        ("Life, the Universe and Everything", "Douglas Adams", "", "Hitchhiker's Trilogy"),  # as So Long's editions
+        ("Life, the Universe and Everything", "Someone Else", "", "Hitchhiker's Trilogy"),  # not Adams
+    ])
+    changed = fill(works, table)
+    assert works.series == ["Hitchhiker's Guide to the Galaxy", "Random House Large Print", "Alex Cross",
+                            "Dune Chronicles #1", "Hitchhiker's Guide to the Galaxy", "Hitchhiker's Trilogy"]
+    assert changed == 3
+    assert fill(works, table) == 0  # filled once, nothing more to fill
+
+
+def test_the_shipped_dataset_carries_the_shipped_series():
+    works = Dataset.load(DATA).works
+    before = list(works.series)
+    assert fill(works, read_table()) == 0, "run `python -m train.series fill data/bookcrossing`"
+    assert works.series == before
+    titles = {t: i for i, t in enumerate(works.title)}
+    assert works.series[titles["The Big Bad Wolf"]] == "Alex Cross"
