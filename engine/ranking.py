@@ -18,7 +18,10 @@ the works the rarity setting allows, each order's best `POOL` works get
 candidates. Optional terms of the folder's `scoring` then reshape it for each reader:
 `genre_weight` multiplies by `((GENRE_FLOOR + fit) / (GENRE_FLOOR + 1))^genre_weight`,
 where fit is how well the candidate's genre fits the reader's books (`engine.profiles`:
-the genre profiles as side information); `specificity` multiplies by
+the genre profiles as side information), a prior that co-readers outweigh: with
+`genre_evidence` e > 0 the exponent is `genre_weight * e / (e + support)`, so a book that
+many of the reader's co-readers loved keeps its place whatever its genre, and one on thin
+evidence leans on its genre; `specificity` multiplies by
 `((SHARE_FLOOR + share) / (SHARE_FLOOR + 1))^specificity`, where share is the part of the
 candidate's readers who liked one of the reader's books (a book *their* readers love, not a
 classic everyone names); and `popularity` divides by `(1 + likes)^popularity` (the
@@ -33,13 +36,14 @@ import numpy as np
 POOL = 500  # candidates each order contributes, and a rarity setting re-ranks (the engine's index fetch)
 
 # The defaults a trained folder's scoring takes (`train.config` reads them from here). The fusion
-# weight was chosen on the README protocol's validation split; the genre weight on blind reads of
-# seeds drawn for them (2 against 0.5: fewer mismatches, preferred on 13 and 12 of 20 seeds), at a
-# cost measured on the validation split (BENCHMARKS.md); popularity and specificity lowered the
-# validation objective and are off.
-DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 2.0, "popularity": 0.0, "specificity": 0.0}
+# weight and the genre evidence were chosen on the README protocol's validation split
+# (`evaluation/chosen.json`); the genre weight on blind reads of seeds drawn for them (2 against
+# 0.5: fewer mismatches, preferred on 13 and 12 of 20 seeds); popularity and specificity lowered
+# the validation objective and are off.
+DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 2.0, "genre_evidence": 3.0, "popularity": 0.0,
+                  "specificity": 0.0}
 # A folder's scoring without these terms (EASE served, folders written before them) has them off.
-TERMS_OFF = {"genre_weight": 0.0, "popularity": 0.0, "specificity": 0.0}
+TERMS_OFF = {"genre_weight": 0.0, "genre_evidence": 0.0, "popularity": 0.0, "specificity": 0.0}
 SHARE_FLOOR = 0.05  # the specificity term's floor: a candidate none of whose readers liked the query keeps (0.05/1.05)^s
 GENRE_FLOOR = 0.25  # a candidate of another genre keeps (0.25 / 1.25)^genre_weight of its fused score
 UNKNOWN_FIT = 0.5  # the genre fit assumed for a candidate nobody profiled
@@ -122,10 +126,12 @@ def reshape(fused: np.ndarray, ids: np.ndarray, scoring: dict, likes: np.ndarray
     terms (see the module docstring); `fit` (shaped like `ids`, NaN unknown), `support` (co-readers,
     shaped like `ids`) and `likes` (per work) as available."""
     gamma, alpha = float(scoring.get("genre_weight", 0.0)), float(scoring.get("popularity", 0.0))
-    beta = float(scoring.get("specificity", 0.0))
+    beta, evidence = float(scoring.get("specificity", 0.0)), float(scoring.get("genre_evidence", 0.0))
     out = np.asarray(fused, np.float64)
     if gamma and fit is not None:
         fit = np.where(np.isnan(fit), UNKNOWN_FIT, fit)
+        if evidence and support is not None:
+            gamma = gamma * evidence / (evidence + np.asarray(support, np.float64))
         out = out * ((GENRE_FLOOR + fit) / (GENRE_FLOOR + 1.0)) ** gamma
     if beta and support is not None and likes is not None:
         share = np.clip(np.asarray(support, np.float64) / np.maximum(likes[ids], 1), 0.0, 1.0)
@@ -133,6 +139,12 @@ def reshape(fused: np.ndarray, ids: np.ndarray, scoring: dict, likes: np.ndarray
     if alpha and likes is not None:
         out = out * (1.0 + likes[ids]) ** -alpha
     return np.where(np.isfinite(fused), out, -np.inf)
+
+
+def uses_support(scoring: dict) -> bool:
+    """Whether a folder's scoring reads its candidates' co-readers (the specificity term, or a genre
+    term that co-readers outweigh)."""
+    return bool(scoring.get("specificity") or (scoring.get("genre_weight") and scoring.get("genre_evidence")))
 
 
 def fuse_lists(colike: tuple[np.ndarray, np.ndarray], dense: tuple[np.ndarray, np.ndarray], scoring: dict,
@@ -189,6 +201,7 @@ class FolderScorer:
         self.profiles = profiles  # engine.profiles.Profiles, for the genre term
         self.fans = fans  # scipy CSR [n, readers], the training readers of each work, for the specificity term
         self._parts = (None, None)
+        self._every = (None, None)
 
     @classmethod
     def from_folder(cls, folder) -> "FolderScorer":
@@ -219,6 +232,17 @@ class FolderScorer:
         scores[rows, product.indices] = product.data
         return scores
 
+    def _support(self, shelves) -> np.ndarray:
+        """`[b, n]` co-readers of every work for each shelf: training readers who liked it and a
+        book of the shelf (computed once a batch, for every rarity)."""
+        key, every = self._every
+        if key is not shelves:
+            co_readers = (shelves @ self.fans).tocsr()
+            co_readers.data[:] = 1
+            every = (co_readers @ self.fans.T).toarray().astype(np.float32)
+            self._every = (shelves, every)
+        return every
+
     def __call__(self, readers, shelves, allowed: np.ndarray | None = None):
         """Scores in the engine's order: `[b, n]` dense scores, or with co-like weights the fused
         candidates as `(ids [b, c], scores [b, c])` (the two pools' union, as the engine's).
@@ -244,11 +268,8 @@ class FolderScorer:
         if self.scoring["genre_weight"] and self.profiles is not None:
             mixes, adults = self.profiles.mixes(shelves)
             fit = self.profiles.fit_rows(mixes, adults, ids)
-        if self.scoring["specificity"] and self.fans is not None:
-            co_readers = (shelves @ self.fans).tocsr()
-            co_readers.data[:] = 1
-            every = np.asarray((co_readers @ self.fans.T).todense())
-            support = np.take_along_axis(every, ids, axis=1)
+        if uses_support(self.scoring) and self.fans is not None:
+            support = np.take_along_axis(self._support(shelves), ids, axis=1)
         return ids, reshape(fused, ids, self.scoring, self.likes, fit, support)
 
 
@@ -328,6 +349,6 @@ class Ranker:
         fused = fuse(pool_ranks(colike_all, POOL), pool_ranks(dense_all, POOL),
                      float(self.scoring["fusion_weight"]), float(self.scoring["fusion_k"]))
         needs_fit = self.scoring["genre_weight"] and fit is not None
-        needs_support = self.scoring["specificity"] and support is not None
+        needs_support = uses_support(self.scoring) and support is not None
         return ids, reshape(fused, ids, self.scoring, self.likes, fit(ids) if needs_fit else None,
                             support(ids) if needs_support else None)

@@ -102,8 +102,8 @@ class OurModels:
 
         structural = {k: v for k, v in vars(config).items()
                       if k not in ("colike", "colike_lambda", "colike_min_likes", "colike_reader_cap",
-                                   "fusion_weight", "fusion_k", "genre_weight", "popularity",
-                                   "specificity")}
+                                   "fusion_weight", "fusion_k", "genre_weight", "genre_evidence",
+                                   "popularity", "specificity")}
         key = ("embedding", id(split), tuple(sorted(structural.items())))
         if key not in self._cache:
             if config.threads:

@@ -46,7 +46,8 @@ def folder(tmp_path_factory):
     return write_model_folder(
         tmp_path_factory.mktemp("m") / "model", works=works, likes=likes, query=query, target=target,
         colike=(colike.indptr, colike.indices, colike.data), fans=fans, profile=P.encode(genres, audience),
-        scoring={"fusion_weight": 0.4, "fusion_k": 20, "genre_weight": 2.0, "popularity": 0.5, "specificity": 1.0},
+        scoring={"fusion_weight": 0.4, "fusion_k": 20, "genre_weight": 2.0, "genre_evidence": 2.0, "popularity": 0.5,
+                 "specificity": 1.0},
         config={}, metrics={}, data_fingerprint="parity")
 
 
@@ -76,11 +77,30 @@ def test_the_genre_and_popularity_terms_change_the_order(folder):
     without = FolderScorer(engine.folder.query, engine.folder.target, engine.folder.trained, with_terms.colike,
                            {"fusion_weight": 0.4, "fusion_k": 20})
     assert without.scoring["genre_weight"] == 0 == without.scoring["popularity"] == without.scoring["specificity"]  # absent: off
+    assert without.scoring["genre_evidence"] == 0
     shelves = csr_matrix((np.ones(1, np.float32), ([0], [0])), shape=(1, N))
     (a_ids, a), (b_ids, b) = with_terms(np.arange(1), shelves), without(np.arange(1), shelves)
     order = lambda ids, s: ids[0][np.argsort(-s[0], kind="stable")][np.isfinite(np.sort(-s[0]))].tolist()  # noqa: E731
     assert order(a_ids, a) != order(b_ids, b)
     assert sorted(order(a_ids, a)) == sorted(order(b_ids, b))  # the same candidates, another order
+
+
+def test_co_readers_outweigh_the_genre_term_when_it_asks_for_evidence():
+    """A book of another genre that many co-readers loved keeps its place with `genre_evidence`; on
+    thin evidence it still yields to a book of the reader's genre (known answers)."""
+    from engine.ranking import GENRE_FLOOR, reshape
+
+    fused = np.array([[1.0, 0.8, 0.7]])  # the fused order: the other-genre book first
+    ids = np.array([[0, 1, 2]])
+    fit = np.array([[0.0, 1.0, 1.0]])
+    thin, strong = np.array([[1, 1, 1]]), np.array([[40, 1, 1]])
+    prior = {"genre_weight": 2.0}
+    assert reshape(fused, ids, prior, None, fit, strong)[0].argmax() == 1  # no evidence term: genre decides
+    evidence = {**prior, "genre_evidence": 2.0}
+    assert reshape(fused, ids, evidence, None, fit, thin)[0].argmax() == 1  # one co-reader: the genre still decides
+    kept = reshape(fused, ids, evidence, None, fit, strong)[0]
+    assert kept.argmax() == 0  # forty co-readers: it keeps its place
+    assert kept[0] == pytest.approx(1.0 * (GENRE_FLOOR / (GENRE_FLOOR + 1)) ** (2.0 * 2 / 42))
 
 
 def test_validation_ranks_the_held_out_work_where_the_scorer_does(folder):

@@ -42,6 +42,9 @@ class TrainConfig:
     fusion_k: int = setting(DEFAULT_FUSION["fusion_k"], "reciprocal-rank fusion constant: 1 / (fusion_k + rank)")
     genre_weight: float = setting(
         DEFAULT_FUSION["genre_weight"], "how much the fused order leans to the reader's genres (genre profiles; 0: not)")
+    genre_evidence: float = setting(
+        DEFAULT_FUSION["genre_evidence"], "co-readers that halve the genre term for a work (many co-readers outweigh "
+        "its genre; 0: the genre term whatever the evidence)")
     popularity: float = setting(
         DEFAULT_FUSION["popularity"], "how much the fused order leans away from much-liked works, (1 + likes)^-popularity")
     specificity: float = setting(
@@ -107,8 +110,8 @@ class TrainConfig:
             raise ValueError("colike_lambda must be positive")
         if not 0 <= self.fusion_weight <= 1:
             raise ValueError("fusion_weight must be between 0 and 1")
-        if min(self.genre_weight, self.popularity, self.specificity) < 0:
-            raise ValueError("genre_weight, popularity and specificity must be 0 or more")
+        if min(self.genre_weight, self.genre_evidence, self.popularity, self.specificity) < 0:
+            raise ValueError("genre_weight, genre_evidence, popularity and specificity must be 0 or more")
         return self
 
     @classmethod
