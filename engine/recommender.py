@@ -291,16 +291,21 @@ class Engine:
             fan_sources = np.repeat(np.arange(len(source_fans)), [len(f) for f in source_fans])
             order = np.argsort(fan_readers, kind="stable")
             fan_index = (fan_readers[order], fan_sources[order])
-        fitted: dict[str, np.ndarray] = {}  # the candidates' genre fits: the genre term's, then the kind rule's
+        fitted: dict[str, np.ndarray] = {}  # the candidates' genre fits and co-readers: the terms', then the rules'
 
         def fit(ids: np.ndarray) -> np.ndarray:
             fitted["fits"] = self.rules.fits(request, ids)
             return fitted["fits"]
 
+        def support(ids: np.ndarray) -> np.ndarray:
+            fitted["support"] = self._supports(ids, readers)
+            return fitted["support"]
+
         candidates, scores = self.ranker.candidates(
             [w.id for w in used], setting.name, request.banned_ids, fit=fit,
-            support=(lambda ids: self._supports(ids, readers)) if readers is not None else None)
+            support=support if readers is not None else None)
         fits = fitted["fits"] if "fits" in fitted else self.rules.fits(request, candidates)
+        counted = fitted.get("support")  # every candidate's co-readers, when the order's terms read them
         keys = rarities.adjust(scores, self.likes, setting, threshold=self._head, candidates=candidates)
         picks: list[Recommendation] = []
         order = np.lexsort((candidates, -keys))  # equal keys: lower work id first, as in the evaluation
@@ -310,11 +315,16 @@ class Engine:
             if len(picks) >= k:
                 break
             c = int(candidates[i])
-            if readers is not None and place % SUPPORT_BLOCK == 0:
-                block = candidates[order[place:place + SUPPORT_BLOCK]]
-                supports = dict(zip(block.tolist(), self._supports(block, readers).tolist()))
-            support = supports[c] if readers is not None else None
-            why = self.rules.passes(request, c, support, fits[i])
+            if counted is not None:
+                co_readers = int(counted[i])
+            elif readers is not None:
+                if place % SUPPORT_BLOCK == 0:
+                    block = candidates[order[place:place + SUPPORT_BLOCK]]
+                    supports = dict(zip(block.tolist(), self._supports(block, readers).tolist()))
+                co_readers = supports[c]
+            else:
+                co_readers = None
+            why = self.rules.passes(request, c, co_readers, fits[i])
             if why is None:
                 work = self.work(c)
                 why = self.rules.place(request, work)
@@ -323,7 +333,7 @@ class Engine:
                     request.skipped[why] += 1
                 continue
             picks.append(Recommendation(work, round(float(keys[i]), 4), self._reason(work, sources, fan_index),
-                                        support if support is not None else -1))
+                                        co_readers if co_readers is not None else -1))
         return RecommendationList(liked, picks, setting.name, self.version, unused, request.skipped)
 
     @staticmethod
