@@ -21,6 +21,7 @@ BOOKS = [
      "The Hitchhiker's Guide to the Galaxy (Hitchhiker's Guide to the Galaxy, #1)", "1000000"],
     ["6", "441172717", "Frank Herbert", "Dune", "Dune (Dune Chronicles #1)", "500000"],
     ["7", "439023483", "Suzanne Collins", "The Hunger Games", "The Hunger Games", "4780653"],
+    ["8", "553250426", "Jean M. Auel", "The Valley of Horses", "The Valley of Horses (Earth's Children, #2)", "157000"],
 ]
 
 
@@ -50,11 +51,13 @@ def test_works_take_the_series_goodbooks_names_for_them(tmp_path):
         ("Dune", "Frank Herbert", "", "Dune Chronicles #1"),  # the editions' own note, with its volume, stays
         ("Life, the Universe and Everything", "Douglas Adams", "", "Hitchhiker's Trilogy"),  # as So Long's editions
         ("Life, the Universe and Everything", "Someone Else", "", "Hitchhiker's Trilogy"),  # not Adams
+        ("Valley of the Horses", "Jean M. Auel", "", ""),  # goodbooks' "The Valley of Horses"
     ])
     changed = fill(works, table)
     assert works.series == ["Hitchhiker's Guide to the Galaxy", "Random House Large Print", "Alex Cross",
-                            "Dune Chronicles #1", "Hitchhiker's Guide to the Galaxy", "Hitchhiker's Trilogy"]
-    assert changed == 3
+                            "Dune Chronicles #1", "Hitchhiker's Guide to the Galaxy", "Hitchhiker's Trilogy",
+                            "Earth's Children"]
+    assert changed == 4
     assert fill(works, table) == 0  # filled once, nothing more to fill
 
 

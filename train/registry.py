@@ -46,8 +46,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("elsa", "linear autoencoder embeddings (ELSA) fused with co-like weights (default)", "train.elsa",
               {"dim": 128, "epochs": 20.0, "lr": 0.01, "batch_size": 8192, "colike": 50},
               grid=tuple({"colike_lambda": lam} for lam in (50.0, 100.0, 200.0))
-              + tuple({"colike_lambda": 50.0, "fusion_weight": w} for w in (0.2, 0.5))
-              + tuple({"colike_lambda": 50.0, "genre_evidence": e} for e in (0.0, 1.0, 10.0))),
+              + tuple({"colike_lambda": 50.0, "fusion_weight": w} for w in (0.2, 0.5))),
     ModelSpec("skipgram", "work-to-work skip-gram with log-uniform negatives (Lit2Vec2)", "train.sampled",
               {"dim": 64, "epochs": 5.0, "lr": 0.02, "batch_size": 4096, "colike": 0}, resumable=True, distributed=True,
               grid=({"dim": 64}, {"dim": 128})),

@@ -32,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from engine.dataset import Dataset, Works
-from engine.normalize import normalize_author, normalize_title, series_key, series_note, split_subtitle
+from engine.normalize import ARTICLES, normalize_author, normalize_title, series_key, series_note, split_subtitle
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,10 @@ def read_table(path: Path = TABLE) -> list[dict[str, str]]:
 
 
 def _title_key(title: str, author: str) -> tuple[str, str]:
-    return normalize_title(split_subtitle(title)[0]), normalize_author(author)
+    """A main title's words without articles anywhere ("Valley of the Horses" is goodbooks' "The Valley of
+    Horses"), and the author."""
+    words = normalize_title(split_subtitle(title)[0]).split()
+    return " ".join(w for w in words if w not in ARTICLES), normalize_author(author)
 
 
 def fill(works: Works, rows: list[dict[str, str]] | None = None) -> int:
