@@ -241,7 +241,7 @@ class FolderScorer:
         if key is not shelves:
             co_readers = (shelves @ self.fans).tocsr()
             co_readers.data[:] = 1
-            every = (co_readers @ self.fans.T).toarray().astype(np.float32)
+            every = (co_readers @ self.fans.T).toarray().astype(np.float32, copy=False)
             self._every = (shelves, every)
         return every
 

@@ -94,7 +94,7 @@ class Request:
     query_kinds: set[int]
     query_series: set[tuple[str, str]]  # (title stem, author) of the books asked about
     query_words: dict[str, list[frozenset]]  # author -> title words of each book asked about
-    universes: set[str]  # series keys of the books asked about that name their own universe
+    universes: set[frozenset[str]]  # the words of the series keys of the books asked about that name their universe
     own_series: list[tuple[tuple[str, ...], str]]  # (author's name tokens, series key) of the books asked about
     title_phrases: list[str]  # " folded main title " of the books asked about with two words or more
     mix: np.ndarray | None  # the reader's genre mix (None: no profiles)
@@ -133,7 +133,7 @@ class ListRules:
         for w in liked:
             key = series_key(c.series[w.id])
             if key and set(key.split()) <= set(fold(w.title).split()):
-                universes.add(key)
+                universes.add(frozenset(key.split()))
         own_series = [(name_tokens(w.author), key) for w in liked if (key := series_key(c.series[w.id]))]
         phrases = [f" {main} " for w in liked
                    if len((main := fold(split_alternate(w.title)[0])).split()) - (main.split()[0] in ARTICLES) >= 2]
@@ -222,7 +222,7 @@ class ListRules:
         if not key:
             return False
         words = set(key.split())
-        if any(set(universe.split()) <= words for universe in request.universes):
+        if any(universe <= words for universe in request.universes):
             return True  # "prelude to dune" (goodbooks' name for House Atreides' series) is Dune's universe
         person = name_tokens(work.author)
         return any(_one_series(key, theirs) and same_person(person, who) for who, theirs in request.own_series)

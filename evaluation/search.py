@@ -56,20 +56,21 @@ def choose(method: Method, validation: Split, k: int, batch_size: int) -> tuple[
 def read_chosen(protocol: str, fingerprint: str, path: Path | None = None) -> dict[str, dict]:
     """Method -> the settings recorded for `protocol` on the dataset with this fingerprint
     ({} when none are: choices made on one dataset are not another's)."""
-    path = path or CHOSEN
-    try:
-        recorded = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if recorded.get("_searches", {}).get(protocol, {}).get("dataset") != fingerprint:
+    recorded = _recorded(path)
+    if read_search(protocol, path).get("dataset") != fingerprint:
         return {}
     return {name: entry["params"] for name, entry in recorded.get(protocol, {}).items()}
 
 
 def read_search(protocol: str, path: Path | None = None) -> dict:
     """How the recorded choices for `protocol` were searched (dataset, seed, k, objective; {} when none are)."""
+    return _recorded(path).get("_searches", {}).get(protocol, {})
+
+
+def _recorded(path: Path | None) -> dict:
+    """The file of recorded choices ({} when there is none or it cannot be read)."""
     try:
-        return json.loads((path or CHOSEN).read_text()).get("_searches", {}).get(protocol, {})
+        return json.loads((path or CHOSEN).read_text())
     except (OSError, ValueError):
         return {}
 
@@ -78,10 +79,7 @@ def write_chosen(protocol: str, chosen: dict[str, dict], info: dict, path: Path 
     """Record a search's choices for `protocol` (others' entries kept): `chosen` is method ->
     {"params", "validation"} as `rarereads eval --tune` found them; `info` says how."""
     path = path or CHOSEN
-    try:
-        recorded = json.loads(path.read_text())
-    except (OSError, ValueError):
-        recorded = {}
+    recorded = _recorded(path)
     recorded.setdefault(protocol, {}).update(chosen)
     recorded.setdefault("_searches", {})[protocol] = info
     path.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")

@@ -10,15 +10,15 @@ Mice*'s. goodbooks-10k's titles name it for 10,000 well-known books ("The Big Ba
 `python -m train.series build GOODBOOKS` writes `data/labels/series.tsv` (isbn, title,
 author, series: one row per goodbooks book whose title names a series), the table the
 project ships; `fill` gives a dataset's works those series: a work matches the most-rated
-goodbooks book of its main title and author (so *The Firm* does not take the graded reader
-"The Firm (Penguin Readers, Level 5)"'s line), else a book by one of its ISBNs. A matched work's note becomes the series'
-name, without a volume: a volume would make the `later_volume` rule pass over *The Da
-Vinci Code* (Robert Langdon, #2) for every reader; a note of the work's own editions that
-names the same series is kept, with its volume; a work of the same author whose editions
-name that other note (*Restaurnt End Univ*, "Hitchhiker's Trilogy" like *So Long*'s)
-takes the series too. `prepare` fills every dataset it builds;
-`python -m train.series fill DATASET` fills a prepared one (its fingerprint, over ratings
-and titles, is unchanged).
+goodbooks book of its main title and author, articles ignored (so *The Firm* does not take
+the graded reader "The Firm (Penguin Readers, Level 5)"'s line), else a book by one of its
+ISBNs. A matched work's note becomes the series' name, without a volume: a volume would make
+the `later_volume` rule pass over *The Da Vinci Code* (Robert Langdon, #2) for every reader;
+a note of the work's own editions that names the same series is kept, with its volume; a
+work of the same author whose editions name that other note (*Restaurnt End Univ*,
+"Hitchhiker's Trilogy" like *So Long*'s) takes the series too. `prepare` fills every
+dataset it builds; `python -m train.series fill DATASET` fills a prepared one (its
+fingerprint, over ratings and titles, is unchanged).
 """
 from __future__ import annotations
 
@@ -33,8 +33,6 @@ from pathlib import Path
 
 from engine.dataset import Dataset, Works
 from engine.normalize import ARTICLES, normalize_author, normalize_title, series_key, series_note, split_subtitle
-
-log = logging.getLogger(__name__)
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "labels" / "series.tsv"
 COLUMNS = ("isbn", "title", "author", "series", "ratings")
