@@ -19,7 +19,8 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
   note; *Second Summer of the Sisterhood*: one author, a distinctive title word) or
   universe (*House Atreides*, "Dune: House Trilogy", by another author; a companion whose
-  title holds the book's: *Don't Panic: ... The Hitchhiker's Guide to the Galaxy*);
+  title holds the book's: *Don't Panic: ... The Hitchhiker's Guide to the Galaxy*), or a book
+  about its author by someone else (*The Stephen King Universe*);
 - `later_volume`: a later volume of a series (its editions say "Book 8"): a reader new to the
   series is better handed its first volume (*The Path of Daggers* is the Wheel of Time's
   eighth);
@@ -97,6 +98,7 @@ class Request:
     universes: set[frozenset[str]]  # the words of the series keys of the books asked about that name their universe
     own_series: list[tuple[tuple[str, ...], str]]  # (author's name tokens, series key) of the books asked about
     title_phrases: list[str]  # " folded main title " of the books asked about with two words or more
+    authors_named: list[tuple[tuple[str, ...], tuple[str, ...]]]  # (author's name tokens, " name " phrases)
     mix: np.ndarray | None  # the reader's genre mix (None: no profiles)
     adult: bool
     practical: bool  # whether any book asked about is a book to use (a cookbook, a guide)
@@ -137,12 +139,13 @@ class ListRules:
         own_series = [(name_tokens(w.author), key) for w in liked if (key := series_key(c.series[w.id]))]
         phrases = [f" {main} " for w in liked
                    if len((main := fold(split_alternate(w.title)[0])).split()) - (main.split()[0] in ARTICLES) >= 2]
+        authors_named = [(person, named) for w in liked if (named := _name_phrases(person := name_tokens(w.author)))]
         mix, adult = (c.profiles.of(ids) if c.profiles is not None else (None, True))
         practical = bool(c.profiles.practical(ids).any()) if c.profiles is not None else True
         return Request(languages, min_support, set(ids) | {int(x) for x in exclude if not isinstance(x, str)},
                        {w.key for w in liked} | {x for x in exclude if isinstance(x, str)},
                        {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series, phrases,
-                       mix if mix is not None and mix.any() else None, adult, practical, self.enabled)
+                       authors_named, mix if mix is not None and mix.any() else None, adult, practical, self.enabled)
 
     def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
         """How well each candidate's genre fits the reader's (`Profiles.fit`; NaN where unknown), for `passes`."""
@@ -216,8 +219,12 @@ class ListRules:
         if (stem, author) in request.query_series or (author in request.query_words and any(
                 words <= title_words or _distinctive(words & title_words) for words in request.query_words[author])):
             return True
-        if any(phrase in f" {fold(work.title)} " for phrase in request.title_phrases):
+        title = f" {fold(work.title)} "
+        if any(phrase in title for phrase in request.title_phrases):
             return True  # a companion or guide to the book asked about: "Don't Panic: ... The Hitchhiker's Guide ..."
+        if any(any(p in title for p in phrases) and not same_person(name_tokens(work.author), person)
+               for person, phrases in request.authors_named):
+            return True  # a book about the author asked about: "The Stephen King Universe" by Stan Wiater
         key = series_key(self.catalogue.series[work.id])
         if not key:
             return False
@@ -226,6 +233,18 @@ class ListRules:
             return True  # "prelude to dune" (goodbooks' name for House Atreides' series) is Dune's universe
         person = name_tokens(work.author)
         return any(_one_series(key, theirs) and same_person(person, who) for who, theirs in request.own_series)
+
+
+def _name_phrases(person: tuple[str, ...]) -> tuple[str, ...]:
+    """How a title names an author, as " folded " phrases: given name and surname, possessive too
+    ("stephen king", "stephen kings"); initials joined or not ("jrr tolkien", "j r r tolkien"). None
+    for a one-word name (a surname alone is too often a common word: King)."""
+    if len(person) < 2:
+        return ()
+    given, last = person[:-1], person[-1]
+    names = {f"{' '.join(given)} {last}", f"{''.join(given)} {last}"} if all(len(g) == 1 for g in given) \
+        else {f"{given[0]} {last}"}
+    return tuple(f" {n}{end} " for n in sorted(names) for end in ("", "s"))
 
 
 def _one_series(a: str, b: str) -> bool:

@@ -375,6 +375,21 @@ def test_a_companion_or_a_same_author_title_word_is_the_seeds_own_series(tmp_pat
     assert titles(result) == ["The Last Summer of You and Me", "Speak"] and result.skipped["same_book"] == 2
 
 
+def test_a_book_about_the_seeds_author_is_a_companion(tmp_path):
+    """The Stephen King Universe (by Stan Wiater) and Stephen King's America are books about the
+    seed's author, not picks for its reader; a King Arthur novel, or the author's own book with his
+    name in its title, are not companions."""
+    insomnia = Book("Insomnia", "Stephen King", genre="horror")
+    engine = build(tmp_path, [insomnia], [
+        Book("The Stephen King Universe", "Stan Wiater", score=0.9, co_readers=3, genre="horror"),
+        Book("Stephen King's America", "Jonathan P. Davis", score=0.88, co_readers=3, genre="horror"),
+        Book("The Once and Future King", "T. H. White", score=0.85, co_readers=3, genre="horror"),
+        Book("Stephen King's Danse Macabre", "Stephen King", score=0.8, co_readers=3, genre="horror")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["The Once and Future King", "Stephen King's Danse Macabre"]
+    assert result.skipped["same_book"] == 2
+
+
 def test_a_later_volume_of_a_series_is_not_handed_to_a_reader_new_to_it(tmp_path):
     """The Path of Daggers is the Wheel of Time's eighth: a fantasy reader gets The Eye of the World."""
     seed = Book("The Name of the Wind", "Patrick Rothfuss", genre="fantasy")
