@@ -90,6 +90,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also serve the default rarity with each list rule turned off alone (its cost)")
     parser.add_argument("-k", type=int, default=K, help="list length (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=SEED, help="split seed (default: %(default)s)")
+    parser.add_argument("--on", choices=("test", "validation"), default="test",
+                        help="the split measured: the test split, or the validation split carved from its training "
+                             "likes, to choose a setting among a few by figures the search does not use (served "
+                             "recall, with --model-config) without looking at the test split (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=256, help="readers scored at once (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a Markdown table")
 
@@ -125,10 +129,14 @@ def run(args: argparse.Namespace) -> int:
         dataset = Dataset.load(args.dataset)
     except RarereadsError as exc:
         raise SystemExit(f"rarereads eval: {exc}") from None
+    if args.on == "validation" and args.tune:
+        raise SystemExit("rarereads eval: --tune chooses on the validation split already; measure --on test")
     split = make_split(*dataset.likes(), seed=args.seed, protocol=args.protocol)
     validation = split.validation(args.seed + 1)
-    log.info("%s split: %d training likes, %d readers evaluated (%d shelf likes, %d held out), %d works",
-             args.protocol, len(split.train_user), len(split.readers), len(split.shelf_user), len(split.test_user),
+    if args.on == "validation":  # measured on the validation split; a search, if any, on one carved from it
+        split, validation = validation, validation.validation(args.seed + 2)
+    log.info("%s %s split: %d training likes, %d readers evaluated (%d shelf likes, %d held out), %d works",
+             args.protocol, args.on, len(split.train_user), len(split.readers), len(split.shelf_user), len(split.test_user),
              split.n_works)
 
     ours = OurModels(dataset)

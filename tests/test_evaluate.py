@@ -157,6 +157,29 @@ def test_bad_arguments(tmp_path):
         train_config({"flavour": "1"})
 
 
+def test_on_validation_measures_the_validation_split_not_the_test_split(tmp_path, capsys):
+    """`--on validation` gives the figures of the validation split carved from the training likes
+    (to choose a setting by them), computed as for the test split; it cannot be combined with --tune."""
+    from evaluation.baselines import BASELINES
+    from evaluation.protocol import SEED
+
+    folder = tiny_dataset(tmp_path / "tiny")
+    runs = {}
+    for on in ("test", "validation"):
+        assert main(["eval", "--dataset", str(folder), "--methods", "itemknn", "--rarities", "any", "--on", on,
+                     "--json"]) == 0
+        runs[on] = json.loads(capsys.readouterr().out)[0]
+    dataset = Dataset.load(folder)
+    validation = make_split(*dataset.likes(), seed=SEED).validation(SEED + 1)
+    method = BASELINES["itemknn"]
+    params = search.read_chosen("readme", dataset.fingerprint()).get("itemknn") or method.grid[0]
+    expected = evaluate_scorers({"itemknn": method.fit(validation, params)}, validation, ["any"])["itemknn"]["any"]
+    assert runs["validation"]["ndcg"] == pytest.approx(expected["ndcg"])
+    assert runs["validation"]["ndcg"] != pytest.approx(runs["test"]["ndcg"])
+    with pytest.raises(SystemExit, match="--tune"):
+        main(["eval", "--dataset", str(folder), "--methods", "itemknn", "--on", "validation", "--tune"])
+
+
 def test_train_config_converts_strings():
     config = train_config({"dim": "16", "lr": "0.05", "like_threshold": "none", "amp": "false",
                                     "sampler": "uniform"})
