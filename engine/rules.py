@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .editions import name_tokens, same_person
+from .editions import same_person, writer
 from .kinds import BOOK
 from .normalize import ARTICLES, fold, normalize_author, series_key, series_volume, split_alternate
 from .profiles import Profiles
@@ -136,10 +136,10 @@ class ListRules:
             key = series_key(c.series[w.id])
             if key and set(key.split()) <= set(fold(w.title).split()):
                 universes.add(frozenset(key.split()))
-        own_series = [(name_tokens(w.author), key) for w in liked if (key := series_key(c.series[w.id]))]
+        own_series = [(writer(w.author), key) for w in liked if (key := series_key(c.series[w.id]))]
         phrases = [f" {main} " for w in liked
                    if len((main := fold(split_alternate(w.title)[0])).split()) - (main.split()[0] in ARTICLES) >= 2]
-        authors_named = [(person, named) for w in liked if (named := _name_phrases(person := name_tokens(w.author)))]
+        authors_named = [(person, named) for w in liked if (named := _name_phrases(person := writer(w.author)))]
         mix, adult = (c.profiles.of(ids) if c.profiles is not None else (None, True))
         practical = bool(c.profiles.practical(ids).any()) if c.profiles is not None else True
         return Request(languages, min_support, set(ids) | {int(x) for x in exclude if not isinstance(x, str)},
@@ -197,7 +197,7 @@ class ListRules:
         if "later_volume" in request.enabled and series_volume(self.catalogue.series[work.id]) >= 2:
             return "later_volume"
         if "diversity" in request.enabled:
-            person = name_tokens(work.author)
+            person = writer(work.author)
             slot = next((i for i, (other, _) in enumerate(request.people) if person and same_person(person, other)), None)
             if (slot is not None and request.people[slot][1] >= MAX_PER_AUTHOR) or (
                     stem and request.per_series.get(stem, 0) >= MAX_PER_SERIES):
@@ -222,7 +222,7 @@ class ListRules:
         title = f" {fold(work.title)} "
         if any(phrase in title for phrase in request.title_phrases):
             return True  # a companion or guide to the book asked about: "Don't Panic: ... The Hitchhiker's Guide ..."
-        if any(any(p in title for p in phrases) and not same_person(name_tokens(work.author), person)
+        if any(any(p in title for p in phrases) and not same_person(writer(work.author), person)
                for person, phrases in request.authors_named):
             return True  # a book about the author asked about: "The Stephen King Universe" by Stan Wiater
         key = series_key(self.catalogue.series[work.id])
@@ -231,7 +231,7 @@ class ListRules:
         words = set(key.split())
         if any(universe <= words for universe in request.universes):
             return True  # "prelude to dune" (goodbooks' name for House Atreides' series) is Dune's universe
-        person = name_tokens(work.author)
+        person = writer(work.author)
         return any(_one_series(key, theirs) and same_person(person, who) for who, theirs in request.own_series)
 
 

@@ -331,6 +331,18 @@ def test_one_author_however_the_name_is_written(tmp_path):
     assert titles(result) == ["The Brand You 50", "The Project 50", "Solaris"] and result.skipped["diversity"] == 1
 
 
+def test_a_pen_name_is_its_author_for_the_two_books_an_author(tmp_path):
+    """The Regulators by "Richard Bachman" is a third Stephen King book: passed over for diversity."""
+    insomnia = Book("Insomnia", "Stephen King", genre="horror")
+    engine = build(tmp_path, [insomnia], [
+        Book("Needful Things", "Stephen King", score=0.9, co_readers=3, genre="horror"),
+        Book("Salem's Lot", "Stephen King", score=0.88, co_readers=3, genre="horror"),
+        Book("The Regulators", "Richard Bachman", score=0.85, co_readers=3, genre="horror"),
+        Book("The Vision", "Dean R. Koontz", score=0.8, co_readers=3, genre="horror")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Needful Things", "Salem's Lot", "The Vision"] and result.skipped["diversity"] == 1
+
+
 def test_the_seeds_own_series_by_its_series_note(tmp_path):
     """One author, one series note: R Is for Ricochet is Q Is for Quarry's own series (titles
     share no stem); another Grafton outside the series, or another author's book in a series of
