@@ -21,9 +21,7 @@ where fit is how well the candidate's genre fits the reader's books (`engine.pro
 the genre profiles as side information), a prior that co-readers outweigh: with
 `genre_evidence` e > 0 the exponent is `genre_weight * e / (e + support)`, so a book that
 many of the reader's co-readers loved keeps its place whatever its genre, and one on thin
-evidence leans on its genre; `thin_evidence` t multiplies by `(1 + support) / (1 + support + t)`,
-so a candidate that rests on one or two co-readers yields to one that many of them loved (the
-blind reads' picks on two or three co-readers fit worst, and so do served lists); `specificity` multiplies by
+evidence leans on its genre; `specificity` multiplies by
 `((SHARE_FLOOR + share) / (SHARE_FLOOR + 1))^specificity`, where share is the part of the
 candidate's readers who liked one of the reader's books (a book *their* readers love, not a
 classic everyone names); and `popularity` divides by `(1 + likes)^popularity` (the
@@ -42,14 +40,14 @@ POOL = 500  # candidates each order contributes, and a rarity setting re-ranks (
 # weight on blind reads of seeds drawn for them (2 against 0.5: fewer mismatches, preferred on 13
 # and 12 of 20 seeds); the genre evidence among the values the validation objective rates near
 # best (0.1172 at 3, 0.1159 at 10, 0.1087 without) by blind reads: at 3 the picks it changed fit
-# worse (0.72 against 1.0 on 25 changed picks), at 10 it changes few (BENCHMARKS.md); the thin
-# evidence by served recall on the validation split (`rarereads eval --split validation`: tail
-# recall 0.0177 without, 0.0178 at 1, 0.0186 at 3 and 10, 0.0180 at 30); popularity and
-# specificity lowered the validation objective and are off.
+# worse (0.72 against 1.0 on 25 changed picks), at 10 it changes few (BENCHMARKS.md); popularity
+# and specificity lowered the validation objective and are off. A prior on co-readers (a candidate
+# on few yields to one on many) raised served recall on the validation split by 5% and on the test
+# split by 1%, and the picks it changed read worse (0.89 against 1.15): not kept (BENCHMARKS.md).
 DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 2.0, "genre_evidence": 10.0, "popularity": 0.0,
-                  "specificity": 0.0, "thin_evidence": 3.0}
+                  "specificity": 0.0}
 # A folder's scoring without these terms (EASE served, folders written before them) has them off.
-TERMS_OFF = {"genre_weight": 0.0, "genre_evidence": 0.0, "popularity": 0.0, "specificity": 0.0, "thin_evidence": 0.0}
+TERMS_OFF = {"genre_weight": 0.0, "genre_evidence": 0.0, "popularity": 0.0, "specificity": 0.0}
 SHARE_FLOOR = 0.05  # the specificity term's floor: a candidate none of whose readers liked the query keeps (0.05/1.05)^s
 GENRE_FLOOR = 0.25  # a candidate of another genre keeps (0.25 / 1.25)^genre_weight of its fused score
 UNKNOWN_FIT = 0.5  # the genre fit assumed for a candidate nobody profiled
@@ -128,8 +126,8 @@ def fuse(colike_ranks: np.ndarray, dense_ranks: np.ndarray, fusion_weight: float
 
 def reshape(fused: np.ndarray, ids: np.ndarray, scoring: dict, likes: np.ndarray | None,
             fit: np.ndarray | None, support: np.ndarray | None = None) -> np.ndarray:
-    """The fused scores of candidates `ids` with the folder's genre, thin-evidence, specificity and
-    popularity terms (see the module docstring); `fit` (shaped like `ids`, NaN unknown), `support` (co-readers,
+    """The fused scores of candidates `ids` with the folder's genre, specificity and popularity
+    terms (see the module docstring); `fit` (shaped like `ids`, NaN unknown), `support` (co-readers,
     shaped like `ids`) and `likes` (per work) as available."""
     gamma, alpha = float(scoring.get("genre_weight", 0.0)), float(scoring.get("popularity", 0.0))
     beta, evidence = float(scoring.get("specificity", 0.0)), float(scoring.get("genre_evidence", 0.0))
@@ -139,10 +137,6 @@ def reshape(fused: np.ndarray, ids: np.ndarray, scoring: dict, likes: np.ndarray
         if evidence and support is not None:
             gamma = gamma * evidence / (evidence + np.asarray(support, np.float64))
         out = out * ((GENRE_FLOOR + fit) / (GENRE_FLOOR + 1.0)) ** gamma
-    thin = float(scoring.get("thin_evidence", 0.0))
-    if thin and support is not None:
-        held = np.asarray(support, np.float64) + 1.0
-        out = out * held / (held + thin)
     if beta and support is not None and likes is not None:
         share = np.clip(np.asarray(support, np.float64) / np.maximum(likes[ids], 1), 0.0, 1.0)
         out = out * ((SHARE_FLOOR + share) / (SHARE_FLOOR + 1.0)) ** beta
@@ -152,9 +146,9 @@ def reshape(fused: np.ndarray, ids: np.ndarray, scoring: dict, likes: np.ndarray
 
 
 def uses_support(scoring: dict) -> bool:
-    """Whether a folder's scoring reads its candidates' co-readers (the specificity or thin-evidence
-    terms, or a genre term that co-readers outweigh)."""
-    return bool(scoring.get("specificity") or scoring.get("thin_evidence") or (scoring.get("genre_weight") and scoring.get("genre_evidence")))
+    """Whether a folder's scoring reads its candidates' co-readers (the specificity term, or a genre
+    term that co-readers outweigh)."""
+    return bool(scoring.get("specificity") or (scoring.get("genre_weight") and scoring.get("genre_evidence")))
 
 
 def fuse_lists(colike: tuple[np.ndarray, np.ndarray], dense: tuple[np.ndarray, np.ndarray], scoring: dict,

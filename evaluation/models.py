@@ -102,7 +102,7 @@ class OurModels:
 
         structural = {k: v for k, v in vars(config).items()
                       if k not in ("colike", "colike_lambda", "colike_min_likes", "colike_reader_cap",
-                                   "fusion_weight", "fusion_k", "genre_weight", "genre_evidence", "thin_evidence",
+                                   "fusion_weight", "fusion_k", "genre_weight", "genre_evidence",
                                    "popularity", "specificity")}
         key = ("embedding", id(split), tuple(sorted(structural.items())))
         if key not in self._cache:

@@ -47,7 +47,7 @@ def folder(tmp_path_factory):
         tmp_path_factory.mktemp("m") / "model", works=works, likes=likes, query=query, target=target,
         colike=(colike.indptr, colike.indices, colike.data), fans=fans, profile=P.encode(genres, audience),
         scoring={"fusion_weight": 0.4, "fusion_k": 20, "genre_weight": 2.0, "genre_evidence": 2.0, "popularity": 0.5,
-                 "specificity": 1.0, "thin_evidence": 2.0},
+                 "specificity": 1.0},
         config={}, metrics={}, data_fingerprint="parity")
 
 
@@ -77,7 +77,7 @@ def test_the_genre_and_popularity_terms_change_the_order(folder):
     without = FolderScorer(engine.folder.query, engine.folder.target, engine.folder.trained, with_terms.colike,
                            {"fusion_weight": 0.4, "fusion_k": 20})
     assert without.scoring["genre_weight"] == 0 == without.scoring["popularity"] == without.scoring["specificity"]  # absent: off
-    assert without.scoring["genre_evidence"] == 0 == without.scoring["thin_evidence"]
+    assert without.scoring["genre_evidence"] == 0
     shelves = csr_matrix((np.ones(1, np.float32), ([0], [0])), shape=(1, N))
     (a_ids, a), (b_ids, b) = with_terms(np.arange(1), shelves), without(np.arange(1), shelves)
     order = lambda ids, s: ids[0][np.argsort(-s[0], kind="stable")][np.isfinite(np.sort(-s[0]))].tolist()  # noqa: E731
@@ -101,21 +101,6 @@ def test_co_readers_outweigh_the_genre_term_when_it_asks_for_evidence():
     kept = reshape(fused, ids, evidence, None, fit, strong)[0]
     assert kept.argmax() == 0  # forty co-readers: it keeps its place
     assert kept[0] == pytest.approx(1.0 * (GENRE_FLOOR / (GENRE_FLOOR + 1)) ** (2.0 * 2 / 42))
-
-
-def test_a_pick_on_one_co_reader_yields_to_one_many_loved_with_thin_evidence():
-    """`thin_evidence`: a candidate first in the fused order on one co-reader falls behind one that nine
-    co-readers loved; without the term, or with equal evidence, the fused order stands (known answers)."""
-    from engine.ranking import reshape, uses_support
-
-    fused, ids = np.array([[1.0, 0.8]]), np.array([[0, 1]])
-    support = np.array([[1, 9]])
-    assert reshape(fused, ids, {}, None, None, support)[0].argmax() == 0
-    assert not uses_support({}) and uses_support({"thin_evidence": 3.0})
-    held = reshape(fused, ids, {"thin_evidence": 3.0}, None, None, support)[0]
-    assert held.tolist() == pytest.approx([1.0 * 2 / 5, 0.8 * 10 / 13]) and held.argmax() == 1
-    even = reshape(fused, ids, {"thin_evidence": 3.0}, None, None, np.array([[4, 4]]))[0]
-    assert even.argmax() == 0
 
 
 def test_validation_ranks_the_held_out_work_where_the_scorer_does(folder):

@@ -45,9 +45,6 @@ class TrainConfig:
     genre_evidence: float = setting(
         DEFAULT_FUSION["genre_evidence"], "co-readers that halve the genre term for a work (many co-readers outweigh "
         "its genre; 0: the genre term whatever the evidence)")
-    thin_evidence: float = setting(
-        DEFAULT_FUSION["thin_evidence"], "how much a work resting on few co-readers yields to one on many: its score "
-        "times (1 + co-readers) / (1 + co-readers + thin_evidence); 0: not")
     popularity: float = setting(
         DEFAULT_FUSION["popularity"], "how much the fused order leans away from much-liked works, (1 + likes)^-popularity")
     specificity: float = setting(
@@ -113,8 +110,8 @@ class TrainConfig:
             raise ValueError("colike_lambda must be positive")
         if not 0 <= self.fusion_weight <= 1:
             raise ValueError("fusion_weight must be between 0 and 1")
-        if min(self.genre_weight, self.genre_evidence, self.thin_evidence, self.popularity, self.specificity) < 0:
-            raise ValueError("genre_weight, genre_evidence, thin_evidence, popularity and specificity must be 0 or more")
+        if min(self.genre_weight, self.genre_evidence, self.popularity, self.specificity) < 0:
+            raise ValueError("genre_weight, genre_evidence, popularity and specificity must be 0 or more")
         return self
 
     @classmethod

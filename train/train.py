@@ -133,8 +133,7 @@ class Parts:
 def fusion_settings(config: TrainConfig) -> dict:
     """A folder's `scoring`: the fusion and reshaping settings of `config`."""
     return {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k, "genre_weight": config.genre_weight,
-            "genre_evidence": config.genre_evidence, "thin_evidence": config.thin_evidence,
-            "popularity": config.popularity, "specificity": config.specificity}
+            "genre_evidence": config.genre_evidence, "popularity": config.popularity, "specificity": config.specificity}
 
 
 def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume: str | Path | None = None,
