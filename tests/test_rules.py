@@ -263,7 +263,8 @@ def test_a_cookbook_never_follows_a_novel_and_another_genre_needs_strong_evidenc
               Book("The Brand You 50", "Tom Peters", score=0.9, co_readers=3, likes=5, genre="business"),
               Book("Cat's Cradle", "Kurt Vonnegut", score=0.8, co_readers=2, genre="literary"),
               Book("Catch-22", "Joseph Heller", score=0.7, co_readers=2, genre="literary"),
-              Book("The Sirens of Titan", "Kurt Vonnegut Jr.", score=0.6, co_readers=3, genre="scifi")]  # a neighbour
+              Book("The Sirens of Titan", "Kurt Vonnegut Jr.", score=0.6, co_readers=NEIGHBOUR_SUPPORT,
+                   genre="scifi")]  # a neighbour on enough co-readers
     engine = build(tmp_path / "thin", [VONNEGUT], others)
     result = engine.recommend([0], k=10)
     assert titles(result) == ["Cat's Cradle", "Catch-22", "The Sirens of Titan"]
@@ -289,6 +290,18 @@ def test_one_readers_word_is_enough_only_within_the_readers_genre(tmp_path):
     assert NEIGHBOUR_SUPPORT <= 5 and NEIGHBOUR_SHARE <= NEIGHBOUR_SUPPORT / 5  # the fixture's 5 likes a book
     result = engine.recommend([0], k=10)
     assert titles(result) == ["Mother Night", "Ringworld"] and result.skipped["kind"] == 2
+
+
+def test_a_neighbouring_genre_on_four_co_readers_is_thin_evidence(tmp_path):
+    """A science-fiction novel for a reader of Vonnegut's literary fiction needs five co-readers: four
+    are not enough, even when they are most of its readers (the blind reads' neighbouring-genre picks
+    on three or four co-readers were mismatches two times in five)."""
+    engine = build(tmp_path, [VONNEGUT], [
+        Book("Foundation", "Isaac Asimov", score=0.9, co_readers=4, genre="scifi"),
+        Book("Ringworld", "Larry Niven", score=0.8, co_readers=5, genre="scifi"),
+        Book("Mother Night", "Kurt Vonnegut", score=0.7, co_readers=2, genre="literary")])
+    result = engine.recommend([0], k=10, rarity="any")
+    assert titles(result) == ["Ringworld", "Mother Night"] and result.skipped["kind"] == 1
 
 
 def test_picture_books_and_childrens_novels_for_a_grown_up_reader(tmp_path):
