@@ -53,3 +53,16 @@ def test_a_score_list_of_the_wrong_length_is_refused(tmp_path):
     (tmp_path / "scores.json").write_text(json.dumps(scores))
     with pytest.raises(ValueError, match="3 scores"):
         blindread.score(tmp_path / "read" / "key.json", tmp_path / "scores.json")
+
+
+def test_judged_picks_are_tabulated_by_genre_class_and_co_readers():
+    """Known answers: the rules' classes (own genre from fit 0.99, neighbouring from 0.5) and the
+    co-reader bands, with each group's mean score and mismatch share."""
+    rows = [{"fit": 1.0, "support": 1, "score": 2}, {"fit": 1.0, "support": 2, "score": 0},
+            {"fit": 0.6, "support": 3, "score": 0}, {"fit": 0.6, "support": 4, "score": 1},
+            {"fit": 0.6, "support": 7, "score": 2}, {"fit": 0.1, "support": 9, "score": 0},
+            {"fit": float("nan"), "support": 3, "score": 1}]
+    table = blindread.fit_table(rows)
+    assert [(r["genre"], r["co_readers"], r["picks"], r["mean_fit"], r["mismatch_share"]) for r in table] == [
+        ("own genre", "1-2", 2, 1.0, 0.5), ("neighbouring", "3-4", 2, 0.5, 0.5), ("neighbouring", "5+", 1, 2.0, 0.0),
+        ("another", "5+", 1, 0.0, 1.0), ("unknown", "3-4", 1, 1.0, 0.0)]

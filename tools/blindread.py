@@ -5,6 +5,7 @@
     python -m tools.blindread picks --model models/ease-folder --seeds-from a.json --out b.json   # the same seeds
     python -m tools.blindread lists a.json b.json ... --out DIR             # shuffled, unlabelled lists + key
     python -m tools.blindread score DIR/key.json DIR/scores.json            # un-blind the judge's scores
+    python -m tools.blindread fits --model FOLDER docs/reads/draw-*         # judged picks by genre fit and co-readers
 
 Seeds are drawn at random for each read (`--draw SEED`: `SEEDS_DRAWN` of the model's
 `DRAW_FROM` most-liked works, with that random seed, recorded in the output), never a
@@ -163,6 +164,58 @@ def score(key_path: Path, scores_path: Path) -> dict:
     return report
 
 
+def judged_picks(model: Path, reads: list[Path]) -> list[dict]:
+    """Every judged pick of the reads (folders with key.json and scores.json), with the genre fit
+    to its seed that the rules read (`Profiles.fit`, by the folder's profiles; NaN unknown). Picks
+    and seeds are found in the folder by label and key; those it lacks are left out."""
+    from engine.profiles import Profiles
+    from engine.recommender import Engine
+
+    engine = Engine.from_folder(model, check_hashes=False)
+    profiles = Profiles(engine.folder.profile)
+    by_label: dict[str, int] = {}
+    for i in range(len(engine.likes)):
+        by_label.setdefault(engine.work(i).label, i)
+    rows = []
+    for read in reads:
+        if not (read / "key.json").exists() or not (read / "scores.json").exists():
+            continue
+        key, scores = json.loads((read / "key.json").read_text()), json.loads((read / "scores.json").read_text())
+        for seed_key, entry in key.items():
+            seed, judged = engine.work_by_key(seed_key), scores.get(seed_key) or scores.get(entry["heading"])
+            if seed is None or judged is None:
+                continue
+            mix, adult = profiles.of([seed.id])
+            for letter, run_path in entry["lists"].items():
+                run = json.loads(Path(run_path).read_text())["seeds"][seed_key]["picks"]
+                for pick, value in zip(run, judged[letter]):
+                    if (work := by_label.get(pick["label"])) is not None:
+                        fit = float(profiles.fit(mix, adult, [work])[0]) if mix.any() else float("nan")
+                        rows.append({"read": read.name, "run": Path(run_path).stem, "score": int(value),
+                                     "support": int(pick["support"]), "likes": int(pick["likes"]), "fit": fit})
+    return rows
+
+
+def fit_table(rows: list[dict]) -> list[dict]:
+    """Judged picks by the rules' genre classes (own genre, neighbouring, another, unknown) and
+    co-readers (1-2, 3-4, 5 or more): how many, mean score, share of mismatches."""
+    from engine.rules import FITS, OWN_GENRE
+
+    def kind(fit: float) -> str:
+        return "unknown" if fit != fit else "own genre" if fit >= OWN_GENRE else "neighbouring" if fit >= FITS else "another"
+
+    def band(support: int) -> str:
+        return "1-2" if support <= 2 else "3-4" if support <= 4 else "5+"
+
+    groups: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        groups.setdefault((kind(row["fit"]), band(row["support"])), []).append(row["score"])
+    order = {k: i for i, k in enumerate(("own genre", "neighbouring", "another", "unknown", "1-2", "3-4", "5+"))}
+    return [{"genre": g, "co_readers": b, "picks": len(v), "mean_fit": round(float(np.mean(v)), 3),
+             "mismatch_share": round(float(np.mean(np.array(v) == 0)), 3)}
+            for (g, b), v in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], order[kv[0][1]]))]
+
+
 def main(argv: list[str] | None = None) -> int:
     from rarereads.paths import DEFAULT_DATASET
 
@@ -185,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("score")
     s.add_argument("key", type=Path)
     s.add_argument("scores", type=Path)
+    f = sub.add_parser("fits")
+    f.add_argument("--model", type=Path, required=True, help="the folder whose profiles and works the picks are read by")
+    f.add_argument("reads", type=Path, nargs="+", help="read folders (key.json, scores.json and the runs they name)")
     args = parser.parse_args(argv)
     if args.command == "picks":
         picks(args.model, args.out, args.rarity, args.draw, args.seeds_from)
@@ -192,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         ease_folder(args.out, args.dataset, args.lam)
     elif args.command == "lists":
         lists(args.runs, args.out, args.seed)
+    elif args.command == "fits":
+        columns = ("genre", "co_readers", "picks", "mean_fit", "mismatch_share")
+        print("| " + " | ".join(columns) + " |\n|---|---|---:|---:|---:|")
+        for row in fit_table(judged_picks(args.model, args.reads)):
+            print("| " + " | ".join(str(row[c]) for c in columns) + " |")
     else:
         print(json.dumps(score(args.key, args.scores), indent=2))
     return 0
