@@ -344,10 +344,12 @@ def test_one_author_however_the_name_is_written(tmp_path):
     assert titles(result) == ["The Brand You 50", "The Project 50", "Solaris"] and result.skipped["diversity"] == 1
 
 
+INSOMNIA = Book("Insomnia", "Stephen King", genre="horror")
+
+
 def test_a_pen_name_is_its_author_for_the_two_books_an_author(tmp_path):
     """The Regulators by "Richard Bachman" is a third Stephen King book: passed over for diversity."""
-    insomnia = Book("Insomnia", "Stephen King", genre="horror")
-    engine = build(tmp_path, [insomnia], [
+    engine = build(tmp_path, [INSOMNIA], [
         Book("Needful Things", "Stephen King", score=0.9, co_readers=3, genre="horror"),
         Book("Salem's Lot", "Stephen King", score=0.88, co_readers=3, genre="horror"),
         Book("The Regulators", "Richard Bachman", score=0.85, co_readers=3, genre="horror"),
@@ -404,8 +406,7 @@ def test_a_book_about_the_seeds_author_is_a_companion(tmp_path):
     """The Stephen King Universe (by Stan Wiater) and Stephen King's America are books about the
     seed's author, not picks for its reader; a King Arthur novel, or the author's own book with his
     name in its title, are not companions."""
-    insomnia = Book("Insomnia", "Stephen King", genre="horror")
-    engine = build(tmp_path, [insomnia], [
+    engine = build(tmp_path, [INSOMNIA], [
         Book("The Stephen King Universe", "Stan Wiater", score=0.9, co_readers=3, genre="horror"),
         Book("Stephen King's America", "Jonathan P. Davis", score=0.88, co_readers=3, genre="horror"),
         Book("The Once and Future King", "T. H. White", score=0.85, co_readers=3, genre="horror"),
