@@ -47,6 +47,18 @@ def ranking_metrics(top: np.ndarray, truth_row: np.ndarray, truth_work: np.ndarr
         when undefined).
     """
     top = np.asarray(top, dtype=np.int64)
+    per_reader = reader_metrics(top, truth_row, truth_work, likes, head)
+    out = {name: float(values[where].mean()) if where.any() else math.nan for name, (values, where) in per_reader.items()}
+    valid = top >= 0
+    out["coverage"] = len(np.unique(top[valid])) / len(likes) if len(likes) else math.nan
+    return out
+
+
+def reader_metrics(top: np.ndarray, truth_row: np.ndarray, truth_work: np.ndarray, likes: np.ndarray,
+                   head: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each reader's `recall`, `ndcg`, `tail_recall`, `pop_recall`, `arp` and `tail_share` as
+    (values [n_readers], the readers it is defined for); `ranking_metrics` is their mean."""
+    top = np.asarray(top, dtype=np.int64)
     n_readers, k = top.shape
     likes = np.asarray(likes, dtype=np.int64)
     n_works = len(likes)
@@ -64,7 +76,6 @@ def ranking_metrics(top: np.ndarray, truth_row: np.ndarray, truth_work: np.ndarr
     n_true = np.bincount(truth_row, minlength=n_readers)
     n_true_tail = np.bincount(truth_row[~head[truth_work]], minlength=n_readers)
     has = n_true > 0
-    has_tail = n_true_tail > 0
     discount = 1.0 / np.log2(np.arange(k) + 2.0)
     ideal = np.concatenate([[0.0], np.cumsum(discount)])[np.minimum(n_true, k)]
     n_listed = valid.sum(axis=1)
@@ -78,25 +89,29 @@ def ranking_metrics(top: np.ndarray, truth_row: np.ndarray, truth_work: np.ndarr
     best_weight = np.bincount(truth_row[order], weights=np.where(place < k, truth_weight[order], 0.0),
                               minlength=n_readers)
     with np.errstate(invalid="ignore", divide="ignore"):
-        pop_recall = hit_weight / best_weight
-        recall = hit.sum(axis=1) / np.minimum(n_true, k)
-        ndcg = (hit * discount).sum(axis=1) / ideal
-        tail_recall = (hit & in_tail).sum(axis=1) / np.minimum(n_true_tail, k)
-        arp = np.where(valid, likes[np.where(valid, top, 0)], 0).sum(axis=1) / n_listed
-        tail_share = in_tail.sum(axis=1) / n_listed
+        return {
+            "recall": (hit.sum(axis=1) / np.minimum(n_true, k), has),
+            "ndcg": ((hit * discount).sum(axis=1) / ideal, has),
+            "tail_recall": ((hit & in_tail).sum(axis=1) / np.minimum(n_true_tail, k), n_true_tail > 0),
+            "pop_recall": (hit_weight / best_weight, has),
+            "arp": (np.where(valid, likes[np.where(valid, top, 0)], 0).sum(axis=1) / n_listed, n_listed > 0),
+            "tail_share": (in_tail.sum(axis=1) / n_listed, n_listed > 0),
+        }
 
-    def mean(values: np.ndarray, where: np.ndarray) -> float:
-        return float(values[where].mean()) if where.any() else math.nan
 
-    return {
-        "recall": mean(recall, has),
-        "ndcg": mean(ndcg, has),
-        "tail_recall": mean(tail_recall, has_tail),
-        "pop_recall": mean(pop_recall, has),
-        "arp": mean(arp, n_listed > 0),
-        "tail_share": mean(tail_share, n_listed > 0),
-        "coverage": len(np.unique(top[valid])) / n_works if n_works else math.nan,
-    }
+def ratio_interval(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], resamples: int = 2000,
+                   seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """mean(a) / mean(b) for one metric of two methods over the same readers (`reader_metrics`
+    entries), and its `level` interval by resampling the readers (percentile bootstrap)."""
+    (va, wa), (vb, wb) = a, b
+    ratio = float(va[wa].mean() / vb[wb].mean())
+    rng = np.random.default_rng(seed)
+    draws = np.empty(resamples)
+    for i in range(resamples):
+        pick = rng.integers(0, len(va), len(va))
+        draws[i] = va[pick][wa[pick]].mean() / vb[pick][wb[pick]].mean()
+    low, high = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    return ratio, float(low), float(high)
 
 
 def support_counts(shelves, train) -> np.ndarray:

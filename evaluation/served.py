@@ -34,7 +34,8 @@ log = logging.getLogger("evaluation")
 
 
 def served_metrics(folder: Path, split: Split, catalogue_ids: np.ndarray, rarities: Iterable[str], k: int = K,
-                   rules=SKIP_REASONS, lang: str | None = None, workers: int | None = None) -> dict[str, dict[str, float]]:
+                   rules=SKIP_REASONS, lang: str | None = None, workers: int | None = None,
+                   lists: dict | None = None) -> dict[str, dict[str, float]]:
     """The protocol answered through `Engine.recommend` with the folder's model.
 
     Args:
@@ -42,6 +43,8 @@ def served_metrics(folder: Path, split: Split, catalogue_ids: np.ndarray, rariti
         catalogue_ids: Dataset work id of each of the folder's works (to renumber into the split's universe).
         rules: The list rules that apply (`engine.rules.SKIP_REASONS`: all of them).
         lang: The requests' `lang` (None: the language of each reader's shelf, as in chat).
+        lists: When given, each rarity's lists are kept in it (`[readers, k]` split work ids, -1 for
+            an empty slot; the rows of `split.readers`), for `metrics.reader_metrics`.
         workers: Processes that ask the engine, each for a share of the readers (default:
             one per CPU this process may use, at most `MAX_WORKERS`, each with `MIN_SHARE`
             readers or more).
@@ -78,7 +81,7 @@ def served_metrics(folder: Path, split: Split, catalogue_ids: np.ndarray, rariti
             if parts is None:
                 parts = [_ask(job, queries)]
             top = np.full((len(readers), k), -1, np.int64)
-            support, skipped, lists = [], dict.fromkeys(SKIP_REASONS, 0), 0
+            support, skipped, asked = [], dict.fromkeys(SKIP_REASONS, 0), 0
             for share, (picked, picked_support, part_skipped, part_lists) in zip(shares, parts):
                 for row, listed in zip(share, picked):
                     listed = to_universe[np.asarray(listed, np.int64)]
@@ -86,9 +89,11 @@ def served_metrics(folder: Path, split: Split, catalogue_ids: np.ndarray, rariti
                 support += picked_support
                 for reason, count in part_skipped.items():
                     skipped[reason] += count
-                lists += part_lists
+                asked += part_lists
+            if lists is not None:
+                lists[name] = top
             results[name] = {**ranking_metrics(top, truth_row, split.test_work, likes, head),
-                             **served_figures(np.array(support), skipped, lists)}
+                             **served_figures(np.array(support), skipped, asked)}
     return results
 
 

@@ -15,7 +15,7 @@ from engine.ranking import top_ids
 from engine.rules import SKIP_REASONS
 from evaluation import search
 from evaluation.lists import evaluate_scorers
-from evaluation.metrics import COLUMNS, ranking_metrics
+from evaluation.metrics import COLUMNS, ranking_metrics, ratio_interval, reader_metrics
 from evaluation.models import OurModels, train_config
 from evaluation.protocol import holdout_mask, make_split, training_dataset
 from evaluation.served import served_metrics
@@ -67,6 +67,27 @@ def test_metrics_by_hand():
     assert m["arp"] == pytest.approx(((10 + 3 + 1) / 3 + (5 + 10) / 2) / 2)
     assert m["tail_share"] == pytest.approx((2 / 3 + 1 / 2) / 2)
     assert m["coverage"] == pytest.approx(4 / 6)
+
+
+def test_reader_metrics_average_to_the_metrics_and_a_ratio_has_an_interval():
+    """`reader_metrics` are each reader's values (their means are `ranking_metrics`); `ratio_interval`
+    resamples readers: twice the hits is exactly 2x whatever the resample, and the interval holds
+    the ratio."""
+    likes = np.array([50, 1, 1, 4, 9, 16])
+    top = np.array([[1, 2], [3, -1], [4, 5], [0, 5]])
+    truth_row, truth_work = np.array([0, 0, 1, 2, 3]), np.array([1, 0, 4, 4, 5])
+    per_reader = reader_metrics(top, truth_row, truth_work, likes)
+    values, where = per_reader["recall"]
+    assert values.tolist() == [0.5, 0.0, 1.0, 1.0] and where.all()
+    means = ranking_metrics(top, truth_row, truth_work, likes)
+    for name, (v, w) in per_reader.items():
+        assert v[w].mean() == pytest.approx(means[name]), name
+    rng = np.random.default_rng(1)
+    hits = rng.integers(0, 3, 500).astype(float)
+    every = np.ones(500, bool)
+    assert ratio_interval((2 * hits, every), (hits, every), resamples=200) == pytest.approx((2.0, 2.0, 2.0))
+    ratio, low, high = ratio_interval((hits + rng.random(500), every), (hits, every), resamples=200)
+    assert low < ratio < high and high - low < 0.5
 
 
 def test_recall_is_truncated_at_k():
@@ -228,9 +249,15 @@ def test_served_equals_the_plain_evaluation_without_diversity(tmp_path, monkeypa
             assert served[rarity][column] == pytest.approx(plain[rarity][column], nan_ok=True), (rarity, column)
         assert served[rarity]["skipped_kind"] == 0 and served[rarity]["skipped_language"] == 0
     # Readers shared among processes get the lists one process gives them.
+    kept = {}
     shared = served_metrics(folder, split, prepare_data(data, config).catalogue_ids, ["rare"],
-                            rules=[r for r in SKIP_REASONS if r != "diversity"], workers=2)
+                            rules=[r for r in SKIP_REASONS if r != "diversity"], workers=2, lists=kept)
     assert shared["rare"] == pytest.approx(served["rare"], nan_ok=True)
+    # The lists kept are the lists measured, reader by reader.
+    truth_row = np.searchsorted(split.readers, split.test_user)
+    per_reader = reader_metrics(kept["rare"], truth_row, split.test_work, split.train_likes())
+    values, where = per_reader["recall"]
+    assert kept["rare"].shape == (len(split.readers), 20) and values[where].mean() == pytest.approx(served["rare"]["recall"])
     # Processes that cannot start (a calling script without a main guard): served in this one.
     import evaluation.served
 
