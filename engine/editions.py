@@ -103,6 +103,7 @@ _PEN_NAMES = {
     "sophie kinsella": ("madeleine wickham",),
     "daniel handler": ("lemony snicket",),
 }
+_PEN_OF = {name_tokens(pen): name_tokens(real) for real, pens in _PEN_NAMES.items() for pen in pens}
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -449,5 +450,3 @@ def _key_author_agrees(key_author: str, author: str) -> bool:
         (words[:i] + words[i + 1:] + [words[i]] for i in range(len(words)))
     return any(same_person(name_tokens(" ".join(order)), theirs) for order in orders)
 
-
-_PEN_OF = {name_tokens(pen): name_tokens(real) for real, pens in _PEN_NAMES.items() for pen in pens}
