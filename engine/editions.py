@@ -80,40 +80,6 @@ def name_tokens(author: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-# Pen names of prolific authors, each to the name the author is best known by: one writer for the
-# list rules (at most two books an author: *The Regulators* by "Richard Bachman" is Stephen King's).
-# Editions are merged by the names they carry, not through this table.
-_PEN_NAMES = {
-    "stephen king": ("richard bachman",),
-    "j k rowling": ("robert galbraith",),
-    "nora roberts": ("j d robb",),
-    "agatha christie": ("mary westmacott",),
-    "ruth rendell": ("barbara vine",),
-    "anne rice": ("anne rampling", "a n roquelaure"),
-    "dean r koontz": ("leigh nichols", "owen west", "brian coffey", "david axton", "k r dwyer", "aaron wolfe",
-                      "deanna dwyer"),
-    "evan hunter": ("ed mcbain",),
-    "donald e westlake": ("richard stark", "tucker coe"),
-    "michael crichton": ("john lange", "jeffery hudson"),
-    "isaac asimov": ("paul french",),
-    "joyce carol oates": ("rosamond smith", "lauren kelly"),
-    "barbara michaels": ("elizabeth peters",),
-    "victoria holt": ("jean plaidy", "philippa carr"),
-    "jayne ann krentz": ("amanda quick", "jayne castle"),
-    "sophie kinsella": ("madeleine wickham",),
-    "daniel handler": ("lemony snicket",),
-}
-_PEN_OF = {name_tokens(pen): name_tokens(real) for real, pens in _PEN_NAMES.items() for pen in pens}
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def writer(author: str) -> tuple[str, ...]:
-    """The person behind a name (`name_tokens`), a pen name read as its author's best-known name
-    ("Richard Bachman" -> stephen king)."""
-    tokens = name_tokens(author)
-    return _PEN_OF.get(tokens, tokens)
-
-
 def _translit(word: str) -> str:
     for old, new in _TRANSLIT:
         word = word.replace(old, new)

@@ -31,11 +31,12 @@ Numpy only.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .editions import same_person, writer
+from .editions import name_tokens, same_person
 from .kinds import BOOK
 from .normalize import ARTICLES, fold, normalize_author, series_key, series_volume, split_alternate
 from .profiles import Profiles
@@ -54,6 +55,40 @@ NEIGHBOUR_SUPPORT = 5
 NEIGHBOUR_SHARE = 0.2  # ... who are at least this share of its readers
 FITS = 0.5  # genre fit (`Profiles.fit`) from which a pick is of the reader's kind: the same or a neighbouring genre
 OWN_GENRE = 0.99  # genre fit of a pick of the reader's own genre
+
+
+# Pen names of prolific authors, each to the name the author is best known by: one writer for the
+# rules (at most two books an author: *The Regulators* by "Richard Bachman" is Stephen King's).
+# Editions are merged by the names they carry (`engine.editions`), not through this table.
+_PEN_NAMES = {
+    "stephen king": ("richard bachman",),
+    "j k rowling": ("robert galbraith",),
+    "nora roberts": ("j d robb",),
+    "agatha christie": ("mary westmacott",),
+    "ruth rendell": ("barbara vine",),
+    "anne rice": ("anne rampling", "a n roquelaure"),
+    "dean r koontz": ("leigh nichols", "owen west", "brian coffey", "david axton", "k r dwyer", "aaron wolfe",
+                      "deanna dwyer"),
+    "evan hunter": ("ed mcbain",),
+    "donald e westlake": ("richard stark", "tucker coe"),
+    "michael crichton": ("john lange", "jeffery hudson"),
+    "isaac asimov": ("paul french",),
+    "joyce carol oates": ("rosamond smith", "lauren kelly"),
+    "barbara michaels": ("elizabeth peters",),
+    "victoria holt": ("jean plaidy", "philippa carr"),
+    "jayne ann krentz": ("amanda quick", "jayne castle"),
+    "sophie kinsella": ("madeleine wickham",),
+    "daniel handler": ("lemony snicket",),
+}
+_PEN_OF = {name_tokens(pen): name_tokens(real) for real, pens in _PEN_NAMES.items() for pen in pens}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def writer(author: str) -> tuple[str, ...]:
+    """The person behind a name (`name_tokens`), a pen name read as its author's best-known name
+    ("Richard Bachman" -> stephen king)."""
+    tokens = name_tokens(author)
+    return _PEN_OF.get(tokens, tokens)
 
 
 _COMMON = frozenset("about after again against among before being between little great story stories other "
@@ -192,15 +227,14 @@ class ListRules:
     def place(self, request: Request, work: Work) -> str | None:
         """Why the built `work` is passed over (same book, series or universe; diversity), or None;
         when None it takes its place in the list."""
-        author, stem = normalize_author(work.author), series_stem(work.title)
+        author, stem, person = normalize_author(work.author), series_stem(work.title), writer(work.author)
         if work.key in request.banned_keys:
             return "same_book"  # another listing of a book asked about, or one the reader has
-        if "same_book" in request.enabled and self._own_series(request, work, author, stem):
+        if "same_book" in request.enabled and self._own_series(request, work, author, stem, person):
             return "same_book"
         if "later_volume" in request.enabled and series_volume(self.catalogue.series[work.id]) >= 2:
             return "later_volume"
         if "diversity" in request.enabled:
-            person = writer(work.author)
             slot = next((i for i, (other, _) in enumerate(request.people) if person and same_person(person, other)), None)
             if (slot is not None and request.people[slot][1] >= MAX_PER_AUTHOR) or (
                     stem and request.per_series.get(stem, 0) >= MAX_PER_SERIES):
@@ -213,7 +247,7 @@ class ListRules:
                 request.per_series[stem] = request.per_series.get(stem, 0) + 1
         return None
 
-    def _own_series(self, request: Request, work: Work, author: str, stem: str) -> bool:
+    def _own_series(self, request: Request, work: Work, author: str, stem: str, person: tuple[str, ...]) -> bool:
         """The query's own series (same author: "Children of Dune", or the series its editions
         name: "R Is for Ricochet" beside "Q Is for Quarry", both "Kinsey Millhone Mysteries") or
         universe (whoever wrote it: House Atreides, "Dune: House Trilogy", for Dune's "Dune
@@ -225,8 +259,8 @@ class ListRules:
         title = f" {fold(work.title)} "
         if any(phrase in title for phrase in request.title_phrases):
             return True  # a companion or guide to the book asked about: "Don't Panic: ... The Hitchhiker's Guide ..."
-        if any(any(p in title for p in phrases) and not same_person(writer(work.author), person)
-               for person, phrases in request.authors_named):
+        if any(any(p in title for p in phrases) and not same_person(person, theirs)
+               for theirs, phrases in request.authors_named):
             return True  # a book about the author asked about: "The Stephen King Universe" by Stan Wiater
         key = series_key(self.catalogue.series[work.id])
         if not key:
@@ -234,7 +268,6 @@ class ListRules:
         words = set(key.split())
         if any(universe <= words for universe in request.universes):
             return True  # "prelude to dune" (goodbooks' name for House Atreides' series) is Dune's universe
-        person = writer(work.author)
         return any(_one_series(key, theirs) and same_person(person, who) for who, theirs in request.own_series)
 
 

@@ -347,13 +347,18 @@ def test_one_author_however_the_name_is_written(tmp_path):
 INSOMNIA = Book("Insomnia", "Stephen King", genre="horror")
 
 
+def horror(title: str, author: str, score: float) -> Book:
+    """A horror novel three of Insomnia's readers loved."""
+    return Book(title, author, score=score, co_readers=3, genre="horror")
+
+
 def test_a_pen_name_is_its_author_for_the_two_books_an_author(tmp_path):
     """The Regulators by "Richard Bachman" is a third Stephen King book: passed over for diversity."""
     engine = build(tmp_path, [INSOMNIA], [
-        Book("Needful Things", "Stephen King", score=0.9, co_readers=3, genre="horror"),
-        Book("Salem's Lot", "Stephen King", score=0.88, co_readers=3, genre="horror"),
-        Book("The Regulators", "Richard Bachman", score=0.85, co_readers=3, genre="horror"),
-        Book("The Vision", "Dean R. Koontz", score=0.8, co_readers=3, genre="horror")])
+        horror("Needful Things", "Stephen King", 0.9),
+        horror("Salem's Lot", "Stephen King", 0.88),
+        horror("The Regulators", "Richard Bachman", 0.85),
+        horror("The Vision", "Dean R. Koontz", 0.8)])
     result = engine.recommend([0], k=10)
     assert titles(result) == ["Needful Things", "Salem's Lot", "The Vision"] and result.skipped["diversity"] == 1
 
@@ -407,10 +412,10 @@ def test_a_book_about_the_seeds_author_is_a_companion(tmp_path):
     seed's author, not picks for its reader; a King Arthur novel, or the author's own book with his
     name in its title, are not companions."""
     engine = build(tmp_path, [INSOMNIA], [
-        Book("The Stephen King Universe", "Stan Wiater", score=0.9, co_readers=3, genre="horror"),
-        Book("Stephen King's America", "Jonathan P. Davis", score=0.88, co_readers=3, genre="horror"),
-        Book("The Once and Future King", "T. H. White", score=0.85, co_readers=3, genre="horror"),
-        Book("Stephen King's Danse Macabre", "Stephen King", score=0.8, co_readers=3, genre="horror")])
+        horror("The Stephen King Universe", "Stan Wiater", 0.9),
+        horror("Stephen King's America", "Jonathan P. Davis", 0.88),
+        horror("The Once and Future King", "T. H. White", 0.85),
+        horror("Stephen King's Danse Macabre", "Stephen King", 0.8)])
     result = engine.recommend([0], k=10)
     assert titles(result) == ["The Once and Future King", "Stephen King's Danse Macabre"]
     assert result.skipped["same_book"] == 2
