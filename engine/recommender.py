@@ -63,8 +63,8 @@ class Engine:
         self.profiles = Profiles.from_array(folder.profile) if folder.profile is not None else None
         # The list rules (`engine.rules`); an evaluation may turn some off (`diversify=False`: the model's own list).
         enabled = [r for r in rules if diversify or r != "diversity"]
-        self.rules = ListRules(Catalogue(self.likes, self.language, self.kind, folder.works.series, self.profiles),
-                               enabled)
+        self.rules = ListRules(Catalogue(self.likes, self.language, self.kind, folder.works.series, self.profiles,
+                                         folder.works.author), enabled)
         # A model folder's matcher.npz loads in a second; building takes minutes at 2.8M works.
         self.matcher = folder.matcher or TitleMatcher(self.works.title, self.works.author, self.likes)
         self._head = rarities.head_threshold(self.likes)

@@ -17,7 +17,7 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   genre may rest on a single co-reader;
 - `same_book`: one of the books asked about, another edition of one, or its own series
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
-  note; *Second Summer of the Sisterhood*: one author, a distinctive title word) or
+  note, unless the note names a publisher's line such as Penguin Classics, `Catalogue.lines`; *Second Summer of the Sisterhood*: one author, a distinctive title word) or
   universe (*House Atreides*, "Dune: House Trilogy", by another author; a companion whose
   title holds the book's: *Don't Panic: ... The Hitchhiker's Guide to the Galaxy*), or a book
   about its author by someone else (*The Stephen King Universe*);
@@ -45,6 +45,7 @@ from .results import Work
 SKIP_REASONS = ("language", "same_book", "support", "kind", "later_volume", "diversity")
 MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
+LINE_AUTHORS = 5  # a series note on books of more authors than this names a publisher's line (Penguin Classics)
 KIND_SUPPORT = 3  # co-readers a pick of another kind needs when no genre profile is known (title rules only)
 STRONG_SUPPORT = 5  # co-readers a pick of another genre than the reader's needs ...
 STRONG_SHARE = 0.3  # ... who are at least this share of its readers (it is *their* book, not everyone's)
@@ -120,6 +121,18 @@ class Catalogue:
     kind: np.ndarray  # uint8, `engine.kinds` (the title rules; used where no profile is known)
     series: object  # the works' series notes (a sequence of str)
     profiles: Profiles | None  # genre profiles, when the model folder has them
+    authors: object = ()  # the works' authors (a sequence of str), to tell a publisher's line from a series
+
+    @functools.cached_property
+    def lines(self) -> frozenset[str]:
+        """Series keys that name a publisher's line, not a series: notes shared by books of more than
+        `LINE_AUTHORS` authors (by surname: "Penguin Classics", "Harlequin Presents", "Dover Thrift
+        Editions"). Worked out once, at the first request."""
+        surnames: dict[str, set[tuple[str, ...]]] = {}
+        for i, note in enumerate(self.series):
+            if note and i < len(self.authors) and (key := series_key(note)):
+                surnames.setdefault(key, set()).add(name_tokens(self.authors[i])[-1:])
+        return frozenset(key for key, names in surnames.items() if len(names) > LINE_AUTHORS)
 
 
 @dataclass
@@ -174,7 +187,8 @@ class ListRules:
             key = series_key(c.series[w.id])
             if key and set(key.split()) <= set(fold(w.title).split()):
                 universes.add(frozenset(key.split()))
-        own_series = [(writer(w.author), key) for w in liked if (key := series_key(c.series[w.id]))]
+        own_series = [(writer(w.author), key) for w in liked
+                      if (key := series_key(c.series[w.id])) and key not in c.lines]
         phrases = [f" {main} " for w in liked
                    if len((main := fold(split_alternate(w.title)[0])).split()) - (main.split()[0] in ARTICLES) >= 2]
         authors_named = [(person, named) for w in liked if (named := _name_phrases(person := writer(w.author)))]

@@ -21,7 +21,7 @@ from engine.kinds import AID, BOOK, CHILDREN
 from engine.modelfolder import write_model_folder
 from engine.rarity import RARITIES
 from engine.recommender import Engine
-from engine.rules import KIND_SUPPORT, NEIGHBOUR_SHARE, NEIGHBOUR_SUPPORT, SKIP_REASONS, STRONG_SHARE, STRONG_SUPPORT
+from engine.rules import KIND_SUPPORT, LINE_AUTHORS, NEIGHBOUR_SHARE, NEIGHBOUR_SUPPORT, SKIP_REASONS, STRONG_SHARE, STRONG_SUPPORT
 
 SEED_READERS = 40  # readers 0..39 liked each book asked about
 
@@ -375,6 +375,20 @@ def test_the_seeds_own_series_by_its_series_note(tmp_path):
                                              genre="mystery", series="Stephanie Plum Novels")])
     result = engine.recommend([0], k=10)
     assert titles(result) == ["Keziah Dane", "One for the Money"] and result.skipped["same_book"] == 1
+
+
+def test_a_publishers_line_is_no_series(tmp_path):
+    """Emma's edition is in "Penguin Classics", a line of many authors' books: Mansfield Park in the
+    same line is another Austen novel to read, not Emma's own series (a shelf of two Austens lost
+    every other Austen to it). A series of one author keeps its rule."""
+    emma = Book("Emma", "Jane Austen", series="Penguin Classics", genre="literary")
+    others = [Book("Mansfield Park", "Jane Austen", score=0.9, co_readers=3, series="Penguin Classics", genre="literary")]
+    others += [Book(f"Classic {i}", f"Writer{i} Surname{i}", score=0.5 - i / 100, co_readers=3, series="Penguin Classics",
+                    genre="literary") for i in range(LINE_AUTHORS)]
+    result = build(tmp_path / "line", [emma], others).recommend([0], k=3)
+    assert titles(result) == ["Mansfield Park", "Classic 0", "Classic 1"] and result.skipped["same_book"] == 0
+    few = build(tmp_path / "few", [emma], others[:LINE_AUTHORS - 1]).recommend([0], k=3)
+    assert "Mansfield Park" not in titles(few) and few.skipped["same_book"] == 1
 
 
 def test_one_authors_series_named_two_ways_is_one_series(tmp_path):
