@@ -376,9 +376,16 @@ def test_elsa_loss_equals_the_dense_reconstruction_error():
         assert got.item() == pytest.approx(expected, rel=1e-4)
 
 
-def test_colike_weights_are_each_works_ridge_regression_on_its_most_co_liked_works():
-    """Known answer: b_j = (G[S, S] + lambda I)^-1 G[S, j] over the m works most co-liked with j."""
+@pytest.mark.parametrize("wide_keys", [False, True])
+def test_colike_weights_are_each_works_ridge_regression_on_its_most_co_liked_works(monkeypatch, wide_keys):
+    """Known answer: b_j = (G[S, S] + lambda I)^-1 G[S, j] over the m works most co-liked with j,
+    solved a few works at a time, with 32-bit pair keys and with 64-bit ones (many works)."""
+    import train.colike
     from train.colike import fit_colike
+
+    monkeypatch.setattr(train.colike, "SOLVE_ENTRIES", 5 * 4 * 4)  # five works' systems a batch: three batches
+    if wide_keys:
+        monkeypatch.setattr(train.colike, "KEY32_WORKS", 0)
 
     rng = np.random.default_rng(2)
     n, m, lam = 12, 4, 3.0

@@ -10,8 +10,10 @@ works S_j:
 
 a batch of small m x m systems (`torch.linalg.solve`), on the GPU when there is one, and
 memory linear in the number of works (the co-like counts of the pairs it reads, the m
-weights per work). On Book-Crossing it keeps 97% of EASE's recall with m = 50 (BENCHMARKS.md)
-and, unlike an embedding, keeps the detail of which rare book goes with which.
+weights per work). On Book-Crossing it kept 97% of EASE's recall with m = 50; the default is
+150, chosen on the validation split by served and plain recall (BENCHMARKS.md). Unlike an
+embedding, it keeps the detail of which rare book goes with which. Most of its time is
+reading the m(m - 1) / 2 co-like counts of each work's system from the sorted pair keys.
 
 The weights are returned by source work (CSR: row l holds `b_j[l]` for the works j whose
 support holds l), so a reader of works L is scored by adding the rows of L. Only works
@@ -27,8 +29,9 @@ import torch
 
 log = logging.getLogger(__name__)
 
-SOLVE_BATCH = 4096  # works whose systems are solved at once
+SOLVE_ENTRIES = 1 << 24  # gram entries of the systems solved at once (4096 works at 64 neighbours)
 PAIR_BATCH = 1 << 22  # co-like pairs counted at once (bounds memory at 100M likes)
+KEY32_WORKS = 46_340  # up to this many works a pair key a * n + b fits in 32 bits
 
 
 def capped_likes(indptr: np.ndarray, indices: np.ndarray, eligible: np.ndarray, reader_cap: int,
@@ -126,16 +129,25 @@ def fit_colike(indptr: np.ndarray, indices: np.ndarray, n_works: int, *, neighbo
     support = torch.full((n, m), -1, dtype=torch.int64, device=device)
     support[source[top], rank[top]] = target[top]
     weights = torch.zeros((n, m), device=device)
-    for first in range(0, n, SOLVE_BATCH):
-        j = torch.arange(first, min(n, first + SOLVE_BATCH), device=device)
+    # The gram matrices are symmetric with a known diagonal: only the pairs above it are looked up,
+    # with 32-bit keys where they fit (half the memory a binary search reads).
+    upper, lower = torch.triu_indices(m, m, offset=1, device=device)
+    table = keys.to(torch.int32) if n <= KEY32_WORKS else keys
+    batch = max(1, SOLVE_ENTRIES // (m * m))
+    for first in range(0, n, batch):
+        j = torch.arange(first, min(n, first + batch), device=device)
         s = support[j]  # [b, m]; -1 pads works with fewer co-liked works
         valid = s >= 0
         safe = torch.where(valid, s, torch.zeros_like(s))
-        gram = _lookup(keys, counts, safe[:, :, None] * n + safe[:, None, :])
-        gram = torch.where(valid[:, :, None] & valid[:, None, :], gram, torch.zeros_like(gram))
+        pairs = _lookup(table, counts, (safe[:, upper] * n + safe[:, lower]).to(table.dtype))
+        pairs = torch.where(valid[:, upper] & valid[:, lower], pairs, torch.zeros_like(pairs))
+        gram = torch.zeros((len(j), m, m), device=device)
+        gram[:, upper, lower] = pairs
+        gram[:, lower, upper] = pairs
         diagonal = torch.where(valid, self_counts[safe], torch.zeros_like(safe, dtype=torch.float32))
         gram = gram + torch.diag_embed(diagonal + lam)  # padded rows become lam * I: their weight is 0
-        rhs = torch.where(valid, _lookup(keys, counts, safe * n + j[:, None]), torch.zeros_like(diagonal))
+        rhs = torch.where(valid, _lookup(table, counts, (safe * n + j[:, None]).to(table.dtype)),
+                          torch.zeros_like(diagonal))
         weights[j] = torch.linalg.solve(gram, rhs.unsqueeze(-1)).squeeze(-1)
     # Back to model rows, by source: W[support[j, p], j] = weights[j, p].
     valid = support >= 0
