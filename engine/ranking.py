@@ -8,11 +8,13 @@ approximate search against an exact product); a parity test holds them to the sa
 
 A folder's embedding gives every work with a vector a dense score (`mean(query[L]) @
 target[c]`); its co-like weights, when it has them, give the works co-liked with the
-reader's books a second score (the sum of `W[l, c]` over the reader's books l). The two
-live on unrelated scales, so they are fused by ranks (reciprocal-rank fusion): within
-the works the rarity setting allows, each order's best `POOL` works get
+reader's books a second score (the sum of `W[l, c]` over the reader's books l); and the
+works' authors give a third order, `AuthorOrder`: the other books of the writers of the
+reader's books (the writer of more of them first, then the more liked book). They live on
+unrelated scales, so they are fused by ranks (reciprocal-rank fusion): within the works
+the rarity setting allows, each order's best `POOL` works get
 
-    fused = (1 - weight) / (k + colike_rank) + weight / (k + dense_rank)
+    fused = (1 - weight) / (k + colike_rank) + weight / (k + dense_rank) + author_weight / (k + author_rank)
 
 (a term is 0 for a work outside that order's pool), and the fused score orders the
 candidates. Optional terms of the folder's `scoring` then reshape it for each reader:
@@ -34,6 +36,11 @@ from __future__ import annotations
 import numpy as np
 
 POOL = 500  # candidates each order contributes, and a rarity setting re-ranks (the engine's index fetch)
+# The author order's weight, chosen on the README protocol's validation split, served through the
+# engine with every list rule on (tail recall at `rare`: 0.0199 without it, 0.0210 at 0.2, 0.0216 at
+# 0.35, 0.0224 at 0.5, 0.0227 at 0.7, 0.0225 at 1; EASE 0.0172): 0.5, within 2% of the best, moves
+# fewer picks to the shelf's writers than 0.7 (BENCHMARKS.md).
+AUTHOR_WEIGHT = 0.5
 
 # The defaults a trained folder's scoring takes (`train.config` reads them from here). The fusion
 # weight was chosen on the README protocol's validation split (`evaluation/chosen.json`); the genre
@@ -45,9 +52,9 @@ POOL = 500  # candidates each order contributes, and a rarity setting re-ranks (
 # on few yields to one on many) raised served recall on the validation split by 5% and on the test
 # split by 1%, and the picks it changed read worse (0.89 against 1.15): not kept (BENCHMARKS.md).
 DEFAULT_FUSION = {"fusion_weight": 0.35, "fusion_k": 20, "genre_weight": 2.0, "genre_evidence": 10.0, "popularity": 0.0,
-                  "specificity": 0.0}
+                  "specificity": 0.0, "author_weight": AUTHOR_WEIGHT}
 # A folder's scoring without these terms (EASE served, folders written before them) has them off.
-TERMS_OFF = {"genre_weight": 0.0, "genre_evidence": 0.0, "popularity": 0.0, "specificity": 0.0}
+TERMS_OFF = {"genre_weight": 0.0, "genre_evidence": 0.0, "popularity": 0.0, "specificity": 0.0, "author_weight": 0.0}
 SHARE_FLOOR = 0.05  # the specificity term's floor: a candidate none of whose readers liked the query keeps (0.05/1.05)^s
 GENRE_FLOOR = 0.25  # a candidate of another genre keeps (0.25 / 1.25)^genre_weight of its fused score
 UNKNOWN_FIT = 0.5  # the genre fit assumed for a candidate nobody profiled
@@ -118,10 +125,68 @@ def allowed_best(scores: np.ndarray, wide: tuple[np.ndarray, np.ndarray], allowe
     return out_ids, out
 
 
-def fuse(colike_ranks: np.ndarray, dense_ranks: np.ndarray, fusion_weight: float, fusion_k: float) -> np.ndarray:
-    """Reciprocal-rank fusion of two rank arrays (inf = not ranked); -inf where neither ranks a work."""
+class AuthorOrder:
+    """The other books of the writers of a reader's books, as an order of their own.
+
+    A work's score is the number of the reader's books by its writer (`engine.rules.writer_codes`:
+    pen names are their author; "Anonymous" and "Various" name nobody), and among one writer's
+    books the more liked first (`tie`, under 1). The engine asks for one reader's works
+    (`scores`), the evaluation for a batch of shelves (`batch`); both give the same scores.
+
+    Args:
+        codes: int32 [n], each work's writer (-1: none).
+        likes: int [n], training likes, for the order within a writer's books (None: by id).
+    """
+
+    def __init__(self, codes: np.ndarray, likes: np.ndarray | None = None):
+        self.codes = np.asarray(codes, np.int64)
+        n = len(self.codes)
+        likes = np.zeros(n) if likes is None else np.log1p(np.asarray(likes, np.float64))
+        self.tie = likes / (1.0 + likes.max(initial=0.0))
+        known = np.flatnonzero(self.codes >= 0)
+        self.works = known[np.argsort(self.codes[known], kind="stable")]  # by writer
+        n_writers = int(self.codes.max(initial=-1)) + 1
+        self.indptr = np.zeros(n_writers + 1, np.int64)
+        np.cumsum(np.bincount(self.codes[known], minlength=n_writers), out=self.indptr[1:])
+        self._matrix = None
+
+    def scores(self, used) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of every book by the writers of works `used` (those works included)."""
+        codes = self.codes[np.asarray(used, np.int64)] if len(used) else np.zeros(0, np.int64)
+        writers, count = np.unique(codes[codes >= 0], return_counts=True)
+        if not len(writers):
+            return np.zeros(0, np.int64), np.zeros(0)
+        sizes = self.indptr[writers + 1] - self.indptr[writers]
+        at = np.repeat(self.indptr[writers] - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        ids = self.works[at]
+        return ids, np.repeat(count.astype(np.float64), sizes) + self.tie[ids]
+
+    def batch(self, shelves) -> np.ndarray:
+        """`[b, n]` scores for shelves (a scipy CSR matrix, readers x works, 0/1), -inf for works by
+        none of a shelf's writers."""
+        from scipy.sparse import csr_matrix
+
+        if self._matrix is None:
+            known = self.codes >= 0
+            n_writers = len(self.indptr) - 1
+            self._matrix = csr_matrix((np.ones(int(known.sum()), np.float32), (np.flatnonzero(known), self.codes[known])),
+                                      shape=(len(self.codes), n_writers))
+        shelves = shelves.tocsr(copy=True)
+        shelves.data[:] = 1
+        per_writer = shelves @ self._matrix  # books of each writer on each shelf
+        counts = np.asarray((per_writer @ self._matrix.T).todense(), np.float64)
+        return np.where(counts > 0, counts + self.tie, -np.inf)
+
+
+def fuse(colike_ranks: np.ndarray, dense_ranks: np.ndarray, fusion_weight: float, fusion_k: float,
+         author_ranks: np.ndarray | None = None, author_weight: float = 0.0) -> np.ndarray:
+    """Reciprocal-rank fusion of the rank arrays (inf = not ranked); -inf where no order ranks a work."""
     fused = (1 - fusion_weight) / (fusion_k + colike_ranks) + fusion_weight / (fusion_k + dense_ranks)
-    return np.where(np.isfinite(colike_ranks) | np.isfinite(dense_ranks), fused, -np.inf)
+    ranked = np.isfinite(colike_ranks) | np.isfinite(dense_ranks)
+    if author_ranks is not None and author_weight:
+        fused = fused + author_weight / (fusion_k + author_ranks)
+        ranked |= np.isfinite(author_ranks)
+    return np.where(ranked, fused, -np.inf)
 
 
 def reshape(fused: np.ndarray, ids: np.ndarray, scoring: dict, likes: np.ndarray | None,
@@ -152,17 +217,20 @@ def uses_support(scoring: dict) -> bool:
 
 
 def fuse_lists(colike: tuple[np.ndarray, np.ndarray], dense: tuple[np.ndarray, np.ndarray], scoring: dict,
-               n_works: int) -> tuple[np.ndarray, np.ndarray]:
+               n_works: int, author: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`fuse` for rows of ranked candidate lists (`best_of`'s output, one per order).
 
     Returns:
-        (ids, fused) `[b, c]`: each row's candidates of either order and their fused scores
+        (ids, fused) `[b, c]`: each row's candidates of any order and their fused scores
         (padding: `-inf`), in no particular order.
     """
     settings = {**DEFAULT_FUSION, **TERMS_OFF, **(scoring or {})}
     weight, k = float(settings["fusion_weight"]), float(settings["fusion_k"])
+    orders = [(colike, 1 - weight), (dense, weight)]
+    if author is not None and settings["author_weight"]:
+        orders.append((author, float(settings["author_weight"])))
     parts = []
-    for (ids, values), share in ((colike, 1 - weight), (dense, weight)):
+    for (ids, values), share in orders:
         rank = np.arange(1, ids.shape[1] + 1, dtype=np.float64)
         parts.append((ids, np.where(np.isfinite(values), share / (k + rank), np.nan)))
     ids = np.concatenate([p[0] for p in parts], axis=1)
@@ -194,7 +262,8 @@ class FolderScorer:
     """
 
     def __init__(self, query: np.ndarray, target: np.ndarray, trained: np.ndarray, colike=None,
-                 scoring: dict | None = None, likes: np.ndarray | None = None, profiles=None, fans=None):
+                 scoring: dict | None = None, likes: np.ndarray | None = None, profiles=None, fans=None,
+                 writers: np.ndarray | None = None):
         self.trained = np.asarray(trained, dtype=bool)
         self.n = len(self.trained)
         self.query = np.where(self.trained[:, None], np.asarray(query, np.float32), 0).astype(np.float32)
@@ -204,6 +273,9 @@ class FolderScorer:
         self.likes = None if likes is None else np.asarray(likes)
         self.profiles = profiles  # engine.profiles.Profiles, for the genre term
         self.fans = fans  # scipy CSR [n, readers], the training readers of each work, for the specificity term
+        # The author order (`writers`: `engine.rules.writer_codes` of the works), when the scoring uses it.
+        self.authors = (AuthorOrder(writers, self.likes) if writers is not None and colike is not None
+                        and self.scoring["author_weight"] else None)
         self._parts = (None, None)
         self._every = (None, None)
 
@@ -213,9 +285,12 @@ class FolderScorer:
         from .profiles import Profiles
 
         colike = folder.colike.to_scipy(len(folder.works)) if folder.colike is not None else None
+        from .rules import writer_codes
+
         profiles = Profiles(folder.profile) if folder.profile is not None else None
         fans = folder.fans.to_scipy(int(np.max(folder.fans.columns.array, initial=-1)) + 1) if folder.fans is not None else None
-        return cls(folder.query, folder.target, folder.trained, colike, folder.scoring, folder.likes, profiles, fans)
+        return cls(folder.query, folder.target, folder.trained, colike, folder.scoring, folder.likes, profiles, fans,
+                   writer_codes(folder.works.author))
 
     def dense(self, shelves) -> np.ndarray:
         """`[b, n]` dense scores of shelves (a scipy CSR matrix, readers x works), `-inf` for untrained works."""
@@ -259,15 +334,17 @@ class FolderScorer:
         if key is not shelves:
             seen = shelves.tocoo()
             parts = [self.dense(shelves)] + ([self.colike_scores(shelves)] if self.colike is not None else [])
+            parts += [self.authors.batch(shelves)] if self.authors is not None else []
             for part in parts:
                 part[seen.row, seen.col] = -np.inf
             parts = [(part, wide_best(part)) for part in parts] if self.colike is not None else parts
             self._parts = (shelves, parts)
         if self.colike is None:
             return parts[0]
-        (dense, dense_wide), (colike, colike_wide) = parts
+        (dense, dense_wide), (colike, colike_wide) = parts[:2]
+        author = allowed_best(*parts[2], allowed) if len(parts) > 2 else None
         ids, fused = fuse_lists(allowed_best(colike, colike_wide, allowed), allowed_best(dense, dense_wide, allowed),
-                                self.scoring, self.n)
+                                self.scoring, self.n, author)
         fit = support = None
         if self.scoring["genre_weight"] and self.profiles is not None:
             mixes, adults = self.profiles.mixes(shelves)
@@ -297,10 +374,12 @@ class Ranker:
     """
 
     def __init__(self, index, query_rows, trained: np.ndarray, colike, scoring: dict, allowed: dict[str, np.ndarray],
-                 likes: np.ndarray | None = None, max_fetch: int = 16 * POOL):
+                 likes: np.ndarray | None = None, max_fetch: int = 16 * POOL, writers: np.ndarray | None = None):
         self.index, self.query_rows, self.trained, self.colike = index, query_rows, trained, colike
         self.likes = likes
         self.scoring = {**DEFAULT_FUSION, **TERMS_OFF, **(scoring or {})}
+        self.authors = (AuthorOrder(writers, likes) if writers is not None and colike is not None
+                        and self.scoring["author_weight"] else None)
         self.allowed = allowed
         self.max_fetch = max_fetch
         # Trained works each rarity keeps out: the index fetch asks for that many more at once.
@@ -313,7 +392,8 @@ class Ranker:
 
         The dense order comes from the index (its best `POOL` allowed works: a filter that
         drops many hits fetches more); with co-like weights, the works co-liked with the
-        query are a second order, the two are fused by ranks, and the folder's genre,
+        query are a second order, the books by the query's writers a third (`AuthorOrder`, when the
+        folder's scoring weighs it), the orders are fused by ranks, and the folder's genre,
         specificity and popularity terms reshape the fused scores (`fit(ids)`: the reader's
         genre fit of candidates `ids`, when the folder has profiles; `support(ids)`: their
         co-readers, when it has fans).
@@ -345,13 +425,21 @@ class Ranker:
         colike_scores = np.bincount(inverse, weights=weights, minlength=len(colike_ids))
         keep = allowed[colike_ids]
         colike_ids, colike_scores = colike_ids[keep], colike_scores[keep]
-        ids = np.union1d(dense_ids, colike_ids)  # sorted: ties break on ids, as in the evaluation
-        dense_all = np.full(len(ids), -np.inf)
-        dense_all[np.searchsorted(ids, dense_ids)] = dense_scores
-        colike_all = np.full(len(ids), -np.inf)
-        colike_all[np.searchsorted(ids, colike_ids)] = colike_scores
-        fused = fuse(pool_ranks(colike_all, POOL), pool_ranks(dense_all, POOL),
-                     float(self.scoring["fusion_weight"]), float(self.scoring["fusion_k"]))
+        author_ids, author_scores = (self.authors.scores(used) if self.authors is not None
+                                     else (np.zeros(0, np.int64), np.zeros(0)))
+        keep = allowed[author_ids]
+        author_ids, author_scores = author_ids[keep], author_scores[keep]
+        ids = np.union1d(np.union1d(dense_ids, colike_ids), author_ids)  # sorted: ties break on ids, as in the evaluation
+
+        def spread(at, scores):
+            out = np.full(len(ids), -np.inf)
+            out[np.searchsorted(ids, at)] = scores
+            return out
+
+        author_ranks = pool_ranks(spread(author_ids, author_scores), POOL) if self.authors is not None else None
+        fused = fuse(pool_ranks(spread(colike_ids, colike_scores), POOL), pool_ranks(spread(dense_ids, dense_scores), POOL),
+                     float(self.scoring["fusion_weight"]), float(self.scoring["fusion_k"]), author_ranks,
+                     float(self.scoring["author_weight"]))
         needs_fit = self.scoring["genre_weight"] and fit is not None
         needs_support = uses_support(self.scoring) and support is not None
         return ids, reshape(fused, ids, self.scoring, self.likes, fit(ids) if needs_fit else None,

@@ -19,7 +19,7 @@ from .errors import AmbiguousTitle, BookNotFound, InvalidInput
 from .editions import find_by_key, name_tokens, same_person
 from .kinds import AID, BOOK
 from .profiles import Profiles
-from .rules import SKIP_REASONS, Catalogue, ListRules  # noqa: F401  (SKIP_REASONS: the callers' name for it)
+from .rules import SKIP_REASONS, Catalogue, ListRules, writer_codes  # noqa: F401  (SKIP_REASONS: the callers' name for it)
 from .language import parse_language, wanted_languages
 from .matcher import TitleMatcher, string_hash
 from .manifest import Manifest  # noqa: F401  (the type `manifest` returns)
@@ -71,8 +71,9 @@ class Engine:
         allowed = {name: rarities.allowed(self.likes, name, self._head) for name in rarities.RARITIES}
         self._colike = folder.colike
         # FileRows: a few query rows per request, read from the memory-mapped vectors.
+        self.writers = writer_codes(folder.works.author)  # one number per person: the author order, the reasons
         self.ranker = Ranker(self.index, FileRows(folder.query), self.trained, folder.colike, folder.scoring, allowed,
-                             self.likes)
+                             self.likes, writers=self.writers)
         self._fans = folder.fans
         # Readers are numbered 0..n-1 in the fans table: a request marks its query's readers once.
         self._n_readers = int(folder.fans.columns.array.max(initial=-1)) + 1 if folder.fans is not None else 0
@@ -361,9 +362,16 @@ class Engine:
                            minlength=len(ids)).astype(np.int64)
 
     def _reason(self, pick: Work, sources: list[Work], fan_index: tuple[np.ndarray, np.ndarray] | None) -> str:
-        """"loved by 12 readers who loved Dune"; honest when the evidence is one reader or none.
+        """"loved by 12 readers who loved Dune"; honest when the evidence is one reader or none; "by the
+        author of Dune; ..." first for a book by the writer of a query book.
 
         `fan_index`: the query sources' (reader, source) pairs sorted by reader (None: no fans)."""
+        writer = self.writers[pick.id]
+        same = next((s for s in sources if writer >= 0 and self.writers[s.id] == writer), None)
+        by = f"by the author of {same.title}; " if same is not None else ""
+        return by + self._evidence(pick, sources, fan_index)
+
+    def _evidence(self, pick: Work, sources: list[Work], fan_index: tuple[np.ndarray, np.ndarray] | None) -> str:
         if fan_index is None:
             return f"close to {sources[0].title} in what its readers like"
         fan_readers, fan_sources = fan_index

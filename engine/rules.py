@@ -93,6 +93,25 @@ def writer(author: str) -> tuple[str, ...]:
     return _PEN_OF.get(tokens, tokens)
 
 
+# Author fields that name nobody: no writer's other books follow from them.
+NOBODY = frozenset({(), ("anonymous",), ("various",), ("unknown",), ("not", "applicable", "na"), ("various", "authors")})
+
+
+def writer_codes(authors) -> np.ndarray:
+    """int32 [n]: each work's `writer` as a number (one per person, pen names included), -1 where
+    the author field names nobody ("Anonymous", "Various", "Not Applicable (Na)")."""
+    by_field: dict[str, int] = {}
+    by_person: dict[tuple[str, ...], int] = {}
+    codes = np.empty(len(authors), np.int32)
+    for i, field_ in enumerate(authors):
+        code = by_field.get(field_)
+        if code is None:
+            person = writer(field_)
+            code = by_field[field_] = -1 if person in NOBODY else by_person.setdefault(person, len(by_person))
+        codes[i] = code
+    return codes
+
+
 _COMMON = frozenset("about after again against among before being between little great story stories other "
                     "there their these those through under where which while world night light house years".split())
 

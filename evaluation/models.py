@@ -45,7 +45,7 @@ class OurModels:
             rows = np.repeat(universe, np.diff(indptr))
             colike = csr_matrix((weights, (rows, universe[columns])), shape=(split.n_works, split.n_works))
         return FolderScorer(query, target, trained, colike, fusion_settings(config), split.train_likes(),
-                            self.profiles(split), split.train_matrix().T.tocsr())
+                            self.profiles(split), split.train_matrix().T.tocsr(), self.writers(split))
 
     def parts(self, name: str, split: Split, params: dict):
         """The fitted parts of model `name` with `params` (`train.train.Parts`), for the trainer to write
@@ -56,6 +56,15 @@ class OurModels:
         _, data, fitted = self._embedding(split, config)
         return Parts(fitted, self._colike(split, config, data) if config.colike else None,
                      self.profile_table(split))
+
+    def writers(self, split: Split) -> np.ndarray:
+        """`engine.rules.writer_codes` of the split's works (for the author order)."""
+        from engine.rules import writer_codes
+
+        key = ("writers", id(split))
+        if key not in self._cache:
+            self._cache[key] = writer_codes([self.dataset.works.author[i] for i in split.work_ids])
+        return self._cache[key]
 
     def profiles(self, split: Split):
         """The genre profiles of the split's universe, carried from the labels with its training likes only."""
@@ -100,10 +109,10 @@ class OurModels:
         from train.registry import get_model
         from train.train import resolve_device
 
+        from engine.ranking import DEFAULT_FUSION
+
         structural = {k: v for k, v in vars(config).items()
-                      if k not in ("colike", "colike_lambda", "colike_min_likes", "colike_reader_cap",
-                                   "fusion_weight", "fusion_k", "genre_weight", "genre_evidence",
-                                   "popularity", "specificity")}
+                      if k not in ("colike", "colike_lambda", "colike_min_likes", "colike_reader_cap", *DEFAULT_FUSION)}
         key = ("embedding", id(split), tuple(sorted(structural.items())))
         if key not in self._cache:
             if config.threads:

@@ -50,6 +50,9 @@ class TrainConfig:
     specificity: float = setting(
         DEFAULT_FUSION["specificity"], "how much the fused order leans to works whose readers loved the reader's books "
         "(the share of its readers who are co-readers)")
+    author_weight: float = setting(
+        DEFAULT_FUSION["author_weight"], "share of the author order's ranks in the fused order: the other books of the "
+        "writers of the reader's books (0: no author order)")
     # sampling
     batch_size: int | None = setting(None, "per step: targets (skipgram), likes (mf) or readers (elsa)")
     contexts: int = setting(4, "skipgram: context works drawn from the same reader's likes per target")
@@ -110,8 +113,8 @@ class TrainConfig:
             raise ValueError("colike_lambda must be positive")
         if not 0 <= self.fusion_weight <= 1:
             raise ValueError("fusion_weight must be between 0 and 1")
-        if min(self.genre_weight, self.genre_evidence, self.popularity, self.specificity) < 0:
-            raise ValueError("genre_weight, genre_evidence, popularity and specificity must be 0 or more")
+        if min(self.genre_weight, self.genre_evidence, self.popularity, self.specificity, self.author_weight) < 0:
+            raise ValueError("genre_weight, genre_evidence, popularity, specificity and author_weight must be 0 or more")
         return self
 
     @classmethod

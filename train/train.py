@@ -18,7 +18,8 @@ import torch
 import torch.distributed as dist
 
 from engine.dataset import Dataset
-from engine.ranking import FolderScorer
+from engine.ranking import DEFAULT_FUSION, FolderScorer
+from engine.rules import writer_codes
 
 from .colike import fit_colike
 from .config import TrainConfig
@@ -79,12 +80,14 @@ def checkpoint_config(path: str | Path, overrides: dict | None = None) -> TrainC
 
 # ---------------------------------------------------------------------------------- validation
 
-def validate(data: TrainingData, fitted: Fitted, colike, scoring: dict, profile: np.ndarray | None = None) -> dict:
+def validate(data: TrainingData, fitted: Fitted, colike, scoring: dict, profile: np.ndarray | None = None,
+             writers: np.ndarray | None = None) -> dict:
     """Rank each held-out like among all works the reader has not liked, in the served order
     (`engine.ranking.FolderScorer`, the evaluation's scorer: the engine's fusion and pools).
 
     Args:
         profile: The model rows' genre profiles (`engine.profiles`), for the genre term.
+        writers: The model rows' `engine.rules.writer_codes`, for the author order.
 
     Returns:
         {"hit@20": share ranked in the top 20, "mean_rank_pct": mean rank as a share of the
@@ -100,7 +103,7 @@ def validate(data: TrainingData, fitted: Fitted, colike, scoring: dict, profile:
     shelves = csr_matrix((np.ones(len(data.indices), np.float32), data.indices, data.indptr), shape=(data.n_readers, n))
     weights = csr_matrix((colike[2], colike[1], colike[0]), shape=(n, n)) if colike is not None else None
     scorer = FolderScorer(fitted.query, fitted.target, np.ones(n, bool), weights, scoring, data.like_counts,
-                          Profiles(profile) if profile is not None else None, shelves.T.tocsr())
+                          Profiles(profile) if profile is not None else None, shelves.T.tocsr(), writers)
     ranks = []
     for first in range(0, len(data.val_reader), VAL_CHUNK):
         readers = data.val_reader[first:first + VAL_CHUNK]
@@ -132,8 +135,7 @@ class Parts:
 
 def fusion_settings(config: TrainConfig) -> dict:
     """A folder's `scoring`: the fusion and reshaping settings of `config`."""
-    return {"fusion_weight": config.fusion_weight, "fusion_k": config.fusion_k, "genre_weight": config.genre_weight,
-            "genre_evidence": config.genre_evidence, "popularity": config.popularity, "specificity": config.specificity}
+    return {name: getattr(config, name) for name in DEFAULT_FUSION}
 
 
 def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume: str | Path | None = None,
@@ -199,7 +201,8 @@ def train(config: TrainConfig, dataset: Dataset, out_dir: str | Path, *, resume:
 
     # Validation as the engine scores, then the folder.
     profile = parts.profile if parts is not None else dataset_profile(dataset, dataset.folder)
-    figures = validate(data, fitted, colike, scoring, profile[data.work_ids])
+    figures = validate(data, fitted, colike, scoring, profile[data.work_ids],
+                       writer_codes([dataset.works.author[i] for i in data.work_ids]))
     if figures and progress:
         log.info("validation hit@%d %.4f, mean rank %.2f%% of %s works", HIT_AT, figures["hit@20"],
                  100 * figures["mean_rank_pct"], f"{data.n_works:,}")
