@@ -150,16 +150,22 @@ class AuthorOrder:
         np.cumsum(np.bincount(self.codes[known], minlength=n_writers), out=self.indptr[1:])
         self._matrix = None
 
+    @classmethod
+    def of(cls, writers: np.ndarray | None, likes: np.ndarray | None, colike, scoring: dict) -> "AuthorOrder | None":
+        """A folder's author order: with writers known, in the fused path (co-like weights), weighed
+        by its scoring; else None."""
+        return cls(writers, likes) if writers is not None and colike is not None and scoring["author_weight"] else None
+
     def scores(self, used) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of every book by the writers of works `used` (those works included)."""
         codes = self.codes[np.asarray(used, np.int64)] if len(used) else np.zeros(0, np.int64)
         writers, count = np.unique(codes[codes >= 0], return_counts=True)
         if not len(writers):
-            return np.zeros(0, np.int64), np.zeros(0)
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         sizes = self.indptr[writers + 1] - self.indptr[writers]
         at = np.repeat(self.indptr[writers] - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
         ids = self.works[at]
-        return ids, np.repeat(count.astype(np.float64), sizes) + self.tie[ids]
+        return ids, (np.repeat(count.astype(np.float64), sizes) + self.tie[ids]).astype(np.float32)
 
     def batch(self, shelves) -> np.ndarray:
         """`[b, n]` scores for shelves (a scipy CSR matrix, readers x works, 0/1), -inf for works by
@@ -174,8 +180,8 @@ class AuthorOrder:
         shelves = shelves.tocsr(copy=True)
         shelves.data[:] = 1
         per_writer = shelves @ self._matrix  # books of each writer on each shelf
-        counts = np.asarray((per_writer @ self._matrix.T).todense(), np.float64)
-        return np.where(counts > 0, counts + self.tie, -np.inf)
+        counts = (per_writer @ self._matrix.T).toarray()
+        return np.where(counts > 0, counts + self.tie, -np.inf).astype(np.float32)  # float32, as the engine's
 
 
 def fuse(colike_ranks: np.ndarray, dense_ranks: np.ndarray, fusion_weight: float, fusion_k: float,
@@ -258,7 +264,8 @@ class FolderScorer:
         query, target: float32 [n, d] (the model-folder contract; rows of untrained works ignored).
         trained: bool [n], works with a vector.
         colike: Co-like weights as a scipy CSR matrix [n, n] (rows: source works), or None.
-        scoring: The fusion settings (`fusion_weight`, `fusion_k`).
+        scoring: The fusion settings (`fusion_weight`, `fusion_k`, `author_weight`, ...).
+        writers: int [n], `engine.rules.writer_codes` of the works, for the author order.
     """
 
     def __init__(self, query: np.ndarray, target: np.ndarray, trained: np.ndarray, colike=None,
@@ -273,9 +280,7 @@ class FolderScorer:
         self.likes = None if likes is None else np.asarray(likes)
         self.profiles = profiles  # engine.profiles.Profiles, for the genre term
         self.fans = fans  # scipy CSR [n, readers], the training readers of each work, for the specificity term
-        # The author order (`writers`: `engine.rules.writer_codes` of the works), when the scoring uses it.
-        self.authors = (AuthorOrder(writers, self.likes) if writers is not None and colike is not None
-                        and self.scoring["author_weight"] else None)
+        self.authors = AuthorOrder.of(writers, self.likes, colike, self.scoring)
         self._parts = (None, None)
         self._every = (None, None)
 
@@ -368,9 +373,10 @@ class Ranker:
         query_rows: Reads query vectors by work id (`engine.modelfolder.FileRows`).
         trained: bool [n], works with a vector.
         colike: The folder's co-like table (`engine.modelfolder.Sparse`), or None.
-        scoring: The fusion settings (`fusion_weight`, `fusion_k`).
+        scoring: The fusion settings (`fusion_weight`, `fusion_k`, `author_weight`, ...).
         allowed: Rarity name -> bool [n], the works the setting may recommend.
         max_fetch: The most index hits one request reads.
+        writers: int [n], `engine.rules.writer_codes` of the works, for the author order.
     """
 
     def __init__(self, index, query_rows, trained: np.ndarray, colike, scoring: dict, allowed: dict[str, np.ndarray],
@@ -378,8 +384,7 @@ class Ranker:
         self.index, self.query_rows, self.trained, self.colike = index, query_rows, trained, colike
         self.likes = likes
         self.scoring = {**DEFAULT_FUSION, **TERMS_OFF, **(scoring or {})}
-        self.authors = (AuthorOrder(writers, likes) if writers is not None and colike is not None
-                        and self.scoring["author_weight"] else None)
+        self.authors = AuthorOrder.of(writers, likes, colike, self.scoring)
         self.allowed = allowed
         self.max_fetch = max_fetch
         # Trained works each rarity keeps out: the index fetch asks for that many more at once.
