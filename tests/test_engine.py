@@ -304,3 +304,13 @@ def test_file_rows_read_the_same_rows_without_mapping_them(tmp_path):
         starts, stops = np.array([10, 7, 4000, 0]), np.array([4000, 7, 5000, 3])
         assert np.array_equal(spans.spans(starts, stops), np.concatenate([column[10:4000], column[4000:5000], column[:3]]))
         assert spans.spans(starts[:0], stops[:0]).dtype == np.int32 and len(spans.spans(starts[:0], stops[:0])) == 0
+
+
+def test_a_pick_by_the_writer_of_a_query_book_says_so(engine):
+    """"by the author of Hyperion; ..." on Dan Simmons' other books, and on no one else's."""
+    hyperion = engine.work(6)
+    picks = engine.recommend([hyperion], k=10, rarity="any").picks
+    own = [p for p in picks if p.work.author == "Dan Simmons"]
+    assert own and all(p.reason.startswith("by the author of Hyperion; ") for p in own)
+    others = [p for p in picks if p.work.author != "Dan Simmons"]
+    assert others and not any("by the author of" in p.reason for p in others)
