@@ -70,8 +70,8 @@ class Engine:
         self._head = rarities.head_threshold(self.likes)
         allowed = {name: rarities.allowed(self.likes, name, self._head) for name in rarities.RARITIES}
         self._colike = folder.colike
-        # FileRows: a few query rows per request, read from the memory-mapped vectors.
         self.writers = writer_codes(folder.works.author)  # one number per person: the author order, the reasons
+        # FileRows: a few query rows per request, read from the memory-mapped vectors.
         self.ranker = Ranker(self.index, FileRows(folder.query), self.trained, folder.colike, folder.scoring, allowed,
                              self.likes, writers=self.writers)
         self._fans = folder.fans

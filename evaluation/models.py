@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.dataset import Dataset
+from engine.ranking import DEFAULT_FUSION
 
 from .baselines import Method, Scorer
 from .protocol import Split, training_dataset
@@ -108,8 +109,6 @@ class OurModels:
         from train.data import prepare_data
         from train.registry import get_model
         from train.train import resolve_device
-
-        from engine.ranking import DEFAULT_FUSION
 
         structural = {k: v for k, v in vars(config).items()
                       if k not in ("colike", "colike_lambda", "colike_min_likes", "colike_reader_cap", *DEFAULT_FUSION)}
