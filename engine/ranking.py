@@ -128,14 +128,12 @@ def allowed_best(scores: np.ndarray, wide: tuple[np.ndarray, np.ndarray], allowe
 class AuthorOrder:
     """The other books of the writers of a reader's books, as an order of their own.
 
-    A work's score is the number of the reader's books by its writer (`engine.rules.writer_codes`:
-    pen names are their author; "Anonymous" and "Various" name nobody), and among one writer's
-    books the more liked first (`tie`, under 1). The engine asks for one reader's works
-    (`scores`), the evaluation for a batch of shelves (`batch`); both give the same scores.
+    A work's score is the number of the reader's books by its writer (`engine.rules.writer_codes`),
+    and among one writer's books the more liked first (`tie`, under 1). The engine asks for one
+    reader's works (`scores`), the evaluation for a batch of shelves (`batch`): the same scores.
 
     Args:
-        codes: int32 [n], each work's writer (-1: none).
-        likes: int [n], training likes, for the order within a writer's books (None: by id).
+        codes: int32 [n], each work's writer (-1: none); likes: int [n], training likes (None: by id).
     """
 
     def __init__(self, codes: np.ndarray, likes: np.ndarray | None = None):
