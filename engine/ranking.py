@@ -286,10 +286,9 @@ class FolderScorer:
     def from_folder(cls, folder) -> "FolderScorer":
         """For a loaded `engine.modelfolder.ModelFolder`."""
         from .profiles import Profiles
-
-        colike = folder.colike.to_scipy(len(folder.works)) if folder.colike is not None else None
         from .rules import writer_codes
 
+        colike = folder.colike.to_scipy(len(folder.works)) if folder.colike is not None else None
         profiles = Profiles(folder.profile) if folder.profile is not None else None
         fans = folder.fans.to_scipy(int(np.max(folder.fans.columns.array, initial=-1)) + 1) if folder.fans is not None else None
         return cls(folder.query, folder.target, folder.trained, colike, folder.scoring, folder.likes, profiles, fans,
