@@ -19,7 +19,7 @@ from .errors import AmbiguousTitle, BookNotFound, InvalidInput
 from .editions import find_by_key, name_tokens, same_person
 from .kinds import AID, BOOK
 from .profiles import Profiles
-from .rules import SKIP_REASONS, Catalogue, ListRules, writer_codes  # noqa: F401  (SKIP_REASONS: the callers' name for it)
+from .rules import SKIP_REASONS, Catalogue, ListRules  # noqa: F401  (SKIP_REASONS: the callers' name for it)
 from .language import parse_language, wanted_languages
 from .matcher import TitleMatcher, string_hash
 from .manifest import Manifest  # noqa: F401  (the type `manifest` returns)
@@ -70,7 +70,7 @@ class Engine:
         self._head = rarities.head_threshold(self.likes)
         allowed = {name: rarities.allowed(self.likes, name, self._head) for name in rarities.RARITIES}
         self._colike = folder.colike
-        self.writers = writer_codes(folder.works.author)  # one number per person: the author order, the reasons
+        self.writers = self.rules.catalogue.writers  # one number per person: the author order, the reasons, the rules
         # FileRows: a few query rows per request, read from the memory-mapped vectors.
         self.ranker = Ranker(self.index, FileRows(folder.query), self.trained, folder.colike, folder.scoring, allowed,
                              self.likes, writers=self.writers)

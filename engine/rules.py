@@ -14,7 +14,8 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   make up `STRONG_SHARE` of its readers; or of a
   neighbouring genre (a literary classic for a fantasy reader) without `NEIGHBOUR_SUPPORT`
   co-readers who make up `NEIGHBOUR_SHARE` of its readers; only books of the reader's own
-  genre may rest on a single co-reader;
+  genre may rest on a single co-reader. A book by the writer of one of the reader's books counts
+  one step closer (another genre as a neighbour, a neighbour as the reader's own genre);
 - `same_book`: one of the books asked about, another edition of one, or its own series
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
   note, unless the note names a publisher's line such as Penguin Classics, `Catalogue.lines`;
@@ -142,12 +143,14 @@ class Catalogue:
     series: object  # the works' series notes (a sequence of str)
     profiles: Profiles | None  # genre profiles, when the model folder has them
     authors: object = ()  # the works' authors (a sequence of str), to tell a publisher's line from a series
+    writers: np.ndarray = field(init=False)  # `writer_codes` of the authors: the author order, reasons, `kind`
     # Series keys that name a publisher's line, not a series: notes shared by books of more than
     # `LINE_AUTHORS` authors (by surname: "Penguin Classics", "Harlequin Presents", "Dover Thrift
     # Editions"). Worked out when the engine loads (0.7 s at the shipped size), not at a reader's request.
     lines: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.writers = writer_codes(self.authors)
         surnames: dict[str, set[tuple[str, ...]]] = {}
         for i, note in enumerate(self.series):
             if note and i < len(self.authors) and (key := series_key(note)):
@@ -173,6 +176,7 @@ class Request:
     mix: np.ndarray | None  # the reader's genre mix (None: no profiles)
     adult: bool
     practical: bool  # whether any book asked about is a book to use (a cookbook, a guide)
+    writers: frozenset[int]  # `writer_codes` of the books asked about (their writers' other books: `kind`)
     enabled: frozenset[str]  # the rules that apply (all of SKIP_REASONS, unless an evaluation turns one off)
     people: list[tuple[tuple[str, ...], int]] = field(default_factory=list)  # (author's name tokens, picks)
     per_series: dict[str, int] = field(default_factory=dict)
@@ -217,7 +221,9 @@ class ListRules:
         return Request(languages, min_support, set(ids) | {int(x) for x in exclude if not isinstance(x, str)},
                        {w.key for w in liked} | {x for x in exclude if isinstance(x, str)},
                        {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series, phrases,
-                       authors_named, mix if mix is not None and mix.any() else None, adult, practical, self.enabled)
+                       authors_named, mix if mix is not None and mix.any() else None, adult, practical,
+                       frozenset(int(x) for x in c.writers[ids] if x >= 0) if len(c.writers) else frozenset(),
+                       self.enabled)
 
     def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
         """How well each candidate's genre fits the reader's (`Profiles.fit`; NaN where unknown), for `passes`."""
@@ -252,9 +258,11 @@ class ListRules:
         if fit < FITS and not request.practical and c.profiles.practical([candidate])[0]:
             return True  # a cookbook, guide or picture book for a reader of novels: never, whatever the evidence
         likes = max(int(c.likes[candidate]), 1)
-        if fit < FITS:  # another kind of book: only on strong, specific evidence
+        # A writer of the reader's books vouches for their other books: one step closer to the reader's genre.
+        theirs = len(c.writers) > 0 and int(c.writers[candidate]) in request.writers
+        if fit < FITS and not theirs:  # another kind of book: only on strong, specific evidence
             return not (support >= STRONG_SUPPORT and support >= STRONG_SHARE * likes)
-        if fit < OWN_GENRE:  # a neighbouring genre: on evidence specific to the reader's books
+        if fit < FITS or (fit < OWN_GENRE and not theirs):  # a neighbouring genre: on evidence specific to the reader's books
             return not (support >= NEIGHBOUR_SUPPORT and support >= NEIGHBOUR_SHARE * likes)
         return False
 
