@@ -90,6 +90,7 @@ NEIGHBOUR_FIT = 0.5  # how well a neighbouring genre fits, against 1 for the sam
 CHILD_FOR_ADULT = 0.4  # a children's or teen book for a grown-up's reading fits this much (another kind of book)
 ADULT_FOR_CHILD = 0.6  # a book for adults for a reader of children's books fits this much (a neighbour at best)
 PRACTICAL = frozenset(g.code for g in GENRES if g.group in ("practical", "children"))  # books to use, or to read to a child
+STORIES = frozenset(g.code for g in GENRES if g.group == "fiction")  # novels and stories
 
 
 def affinity() -> np.ndarray:
@@ -162,6 +163,8 @@ class Profiles:
         known = genres != NONE
         useful = known & np.isin(genres, [INDEX[g] for g in PRACTICAL])
         self._practical = 2 * (weights * useful).sum(axis=1) > (weights * known).sum(axis=1)
+        told = known & np.isin(genres, [INDEX[g] for g in STORIES])
+        self._story = 2 * (weights * told).sum(axis=1) > (weights * known).sum(axis=1)
 
     @classmethod
     def from_array(cls, profile: np.ndarray) -> "Profiles":
@@ -188,6 +191,10 @@ class Profiles:
     def practical(self, ids) -> np.ndarray:
         """Whether each work is mostly a book to use (`PRACTICAL`: cookbooks, guides, reference, picture books)."""
         return self._practical[np.asarray(ids, np.int64)]
+
+    def story(self, ids) -> np.ndarray:
+        """Whether each work is mostly a novel or story (`STORIES`: the fiction genres)."""
+        return self._story[np.asarray(ids, np.int64)]
 
     def fit(self, mix: np.ndarray, adult_reader: bool, candidates) -> np.ndarray:
         """How well each candidate fits a reader whose books have genre mix `mix` (0..1; NaN unknown).

@@ -15,7 +15,8 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   neighbouring genre (a literary classic for a fantasy reader) without `NEIGHBOUR_SUPPORT`
   co-readers who make up `NEIGHBOUR_SHARE` of its readers; only books of the reader's own
   genre may rest on a single co-reader. A book by the writer of one of the reader's books counts
-  one step closer (another genre as a neighbour, a neighbour as the reader's own genre);
+  one step closer (another genre as a neighbour, a neighbour as the reader's own genre), unless it
+  crosses between fiction and nonfiction (`Profiles.story`);
 - `same_book`: one of the books asked about, another edition of one, or its own series
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
   note, unless the note names a publisher's line such as Penguin Classics, `Catalogue.lines`;
@@ -41,9 +42,10 @@ import numpy as np
 from .editions import name_tokens, same_person
 from .kinds import BOOK
 from .normalize import ARTICLES, fold, normalize_author, series_key, series_volume, split_alternate
-from .profiles import Profiles
+from .profiles import INDEX, STORIES, Profiles
 from .results import Work
 
+_STORY_GENRES = sorted(INDEX[g] for g in STORIES)
 SKIP_REASONS = ("language", "same_book", "support", "kind", "later_volume", "diversity")
 MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
@@ -177,6 +179,7 @@ class Request:
     adult: bool
     practical: bool  # whether any book asked about is a book to use (a cookbook, a guide)
     writers: frozenset[int]  # `writer_codes` of the books asked about (their writers' other books: `kind`)
+    stories: bool  # whether the books asked about are mostly novels and stories (`engine.profiles.STORIES`)
     enabled: frozenset[str]  # the rules that apply (all of SKIP_REASONS, unless an evaluation turns one off)
     people: list[tuple[tuple[str, ...], int]] = field(default_factory=list)  # (author's name tokens, picks)
     per_series: dict[str, int] = field(default_factory=dict)
@@ -223,7 +226,7 @@ class ListRules:
                        {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series, phrases,
                        authors_named, mix if mix is not None and mix.any() else None, adult, practical,
                        frozenset(int(x) for x in c.writers[ids] if x >= 0) if len(c.writers) else frozenset(),
-                       self.enabled)
+                       mix is not None and float(mix[_STORY_GENRES].sum()) > 0.5 * float(mix.sum()), self.enabled)
 
     def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
         """How well each candidate's genre fits the reader's (`Profiles.fit`; NaN where unknown), for `passes`."""
@@ -258,8 +261,10 @@ class ListRules:
         if fit < FITS and not request.practical and c.profiles.practical([candidate])[0]:
             return True  # a cookbook, guide or picture book for a reader of novels: never, whatever the evidence
         likes = max(int(c.likes[candidate]), 1)
-        # A writer of the reader's books vouches for their other books: one step closer to the reader's genre.
-        theirs = len(c.writers) > 0 and int(c.writers[candidate]) in request.writers
+        # A writer of the reader's books vouches for their other books, one step closer to the reader's
+        # genre, but not across fiction and nonfiction (a novelist's essays, a historian's novel).
+        theirs = len(c.writers) > 0 and int(c.writers[candidate]) in request.writers and \
+            bool(c.profiles.story([candidate])[0]) == request.stories
         if fit < FITS and not theirs:  # another kind of book: only on strong, specific evidence
             return not (support >= STRONG_SUPPORT and support >= STRONG_SHARE * likes)
         if fit < FITS or (fit < OWN_GENRE and not theirs):  # a neighbouring genre: on evidence specific to the reader's books
