@@ -35,6 +35,7 @@ Numpy only.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -298,8 +299,12 @@ class ListRules:
         """The query's own series (same author: "Children of Dune", or the series its editions
         name: "R Is for Ricochet" beside "Q Is for Quarry", both "Kinsey Millhone Mysteries") or
         universe (whoever wrote it: House Atreides, "Dune: House Trilogy", for Dune's "Dune
-        Chronicles")."""
+        Chronicles"; by its writer: "New Tales of the Vampires" for "Vampire Chronicles"), or several
+        of the writer's books in one volume."""
         title_words = set(fold(work.title).split())
+        if int(self.catalogue.writers[work.id]) in request.writers and any(
+                _COLLECTED.search(t) for t in {fold(work.title), fold(split_alternate(work.title)[0])}):
+            return True  # the writer's books in one volume: "Three Plums in One", "Sue Grafton: Three Complete Novels"
         if (stem, author) in request.query_series or (author in request.query_words and any(
                 words <= title_words or _distinctive(words & title_words) for words in request.query_words[author])):
             return True
@@ -331,7 +336,19 @@ def _name_phrases(person: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _one_series(a: str, b: str) -> bool:
-    """Whether two series keys of one author name one series: one's words are all the other's
-    ("hitchhikers" of "Hitchhiker's Trilogy" and "hitchhikers guide to galaxy")."""
-    a_words, b_words = set(a.split()), set(b.split())
+    """Whether two series keys of one author name one series: one's words are all the other's,
+    a plural read as its singular ("hitchhikers" of "Hitchhiker's Trilogy" and "hitchhikers guide to
+    galaxy"; "vampire" of "Vampire Chronicles" and "new tales vampires")."""
+    a_words, b_words = {_singular(w) for w in a.split()}, {_singular(w) for w in b.split()}
     return bool(a_words) and bool(b_words) and (a_words <= b_words or b_words <= a_words)
+
+
+def _singular(word: str) -> str:
+    """A plural series word read as its singular ("vampires" -> "vampire"; "hitchhikers" too)."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+# A title that gathers several of its writer's books in one volume (on the folded title, or the part
+# before its colon: "Three Plums in One: One for the Money, ...").
+_COLLECTED = re.compile(r"\b((two|three|four|five|\d) (complete |great |classic )?novels|complete novels|novels in one|"
+                        r"omnibus|box(ed)? set|\d in \d)\b|\b(two|three|four|five|\w+s) in one$")

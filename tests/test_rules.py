@@ -354,6 +354,37 @@ def test_the_seeds_own_universe_is_its_series_whoever_wrote_it(tmp_path):
     assert titles(result) == ["Ringworld"] and result.skipped["same_book"] == 3
 
 
+def test_the_writers_books_in_one_volume_are_the_seeds_own_series(tmp_path):
+    """*Three Plums in One* (*One for the Money* and the next two) is the Stephanie Plum series again
+    for a reader of *Four to Score*, as *Sue Grafton: Three Complete Novels* is Kinsey Millhone's for
+    a reader of *A Is for Alibi*; another writer's omnibus is a book like any other, and the writer's
+    novel of no series stays."""
+    evanovich = Book("Four to Score", "Janet Evanovich", series="A Stephanie Plum Novel", genre="mystery")
+    grafton = Book("A Is for Alibi", "Sue Grafton", series="Kinsey Millhone", genre="mystery")
+    plums = Book("Three Plums in One: One for the Money, Two for the Dough, Three to Get Deadly", "Janet Evanovich",
+                 score=0.9, genre="mystery")
+    grafton_three = Book("Sue Grafton: Three Complete Novels: 'D' Is for Deadbeat, 'E' Is for Evidence", "Sue Grafton",
+                         score=0.85, genre="mystery")
+    chan = Book("Charlie Chan: 5 Complete Novels", "Earl Derr Biggers", score=0.8, genre="mystery")
+    metro = Book("Metro Girl", "Janet Evanovich", score=0.7, genre="mystery")
+    engine = build(tmp_path, [evanovich, grafton], [plums, grafton_three, chan, metro])
+    for seed, other in ((0, grafton_three), (1, plums)):  # the other writer's omnibus stays
+        result = engine.recommend([seed], k=10)
+        assert titles(result) == [b.title for b in (other, chan, metro)], seed
+        assert result.skipped["same_book"] == 1, seed
+
+
+def test_a_series_named_in_the_plural_is_one_series(tmp_path):
+    """Anne Rice's *Pandora* ("New Tales of the Vampires") is in the universe of *Interview with the
+    Vampire* ("Vampire Chronicles"); her Mayfair witches are not."""
+    interview = Book("Interview with the Vampire", "Anne Rice", series="Vampire Chronicles", genre="horror")
+    engine = build(tmp_path, [interview], [
+        Book("Pandora", "Anne Rice", score=0.9, series="New Tales of the Vampires", genre="horror"),
+        Book("The Witching Hour", "Anne Rice", score=0.8, series="Lives of the Mayfair Witches", genre="horror")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["The Witching Hour"] and result.skipped["same_book"] == 1
+
+
 def test_one_author_however_the_name_is_written(tmp_path):
     """Tom Peters and Thomas J. Peters are one author: at most two of his books in one list."""
     peters = [Book("The Brand You 50", "Tom Peters", score=0.9), Book("The Project 50", "Thomas J. Peters", score=0.85),
