@@ -214,7 +214,7 @@ class ListRules:
         for w in liked:
             key = series_key(c.series[w.id])
             if key and set(key.split()) <= set(fold(w.title).split()):
-                universes.add(frozenset(key.split()))
+                universes.add(frozenset(_singular(x) for x in key.split()))
         own_series = [(writer(w.author), key) for w in liked
                       if (key := series_key(c.series[w.id])) and key not in c.lines]
         phrases = [f" {main} " for w in liked
@@ -317,7 +317,7 @@ class ListRules:
         key = series_key(self.catalogue.series[work.id])
         if not key:
             return False
-        words = set(key.split())
+        words = {_singular(w) for w in key.split()}
         if any(universe <= words for universe in request.universes):
             return True  # "prelude to dune" (goodbooks' name for House Atreides' series) is Dune's universe
         return any(_one_series(key, theirs) and same_person(person, who) for who, theirs in request.own_series)

@@ -376,11 +376,15 @@ def test_the_writers_books_in_one_volume_are_the_seeds_own_series(tmp_path):
 
 def test_a_series_named_in_the_plural_is_one_series(tmp_path):
     """Anne Rice's *Pandora* ("New Tales of the Vampires") is in the universe of *Interview with the
-    Vampire* ("Vampire Chronicles"); her Mayfair witches are not."""
+    Vampire* ("Vampire Chronicles"), also where other writers' "Vampire Series" make "vampire" a word
+    many series share (`Catalogue.lines`); her Mayfair witches are not."""
     interview = Book("Interview with the Vampire", "Anne Rice", series="Vampire Chronicles", genre="horror")
-    engine = build(tmp_path, [interview], [
+    others = [Book(f"Night {i}", f"Writer {name}", series="Vampire Series", genre="horror")
+              for i, name in enumerate(("Adams", "Brown", "Clark", "Davis", "Evans", "Ford"))]
+    engine = build(tmp_path, [interview, *others], [
         Book("Pandora", "Anne Rice", score=0.9, series="New Tales of the Vampires", genre="horror"),
         Book("The Witching Hour", "Anne Rice", score=0.8, series="Lives of the Mayfair Witches", genre="horror")])
+    assert "vampire" in engine.rules.catalogue.lines  # the fixture's premise
     result = engine.recommend([0], k=10)
     assert titles(result) == ["The Witching Hour"] and result.skipped["same_book"] == 1
 
