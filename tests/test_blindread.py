@@ -66,3 +66,13 @@ def test_judged_picks_are_tabulated_by_genre_class_and_co_readers():
     assert [(r["genre"], r["co_readers"], r["picks"], r["mean_fit"], r["mismatch_share"]) for r in table] == [
         ("own genre", "1-2", 2, 1.0, 0.5), ("neighbouring", "3-4", 2, 0.5, 0.5), ("neighbouring", "5+", 1, 2.0, 0.0),
         ("another", "5+", 1, 0.0, 1.0), ("unknown", "3-4", 1, 1.0, 0.0)]
+
+
+def test_the_ease_folder_is_never_written_where_the_chat_serves_from(tmp_path):
+    """`rarereads chat` serves the newest folder in the models folder: EASE written there would answer
+    the reader instead of rarereads' model. The tool refuses before reading anything."""
+    models = tmp_path / "models"
+    models.mkdir()
+    with pytest.raises(SystemExit, match="models folder"):
+        blindread.ease_folder(models / "ease-folder", tmp_path / "no-dataset", 100.0, models_dir=models)
+    assert not (models / "ease-folder").exists()

@@ -1,8 +1,8 @@
 """A blind side-by-side read of two recommenders' rare picks (a developer's tool, not a user command).
 
     python -m tools.blindread picks --model FOLDER --draw 7 --out a.json    # 20 seeds drawn at random, 10 rare picks each
-    python -m tools.blindread ease --out models/ease-folder                 # EASE served by the same engine
-    python -m tools.blindread picks --model models/ease-folder --seeds-from a.json --out b.json   # the same seeds
+    python -m tools.blindread ease --out var/ease-folder                    # EASE served by the same engine
+    python -m tools.blindread picks --model var/ease-folder --seeds-from a.json --out b.json   # the same seeds
     python -m tools.blindread lists a.json b.json ... --out DIR             # shuffled, unlabelled lists + key
     python -m tools.blindread score DIR/key.json DIR/scores.json            # un-blind the judge's scores
     python -m tools.blindread fits --model FOLDER docs/reads/draw-*         # judged picks by genre fit and co-readers
@@ -97,11 +97,18 @@ def picks(model: Path, out: Path, rarity: str = "rare", draw: int | None = None,
     out.write_text(json.dumps({"model": str(model), "rarity": rarity, "draw": draw, "seeds": result}, indent=2) + "\n")
 
 
-def ease_folder(out: Path, dataset_path: Path, lam: float) -> None:
-    """A model folder serving EASE through the same engine (`evaluation.baselines.write_ease_folder`)."""
+def ease_folder(out: Path, dataset_path: Path, lam: float, models_dir: Path | None = None) -> None:
+    """A model folder serving EASE through the same engine (`evaluation.baselines.write_ease_folder`),
+    never in the models folder (`models_dir`: the settings'), where the chat and the bots would serve it
+    as the newest model."""
     from engine.dataset import Dataset
     from evaluation.baselines import write_ease_folder
+    from rarereads.settings import PathSettings
 
+    models_dir = Path(models_dir if models_dir is not None else PathSettings().models_dir)
+    if Path(out).resolve().parent == models_dir.resolve():
+        raise SystemExit(f"{out} is in the models folder, where `rarereads chat` and the bots would serve EASE as "
+                         "the newest model; write it elsewhere, e.g. --out var/ease-folder")
     write_ease_folder(out, Dataset.load(dataset_path), lam)
 
 
