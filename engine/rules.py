@@ -268,7 +268,7 @@ class ListRules:
             bool(c.profiles.story([candidate])[0]) == request.stories
         if fit < FITS and not theirs:  # another kind of book: only on strong, specific evidence
             return not (support >= STRONG_SUPPORT and support >= STRONG_SHARE * likes)
-        if fit < FITS or (fit < OWN_GENRE and not theirs):  # a neighbouring genre: on evidence specific to the reader's books
+        if fit < FITS or (fit < OWN_GENRE and not theirs):  # a neighbour: on evidence specific to the reader's books
             return not (support >= NEIGHBOUR_SUPPORT and support >= NEIGHBOUR_SHARE * likes)
         return False
 

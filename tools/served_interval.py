@@ -9,7 +9,8 @@ Both methods are trained on the split's training likes with their recorded choic
 list rule (`evaluation.served`, as `rarereads eval --served`), and each figure's ratio comes
 with a 95% interval from resampling the readers (`evaluation.metrics.ratio_interval`): a
 served hit is rare (a few hundred in all), so a ratio within its interval's width of a target
-neither meets nor misses it. `--seeds` pools several draws of the split (new-readers holds out
+neither meets nor misses it. `--on validation` measures the validation split instead, where a
+choice is made (the test split only reports it). `--seeds` pools several draws of the split (new-readers holds out
 970 readers a draw, too few to tell a 10% difference): each draw's models are trained and served
 on their own, and the resamples draw from every draw's readers together.
 """
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rarity", default="rare")
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--chosen", metavar="JSON", help="settings instead of the recorded ones, method -> settings")
+    parser.add_argument("--on", choices=("test", "validation"), default="test",
+                        help="the split measured: test, or the validation split carved from its training likes "
+                             "(as `rarereads eval --on validation`: where choices are made)")
     parser.add_argument("--seeds", default=str(SEED), help="split seeds whose readers are pooled, comma-separated "
                         "(default: %(default)s, the evaluation's split)")
     args = parser.parse_args(argv)
@@ -56,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     readers = 0
     for seed in seeds:
         split = make_split(*dataset.likes(), seed=seed, protocol=args.protocol)
+        if args.on == "validation":
+            split = split.validation(seed + 1)
         truth_row = np.searchsorted(split.readers, split.test_user)
         ours, folders = OurModels(dataset), ServedFolders(split, dataset)
         readers += len(split.readers)
@@ -70,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             folders.close()
     per_method = {name: {figure: tuple(np.concatenate([draw[figure][i] for draw in draws]) for i in (0, 1))
                          for figure in FIGURES} for name, draws in per_method.items()}
-    print(f"{args.method} served over EASE served, {args.protocol} protocol, `{args.rarity}`, split seed(s) "
-          f"{args.seeds}: {readers} readers, {args.resamples} resamples of the readers:")
+    print(f"{args.method} served over EASE served, {args.protocol} protocol, {args.on} split, `{args.rarity}`, "
+          f"split seed(s) {args.seeds}: {readers} readers, {args.resamples} resamples of the readers:")
     for figure in FIGURES:
         ours_values, ease_values = per_method[args.method][figure], per_method["ease"][figure]
         ratio, low, high = ratio_interval(ours_values, ease_values, args.resamples)
