@@ -10,9 +10,9 @@ list rule (`evaluation.served`, as `rarereads eval --served`), and each figure's
 with a 95% interval from resampling the readers (`evaluation.metrics.ratio_interval`): a
 served hit is rare (a few hundred in all), so a ratio within its interval's width of a target
 neither meets nor misses it. `--on validation` measures the validation split instead, where a
-choice is made (the test split only reports it). `--seeds` pools several draws of the split (new-readers holds out
-970 readers a draw, too few to tell a 10% difference): each draw's models are trained and served
-on their own, and the resamples draw from every draw's readers together.
+choice is made (the test split only reports it). `--seeds` pools several draws of the split
+(new-readers holds out 970 readers a draw, too few to tell a 10% difference): each draw's models
+are trained and served on their own, and the resamples draw from every draw's readers together.
 """
 from __future__ import annotations
 
