@@ -91,6 +91,12 @@ CHILD_FOR_ADULT = 0.4  # a children's or teen book for a grown-up's reading fits
 ADULT_FOR_CHILD = 0.6  # a book for adults for a reader of children's books fits this much (a neighbour at best)
 PRACTICAL = frozenset(g.code for g in GENRES if g.group in ("practical", "children"))  # books to use, or to read to a child
 STORIES = frozenset(g.code for g in GENRES if g.group == "fiction")  # novels and stories
+_STORY_INDEX = np.array(sorted(INDEX[g] for g in STORIES))
+
+
+def mostly_stories(mix: np.ndarray | None) -> bool:
+    """Whether a genre mix (`Profiles.of`) is mostly novels and stories, as `Profiles.story` reads a work."""
+    return mix is not None and 2 * float(mix[_STORY_INDEX].sum()) > float(mix.sum())
 
 
 def affinity() -> np.ndarray:
@@ -163,7 +169,7 @@ class Profiles:
         known = genres != NONE
         useful = known & np.isin(genres, [INDEX[g] for g in PRACTICAL])
         self._practical = 2 * (weights * useful).sum(axis=1) > (weights * known).sum(axis=1)
-        told = known & np.isin(genres, [INDEX[g] for g in STORIES])
+        told = known & np.isin(genres, _STORY_INDEX)
         self._story = 2 * (weights * told).sum(axis=1) > (weights * known).sum(axis=1)
 
     @classmethod

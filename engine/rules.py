@@ -43,10 +43,9 @@ import numpy as np
 from .editions import name_tokens, same_person
 from .kinds import BOOK
 from .normalize import ARTICLES, fold, normalize_author, series_key, series_volume, split_alternate
-from .profiles import INDEX, STORIES, Profiles
+from .profiles import Profiles, mostly_stories
 from .results import Work
 
-_STORY_GENRES = sorted(INDEX[g] for g in STORIES)
 SKIP_REASONS = ("language", "same_book", "support", "kind", "later_volume", "diversity")
 MAX_PER_AUTHOR = 2
 MAX_PER_SERIES = 1
@@ -145,7 +144,7 @@ class Catalogue:
     kind: np.ndarray  # uint8, `engine.kinds` (the title rules; used where no profile is known)
     series: object  # the works' series notes (a sequence of str)
     profiles: Profiles | None  # genre profiles, when the model folder has them
-    authors: object = ()  # the works' authors (a sequence of str), to tell a publisher's line from a series
+    authors: object  # the works' authors (a sequence of str): writers, and a publisher's line from a series
     writers: np.ndarray = field(init=False)  # `writer_codes` of the authors: the author order, reasons, `kind`
     # Series keys that name a publisher's line, not a series: notes shared by books of more than
     # `LINE_AUTHORS` authors (by surname: "Penguin Classics", "Harlequin Presents", "Dover Thrift
@@ -156,7 +155,7 @@ class Catalogue:
         self.writers = writer_codes(self.authors)
         surnames: dict[str, set[tuple[str, ...]]] = {}
         for i, note in enumerate(self.series):
-            if note and i < len(self.authors) and (key := series_key(note)):
+            if note and (key := series_key(note)):
                 surnames.setdefault(key, set()).add(name_tokens(self.authors[i])[-1:])
         self.lines = frozenset(key for key, names in surnames.items() if len(names) > LINE_AUTHORS)
 
@@ -226,8 +225,7 @@ class ListRules:
                        {w.key for w in liked} | {x for x in exclude if isinstance(x, str)},
                        {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series, phrases,
                        authors_named, mix if mix is not None and mix.any() else None, adult, practical,
-                       frozenset(int(x) for x in c.writers[ids] if x >= 0) if len(c.writers) else frozenset(),
-                       mix is not None and float(mix[_STORY_GENRES].sum()) > 0.5 * float(mix.sum()), self.enabled)
+                       frozenset(int(x) for x in c.writers[ids] if x >= 0), mostly_stories(mix), self.enabled)
 
     def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
         """How well each candidate's genre fits the reader's (`Profiles.fit`; NaN where unknown), for `passes`."""
@@ -261,14 +259,16 @@ class ListRules:
             return fit < FITS
         if fit < FITS and not request.practical and c.profiles.practical([candidate])[0]:
             return True  # a cookbook, guide or picture book for a reader of novels: never, whatever the evidence
+        if fit >= OWN_GENRE:
+            return False
         likes = max(int(c.likes[candidate]), 1)
         # A writer of the reader's books vouches for their other books, one step closer to the reader's
         # genre, but not across fiction and nonfiction (a novelist's essays, a historian's novel).
-        theirs = len(c.writers) > 0 and int(c.writers[candidate]) in request.writers and \
+        theirs = int(c.writers[candidate]) in request.writers and \
             bool(c.profiles.story([candidate])[0]) == request.stories
         if fit < FITS and not theirs:  # another kind of book: only on strong, specific evidence
             return not (support >= STRONG_SUPPORT and support >= STRONG_SHARE * likes)
-        if fit < FITS or (fit < OWN_GENRE and not theirs):  # a neighbour: on evidence specific to the reader's books
+        if fit < FITS or not theirs:  # a neighbouring genre: on evidence specific to the reader's books
             return not (support >= NEIGHBOUR_SUPPORT and support >= NEIGHBOUR_SHARE * likes)
         return False
 
@@ -301,14 +301,15 @@ class ListRules:
         universe (whoever wrote it: House Atreides, "Dune: House Trilogy", for Dune's "Dune
         Chronicles"; by its writer: "New Tales of the Vampires" for "Vampire Chronicles"), or several
         of the writer's books in one volume."""
-        title_words = set(fold(work.title).split())
+        folded = fold(work.title)
+        title_words = set(folded.split())
         if int(self.catalogue.writers[work.id]) in request.writers and any(
-                _COLLECTED.search(t) for t in {fold(work.title), fold(split_alternate(work.title)[0])}):
+                _COLLECTED.search(t) for t in {folded, fold(split_alternate(work.title)[0])}):
             return True  # the writer's books in one volume: "Three Plums in One", "Sue Grafton: Three Complete Novels"
         if (stem, author) in request.query_series or (author in request.query_words and any(
                 words <= title_words or _distinctive(words & title_words) for words in request.query_words[author])):
             return True
-        title = f" {fold(work.title)} "
+        title = f" {folded} "
         if any(phrase in title for phrase in request.title_phrases):
             return True  # a companion or guide to the book asked about: "Don't Panic: ... The Hitchhiker's Guide ..."
         if any(any(p in title for p in phrases) and not same_person(person, theirs)
