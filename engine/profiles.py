@@ -87,6 +87,7 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "hobby": ("cookbook", "travelguide"),
 }
 NEIGHBOUR_FIT = 0.5  # how well a neighbouring genre fits, against 1 for the same genre
+OWN_SHARE = 0.25  # a genre with this share of the reader's mix is one of the reader's own (1984's science fiction)
 CHILD_FOR_ADULT = 0.4  # a children's or teen book for a grown-up's reading fits this much (another kind of book)
 ADULT_FOR_CHILD = 0.6  # a book for adults for a reader of children's books fits this much (a neighbour at best)
 PRACTICAL = frozenset(g.code for g in GENRES if g.group in ("practical", "children"))  # books to use, or to read to a child
@@ -97,6 +98,22 @@ _STORY_INDEX = np.array(sorted(INDEX[g] for g in STORIES))
 def mostly_stories(mix: np.ndarray | None) -> bool:
     """Whether a genre mix (`Profiles.of`) is mostly novels and stories, as `Profiles.story` reads a work."""
     return mix is not None and 2 * float(mix[_STORY_INDEX].sum()) > float(mix.sum())
+
+
+def _reach(mixes: np.ndarray) -> np.ndarray:
+    """[b, N_GENRES]: how well a work of each genre fits readers of genre mixes [b, N_GENRES] (0..1).
+
+    The expected affinity (`AFFINITY`) of a genre with a random genre of the reader's books,
+    scaled by the best genre's so that a reader with one genre gets 1 for it; each of the
+    reader's own genres (`OWN_SHARE` of the mix or more) fits 1, so a work of the reader's own
+    mix does too (*A Clockwork Orange* for 1984, both literary and science fiction), not less
+    than a work of the major genre alone."""
+    reach = mixes @ AFFINITY  # AFFINITY is symmetric
+    best = reach.max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reach = np.where(best > 0, reach / best, 0.0)
+    own = (mixes > 0) & (mixes >= OWN_SHARE * mixes.sum(axis=1, keepdims=True))
+    return np.where(own, 1.0, np.clip(reach, 0.0, 1.0))
 
 
 def affinity() -> np.ndarray:
@@ -206,8 +223,9 @@ class Profiles:
         """How well each candidate fits a reader whose books have genre mix `mix` (0..1; NaN unknown).
 
         The expected affinity of a random genre of the reader's books and one of the
-        candidate's (`AFFINITY`), scaled by the mix's own best fit so that a reader with one
-        genre gets 1 for that genre; a children's or teen book for a grown-up reader counts
+        candidate's (`AFFINITY`), scaled so that each of the reader's own genres (`OWN_SHARE` of
+        the mix or more: both of 1984's, literary and science fiction) fits 1, and so does a work
+        of the reader's own mix (`reach`); a children's or teen book for a grown-up reader counts
         `CHILD_FOR_ADULT` as much (another kind of book), a grown-up's book for a reader of
         children's books `ADULT_FOR_CHILD` as much, and a picture book nothing, unless the
         reader's books are picture books too.
@@ -216,9 +234,8 @@ class Profiles:
         if not mix.any():
             return np.full(len(candidates), np.nan)
         genres, audience = decode(self.table[candidates])
-        reach = AFFINITY @ mix
-        best = float(reach.max())
-        fit = np.clip(genres @ reach / best, 0.0, 1.0) if best > 0 else np.zeros(len(candidates))
+        reach = _reach(mix[None, :])[0]
+        fit = genres @ reach
         if adult_reader:
             fit = np.where(np.isin(audience, (YA, CHILD)), fit * CHILD_FOR_ADULT, fit)
         else:
@@ -231,14 +248,12 @@ class Profiles:
         b, c = candidates.shape
         genres, audience = decode(self.table[candidates.ravel()])
         genres, audience = genres.reshape(b, c, N_GENRES), audience.reshape(b, c)
-        reach = mixes @ AFFINITY  # AFFINITY is symmetric
-        best = reach.max(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fit = np.clip(np.einsum("bcg,bg->bc", genres, reach) / best, 0.0, 1.0)
+        reach = _reach(mixes)
+        fit = np.einsum("bcg,bg->bc", genres, reach)
         fit = np.where(adults[:, None] & np.isin(audience, (YA, CHILD)), fit * CHILD_FOR_ADULT, fit)
         fit = np.where(~adults[:, None] & (audience == ADULT), fit * ADULT_FOR_CHILD, fit)
         fit = np.where(genres[:, :, PICTURE] > 0.5, fit * mixes[:, PICTURE][:, None], fit)
-        known = (genres.sum(axis=2) > 0) & (best > 0)
+        known = (genres.sum(axis=2) > 0) & (mixes.sum(axis=1) > 0)[:, None]
         return np.where(known, fit, np.nan)
 
     def mixes(self, shelves) -> tuple[np.ndarray, np.ndarray]:

@@ -49,6 +49,31 @@ def test_fit_is_one_for_the_same_genre_half_for_a_neighbour_and_nothing_across_k
     assert (P.AFFINITY == P.AFFINITY.T).all() and (np.diag(P.AFFINITY) == 1).all()
 
 
+def test_a_work_of_the_readers_own_mixed_profile_fits_as_their_own_genre():
+    """1984 is literary fiction and science fiction: *A Clockwork Orange*, of the same two, and a
+    dystopia shelved as science fiction are as much the reader's own genre as a literary novel; a
+    neighbour of only the minor genre stays a neighbour at best."""
+    genres = np.zeros((6, P.N_GENRES))
+    genres[0, [P.INDEX["literary"], P.INDEX["scifi"]]] = [0.7, 0.3]  # the seed
+    genres[1, [P.INDEX["literary"], P.INDEX["scifi"]]] = [0.7, 0.3]  # its twin
+    genres[2, P.INDEX["literary"]] = 1.0
+    genres[3, P.INDEX["scifi"]] = 1.0
+    genres[4, P.INDEX["horror"]] = 1.0  # a neighbour of science fiction only
+    genres[5, P.INDEX["cookbook"]] = 1.0
+    audience = np.tile([1.0, 0.0, 0.0], (6, 1))
+    profiles = P.Profiles.from_array(P.encode(genres, audience))
+    mix, adult = profiles.of([0])
+    fit = profiles.fit(mix, adult, range(1, 6))
+    assert fit[:3] == pytest.approx([1.0, 1.0, 1.0], abs=0.01)
+    assert 0 < fit[3] < P.NEIGHBOUR_FIT and fit[4] == 0.0
+    rows = profiles.fit_rows(mix[None, :], np.array([adult]), np.arange(1, 6)[None, :])[0]
+    assert rows == pytest.approx(fit, abs=1e-6)
+    # a shelf of many literary novels and one science-fiction book: science fiction is a neighbour
+    lean = np.zeros(P.N_GENRES, np.float32)
+    lean[[P.INDEX["literary"], P.INDEX["scifi"]]] = [0.9, 0.1]
+    assert profiles.fit(lean, True, [3])[0] < 0.99
+
+
 def _tiny_dataset() -> Dataset:
     """Eight books: two mystery writers, a cookbook, and readers who read by genre."""
     titles = ["Murder at the Vicarage", "The Body in the Library", "A Murder Is Announced",  # Christie 0-2
