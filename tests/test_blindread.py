@@ -76,3 +76,26 @@ def test_the_ease_folder_is_never_written_where_the_chat_serves_from(tmp_path):
     with pytest.raises(SystemExit, match="models folder"):
         blindread.ease_folder(models / "ease-folder", tmp_path / "no-dataset", 100.0, models_dir=models)
     assert not (models / "ease-folder").exists()
+
+
+def test_a_mixed_draw_takes_only_seeds_of_two_genres():
+    """`--mixed`: the seeds are drawn among the most-liked works whose profile has two genres of a
+    quarter or more, never among single-genre works; the same draw gives the same seeds."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from engine import profiles as P
+
+    n = 60
+    genres = np.zeros((n, P.N_GENRES))
+    genres[:, P.INDEX["literary"]] = 1.0
+    two = np.arange(0, n, 2)  # every second work: literary and science fiction
+    genres[two, P.INDEX["literary"]], genres[two, P.INDEX["scifi"]] = 0.7, 0.3
+    genres[10, [P.INDEX["literary"], P.INDEX["scifi"]]] = [0.9, 0.1]  # a trace of a second genre: single
+    audience = np.tile([1.0, 0.0, 0.0], (n, 1))
+    engine = SimpleNamespace(likes=np.arange(n, 0, -1), profiles=P.Profiles.from_array(P.encode(genres, audience)))
+    drawn = blindread.draw_seeds(engine, 7, n=8, among=40, mixed=True)
+    assert len(drawn) == 8 and all(i % 2 == 0 and i < 40 and i != 10 for i in drawn)
+    assert drawn == blindread.draw_seeds(engine, 7, n=8, among=40, mixed=True)
+    assert any(i % 2 for i in blindread.draw_seeds(engine, 7, n=8, among=40))

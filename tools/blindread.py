@@ -1,6 +1,7 @@
 """A blind side-by-side read of two recommenders' rare picks (a developer's tool, not a user command).
 
     python -m tools.blindread picks --model FOLDER --draw 7 --out a.json    # 20 seeds drawn at random, 10 rare picks each
+    python -m tools.blindread picks --model FOLDER --draw 7 --mixed --out a.json   # among seeds of two genres
     python -m tools.blindread ease --out var/ease-folder                    # EASE served by the same engine
     python -m tools.blindread picks --model var/ease-folder --seeds-from a.json --out b.json   # the same seeds
     python -m tools.blindread lists a.json b.json ... --out DIR             # shuffled, unlabelled lists + key
@@ -63,13 +64,20 @@ def rule(count: int) -> str:
 LETTERS = "ABCDEF"
 
 
-def draw_seeds(engine, draw: int, n: int = SEEDS_DRAWN, among: int = DRAW_FROM) -> list[int]:
-    """`n` work ids drawn at random (`numpy.random.default_rng(draw)`) from the `among` most-liked works."""
+def draw_seeds(engine, draw: int, n: int = SEEDS_DRAWN, among: int = DRAW_FROM, mixed: bool = False) -> list[int]:
+    """`n` work ids drawn at random (`numpy.random.default_rng(draw)`) from the `among` most-liked works;
+    with `mixed`, from those of them whose genre profile has two genres or more of `OWN_SHARE` (1984:
+    literary and science fiction), a read of the stratum a change to mixed profiles touches."""
     order = np.argsort(-np.asarray(engine.likes), kind="stable")[:among]
+    if mixed:
+        from engine.profiles import OWN_SHARE
+
+        order = order[(engine.profiles.genres(order) >= OWN_SHARE).sum(axis=1) >= 2]
     return [int(i) for i in np.random.default_rng(draw).choice(order, size=min(n, len(order)), replace=False)]
 
 
-def picks(model: Path, out: Path, rarity: str = "rare", draw: int | None = None, seeds_from: Path | None = None) -> None:
+def picks(model: Path, out: Path, rarity: str = "rare", draw: int | None = None, seeds_from: Path | None = None,
+          mixed: bool = False) -> None:
     """The first `PICKS` picks of the model for each seed, with the facts the read reports.
 
     The seeds are drawn with `draw`, or are those of an earlier `picks` file (`seeds_from`:
@@ -85,7 +93,7 @@ def picks(model: Path, out: Path, rarity: str = "rare", draw: int | None = None,
             raise ValueError(f"{model} lacks seeds of {seeds_from}")
         draw = earlier["draw"]
     elif draw is not None:
-        works = [engine.work(i) for i in draw_seeds(engine, draw)]
+        works = [engine.work(i) for i in draw_seeds(engine, draw, mixed=mixed)]
     else:
         raise ValueError("give --draw SEED (a new random draw) or --seeds-from an earlier picks file")
     result = {}
@@ -94,7 +102,9 @@ def picks(model: Path, out: Path, rarity: str = "rare", draw: int | None = None,
         result[work.key] = {"seed": work.label, "likes": work.likes, "picks": [
             {"label": p.work.label, "likes": p.work.likes, "support": p.support, "reason": p.reason}
             for p in answer.picks]}
-    out.write_text(json.dumps({"model": str(model), "rarity": rarity, "draw": draw, "seeds": result}, indent=2) + "\n")
+    stratum = earlier.get("stratum", "") if seeds_from is not None else ("mixed" if mixed else "")
+    out.write_text(json.dumps({"model": str(model), "rarity": rarity, "draw": draw, **({"stratum": stratum} if stratum else {}),
+                               "seeds": result}, indent=2) + "\n")
 
 
 def ease_folder(out: Path, dataset_path: Path, lam: float, models_dir: Path | None = None) -> None:
@@ -234,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rarity", default="rare")
     p.add_argument("--draw", type=int, help="draw the seeds at random with this seed (recorded in the output)")
     p.add_argument("--seeds-from", type=Path, help="the seeds of an earlier picks file (another model, same seeds)")
+    p.add_argument("--mixed", action="store_true", help="draw among the works with two genres in their profile")
     e = sub.add_parser("ease")
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
@@ -250,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("reads", type=Path, nargs="+", help="read folders (key.json, scores.json and the runs they name)")
     args = parser.parse_args(argv)
     if args.command == "picks":
-        picks(args.model, args.out, args.rarity, args.draw, args.seeds_from)
+        picks(args.model, args.out, args.rarity, args.draw, args.seeds_from, args.mixed)
     elif args.command == "ease":
         ease_folder(args.out, args.dataset, args.lam)
     elif args.command == "lists":
