@@ -22,6 +22,8 @@ BOOKS = [
     ["6", "441172717", "Frank Herbert", "Dune", "Dune (Dune Chronicles #1)", "500000"],
     ["7", "439023483", "Suzanne Collins", "The Hunger Games", "The Hunger Games", "4780653"],
     ["8", "553250426", "Jean M. Auel", "The Valley of Horses", "The Valley of Horses (Earth's Children, #2)", "157000"],
+    ["9", "425213382", "Patricia Cornwell", "Cause of Death", "Cause of Death (Kay Scarpetta, #7)", "35742"],
+    ["10", "1234567890", "Tom Smith", "Cause of Death", "Cause of Death (Medical Files, #2)", "100"],
 ]
 
 
@@ -52,12 +54,14 @@ def test_works_take_the_series_goodbooks_names_for_them(tmp_path):
         ("Life, the Universe and Everything", "Douglas Adams", "", "Hitchhiker's Trilogy"),  # as So Long's editions
         ("Life, the Universe and Everything", "Someone Else", "", "Hitchhiker's Trilogy"),  # not Adams
         ("Valley of the Horses", "Jean M. Auel", "", ""),  # goodbooks' "The Valley of Horses"
+        ("Cause of Death", "Patricia Daniels Cornwell", "0425134091", ""),  # the author's name in another form
+        ("Cause of Death", "Jane Smith", "", ""),  # another writer's book of that title
     ])
     changed = fill(works, table)
     assert works.series == ["Hitchhiker's Guide to the Galaxy", "Random House Large Print", "Alex Cross",
                             "Dune Chronicles #1", "Hitchhiker's Guide to the Galaxy", "Hitchhiker's Trilogy",
-                            "Earth's Children"]
-    assert changed == 4
+                            "Earth's Children", "Kay Scarpetta", ""]
+    assert changed == 5
     assert fill(works, table) == 0  # filled once, nothing more to fill
 
 

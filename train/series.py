@@ -10,7 +10,8 @@ Mice*'s. goodbooks-10k's titles name it for 10,000 well-known books ("The Big Ba
 `python -m train.series build GOODBOOKS` writes `data/labels/series.tsv` (isbn, title,
 author, series: one row per goodbooks book whose title names a series), the table the
 project ships; `fill` gives a dataset's works those series: a work matches the most-rated
-goodbooks book of its main title and author, articles ignored (so *The Firm* does not take
+goodbooks book of its main title and author (the author's name in any form of one person:
+"Patricia Daniels Cornwell" is goodbooks' "Patricia Cornwell"), articles ignored (so *The Firm* does not take
 the graded reader "The Firm (Penguin Readers, Level 5)"'s line), else a book by one of its
 ISBNs. A matched work's note becomes the series' name, without a volume: a volume would make
 the `later_volume` rule pass over *The Da Vinci Code* (Robert Langdon, #2) for every reader;
@@ -32,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 from engine.dataset import Dataset, Works
+from engine.editions import name_tokens, same_person
 from engine.normalize import ARTICLES, normalize_author, normalize_title, series_key, series_note, split_subtitle
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "labels" / "series.tsv"
@@ -83,21 +85,33 @@ def _title_key(title: str, author: str) -> tuple[str, str]:
     return " ".join(w for w in words if w not in ARTICLES), normalize_author(author)
 
 
+def _titled(by_title, title: str, author: str) -> tuple[int, str] | None:
+    """(ratings, series) of the most-rated goodbooks book of this main title by this author, the name
+    in any form of one person (`same_person`: "Patricia Daniels Cornwell" is goodbooks' "Patricia
+    Cornwell"), or None."""
+    person = name_tokens(author)
+    return next(((ratings, series) for ratings, series, theirs in by_title.get(_title_key(title, author)[0], ())
+                 if same_person(person, theirs)), None)
+
+
 def fill(works: Works, rows: list[dict[str, str]] | None = None) -> int:
     """Give `works` the series the table names for them (module docstring); returns how many changed."""
     rows = read_table() if rows is None else rows
     by_isbn = {r["isbn"]: r["series"] for r in rows if r["isbn"] and r["series"]}
-    best: dict[tuple[str, str], tuple[int, str]] = {}
+    # Books by main title: (ratings, series, the author's name tokens), for `_titled`.
+    by_title: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
     for r in rows:
-        key = _title_key(r["title"], r["author"])
-        if key[0] and int(r["ratings"]) > best.get(key, (-1, ""))[0]:
-            best[key] = (int(r["ratings"]), r["series"])
+        title = _title_key(r["title"], r["author"])[0]
+        if title:
+            by_title.setdefault(title, []).append((int(r["ratings"]), r["series"], name_tokens(r["author"])))
+    for books in by_title.values():
+        books.sort(key=lambda book: -book[0])
     series = list(works.series)
     named: dict[int, str] = {}
     matched: set[int] = set()
     aliases: dict[tuple[str, str], Counter] = {}  # (the editions' series key, author) -> the series goodbooks names
     for i, isbns in enumerate(works.isbns):
-        titled = best.get(_title_key(works.title[i], works.author[i]))
+        titled = _titled(by_title, works.title[i], works.author[i])
         name = titled[1] if titled else next((by_isbn[x] for x in isbns.split("|") if x in by_isbn), "")
         if titled or name:
             matched.add(i)  # goodbooks knows this book: no other book's alias applies to it
