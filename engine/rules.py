@@ -20,7 +20,8 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
 - `same_book`: one of the books asked about, another edition of one, or its own series
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
   note, unless the note names a publisher's line such as Penguin Classics, `Catalogue.lines`;
-  *Second Summer of the Sisterhood*: one author, a distinctive title word) or
+  *Second Summer of the Sisterhood*: one author, a distinctive title word; *Scarpetta's Winter
+  Table* for a "Kay Scarpetta" novel: the writer's title names the series) or
   universe (*House Atreides*, "Dune: House Trilogy", by another author; a companion whose
   title holds the book's: *Don't Panic: ... The Hitchhiker's Guide to the Galaxy*), or a book
   about its author by someone else (*The Stephen King Universe*);
@@ -299,8 +300,9 @@ class ListRules:
         """The query's own series (same author: "Children of Dune", or the series its editions
         name: "R Is for Ricochet" beside "Q Is for Quarry", both "Kinsey Millhone Mysteries") or
         universe (whoever wrote it: House Atreides, "Dune: House Trilogy", for Dune's "Dune
-        Chronicles"; by its writer: "New Tales of the Vampires" for "Vampire Chronicles"), or several
-        of the writer's books in one volume."""
+        Chronicles"; by its writer: "New Tales of the Vampires" for "Vampire Chronicles"), a book of the
+        writer's whose title names the series (*Scarpetta's Winter Table* for "Kay Scarpetta"), or
+        several of the writer's books in one volume."""
         folded = fold(work.title)
         title_words = set(folded.split())
         if int(self.catalogue.writers[work.id]) in request.writers and any(
@@ -315,6 +317,10 @@ class ListRules:
         if any(any(p in title for p in phrases) and not same_person(person, theirs)
                for theirs, phrases in request.authors_named):
             return True  # a book about the author asked about: "The Stephen King Universe" by Stan Wiater
+        named = {_singular(w) for w in title_words}
+        if any(_distinctive(named & {_singular(w) for w in theirs.split()}) and same_person(person, who)
+               for who, theirs in request.own_series):
+            return True  # the writer's book named after the series: "Scarpetta's Winter Table" for "Kay Scarpetta"
         key = series_key(self.catalogue.series[work.id])
         if not key:
             return False

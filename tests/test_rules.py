@@ -389,6 +389,19 @@ def test_a_series_named_in_the_plural_is_one_series(tmp_path):
     assert titles(result) == ["The Witching Hour"] and result.skipped["same_book"] == 1
 
 
+def test_the_writers_book_named_after_the_seeds_series_is_its_own_series(tmp_path):
+    """*Scarpetta's Winter Table* (no series note) by the writer of *The Last Precinct* ("Kay Scarpetta")
+    names the series in its title: the seed's own series. Her book of no series stays, and so does
+    another writer's book with that word in its title."""
+    precinct = Book("The Last Precinct", "Patricia Daniels Cornwell", series="Kay Scarpetta", genre="mystery")
+    engine = build(tmp_path, [precinct], [
+        Book("Scarpetta's Winter Table", "Patricia Cornwell", score=0.9, co_readers=3, genre="mystery"),
+        Book("Hornet's Nest", "Patricia Cornwell", score=0.8, co_readers=3, genre="mystery"),
+        Book("Scarpetta Unmasked", "Someone Else", score=0.7, co_readers=3, genre="mystery")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Hornet's Nest", "Scarpetta Unmasked"] and result.skipped["same_book"] == 1
+
+
 def test_one_author_however_the_name_is_written(tmp_path):
     """Tom Peters and Thomas J. Peters are one author: at most two of his books in one list."""
     peters = [Book("The Brand You 50", "Tom Peters", score=0.9), Book("The Project 50", "Thomas J. Peters", score=0.85),
