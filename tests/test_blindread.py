@@ -79,8 +79,8 @@ def test_the_ease_folder_is_never_written_where_the_chat_serves_from(tmp_path):
 
 
 def test_a_mixed_draw_takes_only_seeds_of_two_genres():
-    """`--mixed`: the seeds are drawn among the most-liked works whose profile has two genres of a
-    quarter or more, never among single-genre works; the same draw gives the same seeds."""
+    """`--mixed`: the seeds are drawn among the most-liked works whose profile has two genres of
+    `OWN_SHARE` or more, never among single-genre works; the same draw gives the same seeds."""
     from types import SimpleNamespace
 
     import numpy as np
