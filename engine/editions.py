@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from .normalize import (ARTICLES, NOISE_SUBTITLES, display_title, drop_article, first_author, fold, normalize_author,
                         normalize_title, split_alternate)
@@ -78,6 +79,29 @@ def name_tokens(author: str) -> tuple[str, ...]:
         else:
             out.append(word)
     return tuple(out)
+
+
+SPELT_ALIKE_FROM = 6  # letters from which one author's titles a letter apart are one book ("Siddartha")
+
+
+def spelt_alike(a: str, b: str) -> bool:
+    """Whether two folded titles are one title, or one of `SPELT_ALIKE_FROM` letters or more spelled a
+    letter apart ("siddartha", an edition that misspelled *Siddhartha*), not a volume's number apart
+    ("xanth 13" and "xanth 14", "monster blood ii" and "iii")."""
+    return a == b or (min(len(a), len(b)) >= SPELT_ALIKE_FROM and OSA.distance(a, b) <= 1 and _numbers(a) == _numbers(b))
+
+
+def _numbers(title: str) -> list[str]:
+    """The numbers of a folded title, in digits or Roman numerals ("xanth 13" -> ["13"])."""
+    return [w for w in title.split() if w.isdigit() or not set(w) - set("ivxlc")]
+
+
+def one_book(title_a: str, author_a: str, title_b: str, author_b: str) -> bool:
+    """Whether two works the catalogue keeps apart are likely editions of one book: one author, one
+    title before the subtitle, spelled alike (`spelt_alike`). Not used to merge editions (titles
+    alike are no proof of one book there); the look-up and the list rules read it."""
+    return spelt_alike(normalize_title(split_alternate(title_a)[0]), normalize_title(split_alternate(title_b)[0])) \
+        and same_person(name_tokens(author_a), name_tokens(author_b))
 
 
 def _translit(word: str) -> str:

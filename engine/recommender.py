@@ -16,7 +16,7 @@ import numpy as np
 
 from . import rarity as rarities
 from .errors import AmbiguousTitle, BookNotFound, InvalidInput
-from .editions import find_by_key, name_tokens, same_person
+from .editions import find_by_key, name_tokens, one_book, same_person
 from .kinds import AID, BOOK
 from .profiles import Profiles
 from .rules import SKIP_REASONS, Catalogue, ListRules  # noqa: F401  (SKIP_REASONS: the callers' name for it)
@@ -183,7 +183,9 @@ class Engine:
         Wicked Witch of the West* for "Wicked", not two romances titled *Wicked*), or it is a
         book and the others are all study aids (`engine.kinds`: study guides, workbooks,
         reference), or they are all editions of one book that the catalogue keeps apart (one
-        author, one title before the subtitle), the most liked is the answer and the others
+        author, one title before the subtitle, or one spelled a letter apart: "Siddartha", a
+        misspelt edition, is in the running for "siddartha" however far below it *Siddhartha*
+        matches), the most liked is the answer and the others
         are its `also`; otherwise the title is ambiguous.
 
         Raises:
@@ -207,8 +209,8 @@ class Engine:
         if self._names_exactly(text, best.work):
             return TitleLookup(best.work)
         close, keys = [], set()  # one per work key: a catalogue that lists a work twice names it once
-        for m in matches:
-            if m.score >= best.score - AMBIGUOUS_WITHIN and m.work.key not in keys:
+        for m in matches:  # the best match's book spelled a letter apart is in the running at any score
+            if (m.score >= best.score - AMBIGUOUS_WITHIN or self._one_book(best.work, m.work)) and m.work.key not in keys:
                 keys.add(m.work.key)
                 close.append(m.work)
         if len(close) == 1:
@@ -217,9 +219,15 @@ class Engine:
         leader, others = close[0], close[1:]
         if leader.likes >= max(MIN_DOMINANT_LIKES, DOMINANT_SHARE * sum(w.likes for w in close)) or (
                 self.kind[leader.id] == BOOK and all(self.kind[w.id] == AID for w in others)) or all(
-                _one_book(leader, w) for w in others):
+                self._one_book(leader, w) for w in others):
             return TitleLookup(leader, tuple(others))
         raise AmbiguousTitle(text, close[:9])
+
+    def _one_book(self, a: Work, b: Work) -> bool:
+        """`_one_book`, in one language: *Der Klient* is Grisham's *The Client* spelled a letter apart,
+        and a German reader asked for it."""
+        languages = {int(self.language[a.id]), int(self.language[b.id])} - {0}
+        return len(languages) <= 1 and _one_book(a, b)
 
     @staticmethod
     def _names_exactly(text: str, work: Work) -> bool:
@@ -390,9 +398,8 @@ class Engine:
 
 
 def _one_book(a: Work, b: Work) -> bool:
-    """Whether two works are likely editions of one book: one author, one title before the subtitle."""
-    return (normalize_title(split_alternate(a.title)[0]) == normalize_title(split_alternate(b.title)[0])
-            and same_person(name_tokens(a.author), name_tokens(b.author)))
+    """Whether two works are likely editions of one book (`editions.one_book`)."""
+    return one_book(a.title, a.author, b.title, b.author)
 
 
 def _plural(n: int, word: str) -> str:

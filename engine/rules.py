@@ -17,7 +17,8 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   genre may rest on a single co-reader. A book by the writer of one of the reader's books counts
   one step closer (another genre as a neighbour, a neighbour as the reader's own genre), unless it
   crosses between fiction and nonfiction (`Profiles.story`);
-- `same_book`: one of the books asked about, another edition of one, or its own series
+- `same_book`: one of the books asked about, another edition of one (also one whose title is spelled a
+  letter apart: "Siddartha" for *Siddhartha*, `editions.spelt_alike`), or its own series
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
   note, unless the note names a publisher's line such as Penguin Classics, `Catalogue.lines`;
   *Second Summer of the Sisterhood*: one author, a distinctive title word; *Scarpetta's Winter
@@ -41,9 +42,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .editions import name_tokens, same_person
+from .editions import name_tokens, same_person, spelt_alike
 from .kinds import BOOK
-from .normalize import ARTICLES, fold, normalize_author, series_key, series_volume, split_alternate
+from .normalize import ARTICLES, fold, normalize_author, normalize_title, series_key, series_volume, split_alternate
 from .profiles import Profiles, mostly_stories
 from .results import Work
 
@@ -181,6 +182,7 @@ class Request:
     practical: bool  # whether any book asked about is a book to use (a cookbook, a guide)
     writers: frozenset[int]  # `writer_codes` of the books asked about (their writers' other books: `kind`)
     stories: bool  # whether the books asked about are mostly novels and stories (`engine.profiles.STORIES`)
+    mains: list[tuple[str, tuple[str, ...]]]  # (main title, `normalize_title`; its writer) of the books asked about
     enabled: frozenset[str]  # the rules that apply (all of SKIP_REASONS, unless an evaluation turns one off)
     people: list[tuple[tuple[str, ...], int]] = field(default_factory=list)  # (author's name tokens, picks)
     per_series: dict[str, int] = field(default_factory=dict)
@@ -226,7 +228,8 @@ class ListRules:
                        {w.key for w in liked} | {x for x in exclude if isinstance(x, str)},
                        {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series, phrases,
                        authors_named, mix if mix is not None and mix.any() else None, adult, practical,
-                       frozenset(int(x) for x in c.writers[ids] if x >= 0), mostly_stories(mix), self.enabled)
+                       frozenset(int(x) for x in c.writers[ids] if x >= 0), mostly_stories(mix),
+                       [(_main(w.title), writer(w.author)) for w in liked], self.enabled)
 
     def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
         """How well each candidate's genre fits the reader's (`Profiles.fit`; NaN where unknown), for `passes`."""
@@ -303,6 +306,9 @@ class ListRules:
         Chronicles"; by its writer: "New Tales of the Vampires" for "Vampire Chronicles"), a book of the
         writer's whose title names the series (*Scarpetta's Winter Table* for "Kay Scarpetta"), or
         several of the writer's books in one volume."""
+        main = _main(work.title)
+        if any(spelt_alike(main, theirs) and same_person(person, who) for theirs, who in request.mains):
+            return True  # the book asked about in an edition that spelled it a letter apart ("Siddartha")
         folded = fold(work.title)
         title_words = set(folded.split())
         if int(self.catalogue.writers[work.id]) in request.writers and any(
@@ -328,6 +334,11 @@ class ListRules:
         if any(universe <= words for universe in request.universes):
             return True  # "prelude to dune" (goodbooks' name for House Atreides' series) is Dune's universe
         return any(_one_series(key, theirs) and same_person(person, who) for who, theirs in request.own_series)
+
+
+def _main(title: str) -> str:
+    """A title before its subtitle, as the catalogue keys it (`normalize_title`)."""
+    return normalize_title(split_alternate(title)[0])
 
 
 def _name_phrases(person: tuple[str, ...]) -> tuple[str, ...]:

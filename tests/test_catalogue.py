@@ -86,6 +86,16 @@ def test_evidence_decides_between_equally_matching_works(engine):
     assert choices[0].title.startswith("Harry Potter and the")
 
 
+def test_a_misspelt_edition_does_not_stand_in_for_its_book(engine):
+    """"siddartha" is how people misspell *Siddhartha*, and the exact title of a three-like edition
+    that spelled it so: the answer is Hesse's book (94 likes), the misspelt edition named beside it.
+    A book of another author spelled alike is not its edition."""
+    found = engine.lookup("siddartha")
+    assert found.work.title == "Siddhartha" and found.work.author == "Hermann Hesse" and found.work.likes >= 90
+    assert any(w.title == "Siddartha" for w in found.also)
+    assert engine.resolve("Siddhartha").id == found.work.id
+
+
 def test_links_and_covers(engine):
     dune = engine.resolve("dune")
     assert dune.url == f"https://openlibrary.org/isbn/{dune.isbns[0]}"

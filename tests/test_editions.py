@@ -216,3 +216,17 @@ def test_edition_notes_outside_parentheses_are_no_part_of_the_title():
            ("PCs for Dummies", "Dan Gookin"), ("PCs for Dummies, Ninth Edition", "Dan Gookin")]
     works = _works(eds)
     assert all(_together(works, eds[i], eds[i + 1]) for i in (0, 2, 4))
+
+
+def test_titles_spelled_a_letter_apart_are_one_book_but_not_a_number_apart():
+    """`one_book` (the look-up and the list rules, never the merge): an edition that misspelled its
+    title is the book; volumes a number apart, short titles and other authors are not."""
+    from engine.editions import one_book, spelt_alike
+
+    assert one_book("Siddartha", "Hesse, Hermann", "Siddhartha", "Hermann Hesse")
+    assert one_book("For Whome the Bell Tolls", "Ernest Hemingway", "For Whom the Bell Tolls: A Novel", "Hemingway")
+    assert not one_book("Siddartha", "Someone Else", "Siddhartha", "Hermann Hesse")
+    assert not spelt_alike("xanth 13 isle of view", "xanth 14 isle of view")
+    assert not spelt_alike("monster blood ii", "monster blood iii")
+    assert spelt_alike("siddartha", "siddhartha") and spelt_alike("weave world", "weaveworld")
+    assert not spelt_alike("cujo", "cuj")  # under SPELT_ALIKE_FROM letters: too short to tell

@@ -402,6 +402,19 @@ def test_the_writers_book_named_after_the_seeds_series_is_its_own_series(tmp_pat
     assert titles(result) == ["Hornet's Nest", "Scarpetta Unmasked"] and result.skipped["same_book"] == 1
 
 
+def test_an_edition_that_misspelled_the_seeds_title_is_the_seed(tmp_path):
+    """*Siddartha* (an edition that spelled it so) is *Siddhartha* again; Hesse's *Steppenwolf*, and a
+    book of another writer spelled alike, are picks."""
+    siddhartha = Book("Siddhartha", "Hermann Hesse", genre="literary")
+    engine = build(tmp_path, [siddhartha], [
+        Book("Siddartha", "Hesse, Hermann", score=0.9, co_readers=3, genre="literary"),
+        Book("Steppenwolf", "Hermann Hesse", score=0.8, co_readers=3, genre="literary"),
+        Book("Siddartha", "Someone Else", score=0.7, co_readers=3, genre="literary")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Steppenwolf", "Siddartha"]
+    assert result.picks[1].work.author == "Someone Else" and result.skipped["same_book"] == 1
+
+
 def test_one_author_however_the_name_is_written(tmp_path):
     """Tom Peters and Thomas J. Peters are one author: at most two of his books in one list."""
     peters = [Book("The Brand You 50", "Tom Peters", score=0.9), Book("The Project 50", "Thomas J. Peters", score=0.85),
