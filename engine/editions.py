@@ -85,10 +85,64 @@ SPELT_ALIKE_FROM = 6  # letters from which one author's titles a letter apart ar
 
 
 def spelt_alike(a: str, b: str) -> bool:
-    """Whether two folded titles are one title, or one of `SPELT_ALIKE_FROM` letters or more spelled a
-    letter apart ("siddartha", an edition that misspelled *Siddhartha*), not a volume's number apart
-    ("xanth 13" and "xanth 14", "monster blood ii" and "iii")."""
+    """Whether two folded titles are one title, its numbers in words or in digits ("nineteen eighty
+    four" and "1984"), or one of `SPELT_ALIKE_FROM` letters or more spelled a letter apart
+    ("siddartha", an edition that misspelled *Siddhartha*), not a volume's number apart ("xanth 13"
+    and "xanth 14", "monster blood ii" and "iii")."""
+    if a == b:
+        return True
+    a, b = digits(a), digits(b)
     return a == b or (min(len(a), len(b)) >= SPELT_ALIKE_FROM and OSA.distance(a, b) <= 1 and _numbers(a) == _numbers(b))
+
+
+_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+_NUMBER_WORD = re.compile(r"\b(%s)\b" % "|".join([*_UNITS, *_TENS]))
+
+
+def digits(title: str) -> str:
+    """A folded title with its numbers in words written in digits: "nineteen eighty four" -> "1984" (a
+    year read in pairs), "the crying of lot forty nine" -> "the crying of lot 49", "two thousand one"
+    -> "2001", "four hundred fifty one" -> "451"."""
+    if not _NUMBER_WORD.search(title):
+        return title  # most titles: nothing to read
+    out: list[str] = []
+    chunks: list[int] = []  # a year read in pairs: "nineteen" "eighty four"
+    total = current = 0
+    spoken = False  # within a number in words
+
+    def close() -> None:
+        nonlocal total, current, spoken
+        if spoken:
+            chunks.append(total + current)
+            out.append(str(chunks[0]) + "".join(f"{c:02d}" for c in chunks[1:]))
+            chunks.clear()
+        total = current = 0
+        spoken = False
+
+    for word in title.split():
+        unit, tens = _UNITS.get(word), _TENS.get(word)
+        if unit is not None and spoken and current % 10 == 0 and 20 <= current % 100 and unit < 10:
+            current += unit  # "eighty" "four"
+        elif (unit is not None or tens is not None) and spoken and current % 100 == 0 and (total or current):
+            current += unit if unit is not None else tens  # "four hundred" "fifty", "two thousand" "one"
+        elif unit is not None or tens is not None:
+            if spoken and 10 <= total + current < 100:
+                chunks.append(total + current)  # "nineteen" then "eighty": a year in pairs
+                total = current = 0
+            elif spoken:
+                close()
+            current, spoken = (unit if unit is not None else tens), True
+        elif word == "hundred" and spoken:
+            current *= 100
+        elif word == "thousand" and spoken:
+            total, current = total + current * 1000, 0
+        else:
+            close()
+            out.append(word)
+    close()
+    return " ".join(out)
 
 
 def _numbers(title: str) -> list[str]:

@@ -18,7 +18,8 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   one step closer (another genre as a neighbour, a neighbour as the reader's own genre), unless it
   crosses between fiction and nonfiction (`Profiles.story`);
 - `same_book`: one of the books asked about, another edition of one (also one whose title is spelled a
-  letter apart: "Siddartha" for *Siddhartha*, `editions.spelt_alike`), or its own series
+  letter apart, "Siddartha" for *Siddhartha*, or its number in words, *Nineteen Eighty-Four* for
+  *1984*: `editions.spelt_alike`), or its own series
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
   note, unless the note names a publisher's line such as Penguin Classics, `Catalogue.lines`;
   *Second Summer of the Sisterhood*: one author, a distinctive title word; *Scarpetta's Winter
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .editions import name_tokens, same_person, spelt_alike
+from .editions import digits, name_tokens, same_person, spelt_alike
 from .kinds import BOOK
 from .normalize import ARTICLES, fold, normalize_author, normalize_title, series_key, series_volume, split_alternate
 from .profiles import Profiles, mostly_stories
@@ -337,8 +338,9 @@ class ListRules:
 
 
 def _main(title: str) -> str:
-    """A title before its subtitle, as the catalogue keys it (`normalize_title`)."""
-    return normalize_title(split_alternate(title)[0])
+    """A title before its subtitle, as the catalogue keys it (`normalize_title`), numbers in digits
+    (`editions.digits`: read once, so `spelt_alike` finds nothing more to convert)."""
+    return digits(normalize_title(split_alternate(title)[0]))
 
 
 def _name_phrases(person: tuple[str, ...]) -> tuple[str, ...]:

@@ -230,3 +230,15 @@ def test_titles_spelled_a_letter_apart_are_one_book_but_not_a_number_apart():
     assert not spelt_alike("monster blood ii", "monster blood iii")
     assert spelt_alike("siddartha", "siddhartha") and spelt_alike("weave world", "weaveworld")
     assert not spelt_alike("cujo", "cuj")  # under SPELT_ALIKE_FROM letters: too short to tell
+
+
+def test_numbers_in_words_are_the_same_title_in_digits():
+    """*Nineteen Eighty-Four* is *1984*, *The Crying of Lot Forty-Nine* is *Lot 49*; words that are no
+    number stay ("a thousand acres"), and numbers keep telling volumes apart."""
+    from engine.editions import digits, one_book, spelt_alike
+
+    assert digits("nineteen eighty four") == "1984" and digits("the crying of lot forty nine") == "the crying of lot 49"
+    assert digits("two thousand one a space odyssey") == "2001 a space odyssey"
+    assert digits("fahrenheit four hundred fifty one") == "fahrenheit 451" and digits("a thousand acres") == "a thousand acres"
+    assert one_book("Nineteen Eighty-Four", "George Orwell", "1984", "Orwell, George")
+    assert not spelt_alike("book one", "book 2") and spelt_alike("twenty two indigo place", "22 indigo place")

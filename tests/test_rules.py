@@ -415,6 +415,15 @@ def test_an_edition_that_misspelled_the_seeds_title_is_the_seed(tmp_path):
     assert result.picks[1].work.author == "Someone Else" and result.skipped["same_book"] == 1
 
 
+def test_the_seeds_title_with_its_number_in_words_is_the_seed(tmp_path):
+    """*Nineteen Eighty-Four* is *1984* again (the catalogue keeps the two apart); *Animal Farm* is a pick."""
+    engine = build(tmp_path, [Book("1984", "George Orwell", genre="literary")], [
+        Book("Nineteen Eighty-Four", "George Orwell", score=0.9, co_readers=3, genre="literary"),
+        Book("Animal Farm", "George Orwell", score=0.8, co_readers=3, genre="literary")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Animal Farm"] and result.skipped["same_book"] == 1
+
+
 def test_one_author_however_the_name_is_written(tmp_path):
     """Tom Peters and Thomas J. Peters are one author: at most two of his books in one list."""
     peters = [Book("The Brand You 50", "Tom Peters", score=0.9), Book("The Project 50", "Thomas J. Peters", score=0.85),
