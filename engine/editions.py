@@ -104,7 +104,7 @@ _NUMBER_WORD = re.compile(r"\b(%s)\b" % "|".join([*_UNITS, *_TENS]))
 def digits(title: str) -> str:
     """A folded title with its numbers in words written in digits: "nineteen eighty four" -> "1984" (a
     year read in pairs), "the crying of lot forty nine" -> "the crying of lot 49", "two thousand one"
-    -> "2001", "four hundred fifty one" -> "451"."""
+    -> "2001", "four hundred fifty one" and "four fifty one" -> "451"."""
     if not _NUMBER_WORD.search(title):
         return title  # most titles: nothing to read
     out: list[str] = []
@@ -128,8 +128,8 @@ def digits(title: str) -> str:
         elif (unit is not None or tens is not None) and spoken and current % 100 == 0 and (total or current):
             current += unit if unit is not None else tens  # "four hundred" "fifty", "two thousand" "one"
         elif unit is not None or tens is not None:
-            if spoken and 10 <= total + current < 100:
-                chunks.append(total + current)  # "nineteen" then "eighty": a year in pairs
+            if spoken and (10 <= total + current < 100 or (tens is not None and 0 < total + current < 10)):
+                chunks.append(total + current)  # "nineteen" then "eighty": a year in pairs; "four" "fifty one"
                 total = current = 0
             elif spoken:
                 close()

@@ -26,6 +26,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from .editions import digits
 from .normalize import ARTICLES, drop_article, fold, split_alternate
 
 ALPHABET = 64  # codes per character: space, a-z, 0-9, a few hash buckets, separator
@@ -507,7 +508,8 @@ class TitleMatcher:
         if respaced:  # "snowcrash", "spider man": words joined or split the other way in titles
             readings.append([(TITLE, respaced)])
         mains = self.main_titles(q)
-        candidates = [self._stage1(readings), exact, mains, *self._with_articles(q)]
+        spoken = self.exact_title(in_digits) if (in_digits := digits(q)) != q else np.zeros(0, np.int64)
+        candidates = [self._stage1(readings), exact, mains, *self._with_articles(q), spoken]
         candidates += [self.exact_title(title) for title, _ in hypotheses[1:]]
         ids = np.unique(np.concatenate(candidates)).astype(np.int64)
         if not len(ids):
@@ -517,6 +519,7 @@ class TitleMatcher:
         text = self._text_scores(q, hypotheses, titles, authors, marked=marked)
         # "Wicked" names "Wicked: The Life and Times of ..." nearly as well as a book titled "Wicked".
         text[np.isin(ids, mains)] = np.maximum(text[np.isin(ids, mains)], self.MAIN_TITLE_SCORE)
+        text[np.isin(ids, spoken)] = 100.0  # "nineteen eighty four" is the title "1984", its numbers in words
         final = 0.96 * text + self.PRIOR_POINTS * self.prior[ids]
         top = _top(final, limit)
         return [(int(ids[i]), round(float(final[i]), 2)) for i in top]

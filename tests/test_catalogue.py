@@ -96,7 +96,16 @@ def test_a_misspelt_edition_does_not_stand_in_for_its_book(engine):
     assert engine.resolve("Siddhartha").id == found.work.id
 
 
-def test_links_and_covers(engine):
+def test_a_title_typed_with_its_numbers_in_words(engine):
+    """"nineteen eighty four" is *1984* (157 likes), not the 14-like work titled in words, which the
+    "also:" line names; "catch twenty two" finds *Catch 22*, which it did not find at all."""
+    found = engine.lookup("nineteen eighty four")
+    assert found.work.title == "1984" and found.work.likes >= 150
+    assert any(w.title == "Nineteen Eighty-Four" for w in found.also)
+    assert engine.resolve("catch twenty two").author == "Joseph Heller"
+
+
+
     dune = engine.resolve("dune")
     assert dune.url == f"https://openlibrary.org/isbn/{dune.isbns[0]}"
     assert dune.publisher

@@ -240,5 +240,6 @@ def test_numbers_in_words_are_the_same_title_in_digits():
     assert digits("nineteen eighty four") == "1984" and digits("the crying of lot forty nine") == "the crying of lot 49"
     assert digits("two thousand one a space odyssey") == "2001 a space odyssey"
     assert digits("fahrenheit four hundred fifty one") == "fahrenheit 451" and digits("a thousand acres") == "a thousand acres"
+    assert digits("fahrenheit four fifty one") == "fahrenheit 451" and digits("two three") == "2 3"
     assert one_book("Nineteen Eighty-Four", "George Orwell", "1984", "Orwell, George")
     assert not spelt_alike("book one", "book 2") and spelt_alike("twenty two indigo place", "22 indigo place")
