@@ -44,8 +44,8 @@ from typing import Callable, Iterator, Sequence
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from .normalize import (ARTICLES, NOISE_SUBTITLES, display_title, drop_article, first_author, fold, normalize_author,
-                        normalize_title, split_alternate)
+from .normalize import (ARTICLES, NOISE_SUBTITLES, digits, display_title, drop_article, first_author, fold,
+                        main_title, normalize_author, normalize_title, split_alternate)
 
 SURNAME_RATIO = 85.0  # rapidfuzz ratio (0..100) at which two surnames of >= 5 letters agree
 GIVEN_RATIO = 80.0  # the same for two full given names
@@ -91,58 +91,8 @@ def spelt_alike(a: str, b: str) -> bool:
     and "xanth 14", "monster blood ii" and "iii")."""
     if a == b:
         return True
-    a, b = digits(a), digits(b)
+    a, b = digits(a), digits(b)  # (nothing to read in a `main_title`: it is read already)
     return a == b or (min(len(a), len(b)) >= SPELT_ALIKE_FROM and OSA.distance(a, b) <= 1 and _numbers(a) == _numbers(b))
-
-
-_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
-_NUMBER_WORD = re.compile(r"\b(%s)\b" % "|".join([*_UNITS, *_TENS]))
-
-
-def digits(title: str) -> str:
-    """A folded title with its numbers in words written in digits: "nineteen eighty four" -> "1984" (a
-    year read in pairs), "the crying of lot forty nine" -> "the crying of lot 49", "two thousand one"
-    -> "2001", "four hundred fifty one" and "four fifty one" -> "451"."""
-    if not _NUMBER_WORD.search(title):
-        return title  # most titles: nothing to read
-    out: list[str] = []
-    chunks: list[int] = []  # a year read in pairs: "nineteen" "eighty four"
-    total = current = 0
-    spoken = False  # within a number in words
-
-    def close() -> None:
-        nonlocal total, current, spoken
-        if spoken:
-            chunks.append(total + current)
-            out.append(str(chunks[0]) + "".join(f"{c:02d}" for c in chunks[1:]))
-            chunks.clear()
-        total = current = 0
-        spoken = False
-
-    for word in title.split():
-        unit, tens = _UNITS.get(word), _TENS.get(word)
-        if unit is not None and spoken and current % 10 == 0 and 20 <= current % 100 and unit < 10:
-            current += unit  # "eighty" "four"
-        elif (unit is not None or tens is not None) and spoken and current % 100 == 0 and (total or current):
-            current += unit if unit is not None else tens  # "four hundred" "fifty", "two thousand" "one"
-        elif unit is not None or tens is not None:
-            if spoken and (10 <= total + current < 100 or (tens is not None and 0 < total + current < 10)):
-                chunks.append(total + current)  # "nineteen" then "eighty": a year in pairs; "four" "fifty one"
-                total = current = 0
-            elif spoken:
-                close()
-            current, spoken = (unit if unit is not None else tens), True
-        elif word == "hundred" and spoken:
-            current *= 100
-        elif word == "thousand" and spoken:
-            total, current = total + current * 1000, 0
-        else:
-            close()
-            out.append(word)
-    close()
-    return " ".join(out)
 
 
 def _numbers(title: str) -> list[str]:
@@ -154,8 +104,7 @@ def one_book(title_a: str, author_a: str, title_b: str, author_b: str) -> bool:
     """Whether two works the catalogue keeps apart are likely editions of one book: one author, one
     title before the subtitle, spelled alike (`spelt_alike`). Not used to merge editions (titles
     alike are no proof of one book there); the look-up and the list rules read it."""
-    return spelt_alike(normalize_title(split_alternate(title_a)[0]), normalize_title(split_alternate(title_b)[0])) \
-        and same_person(name_tokens(author_a), name_tokens(author_b))
+    return spelt_alike(main_title(title_a), main_title(title_b)) and same_person(name_tokens(author_a), name_tokens(author_b))
 
 
 def _translit(word: str) -> str:

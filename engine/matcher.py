@@ -26,8 +26,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from .editions import digits
-from .normalize import ARTICLES, drop_article, fold, split_alternate
+from .normalize import ARTICLES, digits, drop_article, fold, split_alternate
 
 ALPHABET = 64  # codes per character: space, a-z, 0-9, a few hash buckets, separator
 N_GRAMS = ALPHABET ** 3  # trigram ids per field

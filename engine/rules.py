@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .editions import digits, name_tokens, same_person, spelt_alike
+from .editions import name_tokens, same_person, spelt_alike
 from .kinds import BOOK
-from .normalize import ARTICLES, fold, normalize_author, normalize_title, series_key, series_volume, split_alternate
+from .normalize import ARTICLES, fold, main_title, normalize_author, series_key, series_volume, split_alternate
 from .profiles import Profiles, mostly_stories
 from .results import Work
 
@@ -175,7 +175,8 @@ class Request:
     query_series: set[tuple[str, str]]  # (title stem, author) of the books asked about
     query_words: dict[str, list[frozenset]]  # author -> title words of each book asked about
     universes: set[frozenset[str]]  # the words of the series keys of the books asked about that name their universe
-    own_series: list[tuple[tuple[str, ...], str]]  # (author's name tokens, series key) of the books asked about
+    own_series: list[tuple[tuple[str, ...], str, frozenset[str]]]  # (author's name tokens, series key, its words
+    # read as singulars) of the books asked about
     title_phrases: list[str]  # " folded main title " of the books asked about with two words or more
     authors_named: list[tuple[tuple[str, ...], tuple[str, ...]]]  # (author's name tokens, " name " phrases)
     mix: np.ndarray | None  # the reader's genre mix (None: no profiles)
@@ -183,7 +184,7 @@ class Request:
     practical: bool  # whether any book asked about is a book to use (a cookbook, a guide)
     writers: frozenset[int]  # `writer_codes` of the books asked about (their writers' other books: `kind`)
     stories: bool  # whether the books asked about are mostly novels and stories (`engine.profiles.STORIES`)
-    mains: list[tuple[str, tuple[str, ...]]]  # (main title, `normalize_title`; its writer) of the books asked about
+    mains: list[tuple[str, tuple[str, ...]]]  # (`main_title`, its writer) of the books asked about
     enabled: frozenset[str]  # the rules that apply (all of SKIP_REASONS, unless an evaluation turns one off)
     people: list[tuple[tuple[str, ...], int]] = field(default_factory=list)  # (author's name tokens, picks)
     per_series: dict[str, int] = field(default_factory=dict)
@@ -218,7 +219,7 @@ class ListRules:
             key = series_key(c.series[w.id])
             if key and set(key.split()) <= set(fold(w.title).split()):
                 universes.add(frozenset(_singular(x) for x in key.split()))
-        own_series = [(writer(w.author), key) for w in liked
+        own_series = [(writer(w.author), key, frozenset(_singular(x) for x in key.split())) for w in liked
                       if (key := series_key(c.series[w.id])) and key not in c.lines]
         phrases = [f" {main} " for w in liked
                    if len((main := fold(split_alternate(w.title)[0])).split()) - (main.split()[0] in ARTICLES) >= 2]
@@ -230,7 +231,7 @@ class ListRules:
                        {int(c.kind[i]) for i in ids}, query_series, query_words, universes, own_series, phrases,
                        authors_named, mix if mix is not None and mix.any() else None, adult, practical,
                        frozenset(int(x) for x in c.writers[ids] if x >= 0), mostly_stories(mix),
-                       [(_main(w.title), writer(w.author)) for w in liked], self.enabled)
+                       [(main_title(w.title), writer(w.author)) for w in liked], self.enabled)
 
     def fits(self, request: Request, candidates: np.ndarray) -> np.ndarray:
         """How well each candidate's genre fits the reader's (`Profiles.fit`; NaN where unknown), for `passes`."""
@@ -307,7 +308,7 @@ class ListRules:
         Chronicles"; by its writer: "New Tales of the Vampires" for "Vampire Chronicles"), a book of the
         writer's whose title names the series (*Scarpetta's Winter Table* for "Kay Scarpetta"), or
         several of the writer's books in one volume."""
-        main = _main(work.title)
+        main = main_title(work.title)
         if any(spelt_alike(main, theirs) and same_person(person, who) for theirs, who in request.mains):
             return True  # the book asked about in an edition that spelled it a letter apart ("Siddartha")
         folded = fold(work.title)
@@ -325,8 +326,7 @@ class ListRules:
                for theirs, phrases in request.authors_named):
             return True  # a book about the author asked about: "The Stephen King Universe" by Stan Wiater
         named = {_singular(w) for w in title_words}
-        if any(_distinctive(named & {_singular(w) for w in theirs.split()}) and same_person(person, who)
-               for who, theirs in request.own_series):
+        if any(_distinctive(named & words) and same_person(person, who) for who, _, words in request.own_series):
             return True  # the writer's book named after the series: "Scarpetta's Winter Table" for "Kay Scarpetta"
         key = series_key(self.catalogue.series[work.id])
         if not key:
@@ -334,13 +334,7 @@ class ListRules:
         words = {_singular(w) for w in key.split()}
         if any(universe <= words for universe in request.universes):
             return True  # "prelude to dune" (goodbooks' name for House Atreides' series) is Dune's universe
-        return any(_one_series(key, theirs) and same_person(person, who) for who, theirs in request.own_series)
-
-
-def _main(title: str) -> str:
-    """A title before its subtitle, as the catalogue keys it (`normalize_title`), numbers in digits
-    (`editions.digits`: read once, so `spelt_alike` finds nothing more to convert)."""
-    return digits(normalize_title(split_alternate(title)[0]))
+        return any(_one_series(words, theirs) and same_person(person, who) for who, _, theirs in request.own_series)
 
 
 def _name_phrases(person: tuple[str, ...]) -> tuple[str, ...]:
@@ -355,11 +349,10 @@ def _name_phrases(person: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f" {n}{end} " for n in sorted(names) for end in ("", "s"))
 
 
-def _one_series(a: str, b: str) -> bool:
-    """Whether two series keys of one author name one series: one's words are all the other's,
-    a plural read as its singular ("hitchhikers" of "Hitchhiker's Trilogy" and "hitchhikers guide to
+def _one_series(a_words: set[str] | frozenset[str], b_words: set[str] | frozenset[str]) -> bool:
+    """Whether two series keys of one author, as their words read as singulars, name one series: one's
+    words are all the other's ("hitchhiker" of "Hitchhiker's Trilogy" and "hitchhiker guide to
     galaxy"; "vampire" of "Vampire Chronicles" and "new tales vampires")."""
-    a_words, b_words = {_singular(w) for w in a.split()}, {_singular(w) for w in b.split()}
     return bool(a_words) and bool(b_words) and (a_words <= b_words or b_words <= a_words)
 
 
