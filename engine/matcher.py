@@ -468,6 +468,31 @@ class TitleMatcher:
             ids = ids[_top(self.prior[ids], limit)]
         return ids
 
+    def containing(self, folded_query: str, limit: int = 20) -> np.ndarray:
+        """Works whose folded title holds the query's words in a row, the most liked first, at most `limit`.
+
+        Whole words, each also with an "s" after it, which a possessive folds to ("hitchhiker" is
+        in "the hitchhikers guide to the galaxy"; `normalize.holds_words` tells a possessive from
+        a plural on the display title). Words
+        too common to have stored postings ("the", "of") are checked in the titles only; a query
+        of such words alone holds nothing.
+        """
+        words = folded_query.split()
+        v = self.n_words
+        lists = []
+        for word in words:
+            ids = [i for i in (self._word(word), self._word(word + "s")) if i >= 0]
+            if not ids:
+                return np.zeros(0, np.int32)
+            if all(self.df[i] <= self.max_df for i in ids):
+                lists.append(np.unique(np.concatenate([self.postings[self.indptr[i]:self.indptr[i + 1]] for i in ids])))
+        if not lists:
+            return np.zeros(0, np.int32)
+        docs = functools.reduce(np.intersect1d, sorted(lists, key=len))
+        phrase = re.compile(r"(?:^| )" + " ".join(re.escape(w) + "s?" for w in words) + r"(?: |$)")
+        docs = docs[[bool(phrase.search(self._titles[d])) for d in docs.tolist()]].astype(np.int32)
+        return docs[_top(self.prior[docs], limit)] if len(docs) else docs
+
     # --- stage 2 ----------------------------------------------------------------------
 
     def match(self, query: str, limit: int = 10) -> list[tuple[int, float]]:

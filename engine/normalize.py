@@ -312,6 +312,17 @@ def normalize_title(title: str) -> str:
     return drop_article(fold(display_title(title)))
 
 
+def holds_words(title: str, folded_words: str) -> bool:
+    """Whether a display title holds the folded words in a row, as whole words, its possessives
+    read either way ("To Kill a Mockingbird" holds "mockingbird", "The Hitchhiker's Guide to the
+    Galaxy" holds "hitchhiker" and "hitchhikers"; "The Silence of the Lambs" does not hold "lamb")."""
+    phrase = f" {folded_words} "
+    return phrase in f" {fold(title)} " or phrase in f" {fold(_POSSESSIVE.sub('', title))} "
+
+
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+
+
 def drop_article(folded: str) -> str:
     """A folded title without its leading article ("the hobbit" -> "hobbit"; "the" stays)."""
     first, _, rest = folded.partition(" ")

@@ -24,7 +24,7 @@ from .language import parse_language, wanted_languages
 from .matcher import TitleMatcher, string_hash
 from .manifest import Manifest  # noqa: F401  (the type `manifest` returns)
 from .modelfolder import FileRows, ModelFolder, load_model_folder
-from .normalize import ARTICLES, fold, https_url, isbn13, normalize_author, normalize_title, split_alternate, work_key
+from .normalize import ARTICLES, digits, drop_article, fold, holds_words, https_url, isbn13, normalize_author, normalize_title, split_alternate, work_key
 from .results import Recommendation, RecommendationList, TitleLookup, TitleMatch, Work
 from .ranking import Ranker
 
@@ -35,6 +35,13 @@ NOT_FOUND_BELOW = 68.0  # best match score under which we ask "did you mean"
 AMBIGUOUS_WITHIN = 2.5  # other works this close to the best make the title ambiguous
 DOMINANT_SHARE = 0.75  # of those works' likes, the share one needs to be the answer anyway
 MIN_DOMINANT_LIKES = 3  # and at least this many
+# A book whose title holds the typed words ("To Kill a Mockingbird" for "mockingbird") is in the
+# running against a work of exactly that title when it has FAMOUS_RATIO times its likes, against
+# a lesser match when it has as many, and on its own, with nothing matching well, at FAMOUS_LIKES
+# (about the 99th percentile of Book-Crossing works).
+FAMOUS_RATIO = 10
+THIN_LIKES = 5  # a work of the typed title with more likes than this is the one meant (the 90th percentile is 4)
+FAMOUS_LIKES = 30
 POOL = rarities.POOL  # candidates each order contributes (the index fetch); rarity re-ranks among them
 WORK_CACHE = 20_000  # Work records kept built (a candidate's title and key are normalised once)
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
@@ -203,18 +210,28 @@ class Engine:
         if not any(c.isalnum() for c in text):  # digits count: "1984" is a title
             raise InvalidInput("A title needs letters or digits.")
         matches = self.match_title(text, limit=10)
-        if not matches or matches[0].score < NOT_FOUND_BELOW:
+        found = bool(matches) and matches[0].score >= NOT_FOUND_BELOW
+        if found and self._names_exactly(text, matches[0].work):
+            return TitleLookup(matches[0].work)
+        # A far better-known book whose title holds the words ("mockingbird", "gatsby"): in the running.
+        bar = self._famous_bar(text, matches) if found else FAMOUS_LIKES
+        famous = [w for w in map(self.work, self.matcher.containing(fold(text)).tolist())
+                  if w.likes >= bar and holds_words(split_alternate(w.title)[0], fold(text))]
+        if not found and not famous:
             raise BookNotFound(text, [m for m in matches[:5] if m.score >= 40])
-        best = matches[0]
-        if self._names_exactly(text, best.work):
-            return TitleLookup(best.work)
         close, keys = [], set()  # one per work key: a catalogue that lists a work twice names it once
-        for m in matches:  # the best match's book spelled a letter apart is in the running at any score
-            if (m.score >= best.score - AMBIGUOUS_WITHIN or self._one_book(best.work, m.work)) and m.work.key not in keys:
-                keys.add(m.work.key)
-                close.append(m.work)
+        if found:
+            best = matches[0]
+            for m in matches:  # the best match's book spelled a letter apart is in the running at any score
+                if (m.score >= best.score - AMBIGUOUS_WITHIN or self._one_book(best.work, m.work)) and m.work.key not in keys:
+                    keys.add(m.work.key)
+                    close.append(m.work)
+        for w in famous:
+            if w.key not in keys:
+                keys.add(w.key)
+                close.append(w)
         if len(close) == 1:
-            return TitleLookup(best.work)
+            return TitleLookup(close[0])
         close.sort(key=lambda w: -w.likes)  # stable: equally liked ones keep their match order
         leader, others = close[0], close[1:]
         if leader.likes >= max(MIN_DOMINANT_LIKES, DOMINANT_SHARE * sum(w.likes for w in close)) or (
@@ -222,6 +239,19 @@ class Engine:
                 self._one_book(leader, w) for w in others):
             return TitleLookup(leader, tuple(others))
         raise AmbiguousTitle(text, close[:9])
+
+    @staticmethod
+    def _famous_bar(text: str, matches: list[TitleMatch]) -> float:
+        """Likes a book whose main title holds `text` needs to be in the running against the
+        matches: none when `text` is the title or main title of a known work (Garwood's *The
+        Secret* stays *The Secret*); FAMOUS_RATIO times theirs when it names only thin works
+        (*Mockingbird*, two likes, against *To Kill a Mockingbird*); otherwise the best match's."""
+        said = drop_article(digits(fold(text)))
+        named = [m.work.likes for m in matches
+                 if said in {drop_article(digits(fold(t))) for t in (m.work.title, split_alternate(m.work.title)[0])}]
+        if not named:
+            return max(MIN_DOMINANT_LIKES, matches[0].work.likes)
+        return FAMOUS_RATIO * max(max(named), 1) if max(named) <= THIN_LIKES else float("inf")
 
     def _one_book(self, a: Work, b: Work) -> bool:
         """`_one_book`, in one language: *Der Klient* is Grisham's *The Client* spelled a letter apart,

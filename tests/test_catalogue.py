@@ -137,6 +137,39 @@ def test_famous_books_are_found_by_their_short_title(engine):
     assert "Vonnegut" in slaughterhouse.work.author.title() and slaughterhouse.work.likes >= 70  # one work, all its likes
 
 
+@pytest.mark.parametrize("query, title, author", [
+    ("mockingbird", "To Kill a Mockingbird", "Harper Lee"),  # not Tevis's *Mockingbird*, two likes
+    ("hitchhiker", "The Hitchhiker's Guide to the Galaxy", "Douglas Adams"),  # not R. L. Stine's *The Hitchhiker*
+    ("slaughterhouse", "Slaughterhouse-Five", "Kurt Vonnegut"),  # not a book on the meat industry
+    ("gatsby", "The Great Gatsby", "F. Scott Fitzgerald"),  # nothing is titled "Gatsby"
+    ("pelican", "The Pelican Brief", "John Grisham"),
+])
+def test_a_famous_book_answers_to_its_common_name(engine, query, title, author):
+    """A word or two of a famous title names it over a thin work titled just so, which the answer
+    still names on its "also:" line."""
+    found = engine.lookup(query)
+    assert (found.work.title, found.work.author) == (title, author)
+    assert all(w.likes * 10 <= found.work.likes for w in found.also if w.title.lower() == query)
+
+
+def test_a_known_book_of_the_typed_title_is_the_one_meant(engine):
+    """Words a famous title holds do not take over from a known work titled with them."""
+    assert engine.lookup("The Secret").work.author == "Julie Garwood"  # not *The Secret Life of Bees*
+    assert engine.lookup("Blackbird").work.author == "Jennifer Lauck"  # main title: *Blackbird: A Childhood…*
+    assert engine.lookup("Lamb").work.author == "Christopher Moore"  # *The Silence of the Lambs* is another word
+
+
+def test_a_series_name_asks_among_the_series_most_liked_first(engine):
+    with pytest.raises(AmbiguousTitle) as asked:
+        engine.lookup("harry potter")
+    offered = asked.value.candidates
+    assert [w.title for w in offered[:5]] == [
+        "Harry Potter and the Sorcerer's Stone", "Harry Potter and the Chamber of Secrets",
+        "Harry Potter and the Prisoner of Azkaban", "Harry Potter and the Goblet of Fire",
+        "Harry Potter and the Order of the Phoenix"]
+    assert [w.likes for w in offered] == sorted((w.likes for w in offered), reverse=True)
+
+
 def test_the_chat_takes_what_the_engine_answers_rightly_without_asking(engine):
     """A weak match makes the chat ask (issue 14); never for a natural query or a short title the
     engine answers with the right work, nor for a whole title."""

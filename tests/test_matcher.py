@@ -254,3 +254,17 @@ def test_unread_words_are_found_in_the_right_works(bookcrossing):
         got = matcher._unread_weight(docs, [(key, 0.5)])
         assert np.array_equal(got > 0, want), matcher._vocab[word]
         assert np.all(got[want] == 0.5)
+
+
+def test_works_whose_title_holds_the_words_most_liked_first():
+    matcher = TitleMatcher(["Mockingbird", "To Kill a Mockingbird", "The Mockingbirds", "The Hitchhiker's Guide",
+                            "Mocking Bird Hill", "Mockingbird Notes"],
+                           ["Walter Tevis", "Harper Lee", "Ann Other", "Douglas Adams", "Jo Bloggs", "Eva Fitz"],
+                           [2, 250, 9, 140, 40, 1])
+    assert matcher.containing("mockingbird").tolist() == [1, 2, 0, 5]  # whole words, a folded "s" allowed
+    assert matcher.containing("hitchhiker").tolist() == [3]
+    assert matcher.containing("kill a mockingbird").tolist() == [1]
+    assert matcher.containing("mockingbird", limit=2).tolist() == [1, 2]
+    assert matcher.containing("mocking").tolist() == [4]  # a word, not the start of one
+    assert not len(matcher.containing("kill mockingbird"))
+    assert not len(matcher.containing("nowhere"))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.normalize import (clean_text, display_title, fold, https_url, isbn13, normalize_author, normalize_title,
-                              valid_isbn, work_key)
+from engine.normalize import (clean_text, display_title, fold, holds_words, https_url, isbn13, normalize_author,
+                              normalize_title, valid_isbn, work_key)
 
 
 @pytest.mark.parametrize("raw,shown", [
@@ -75,3 +75,13 @@ def test_https_urls():
     assert https_url("http://images.amazon.com/images/P/0441172660.01.MZZZZZZZ.jpg") == \
         "https://images.amazon.com/images/P/0441172660.01.MZZZZZZZ.jpg"
     assert https_url("https://x.org/a.jpg") == "https://x.org/a.jpg" and https_url("") == ""
+
+
+def test_a_title_holds_words_whole_and_its_possessives_either_way():
+    assert holds_words("To Kill a Mockingbird", "mockingbird")
+    assert holds_words("The Hitchhiker's Guide to the Galaxy", "hitchhiker")
+    assert holds_words("The Hitchhiker’s Guide to the Galaxy", "hitchhikers guide")
+    assert holds_words("Bridget Jones's Diary", "bridget jones")
+    assert not holds_words("The Silence of the Lambs", "lamb")  # a plural is another word
+    assert not holds_words("The Catcher in the Rye", "catch")
+    assert not holds_words("Kill a Mockingbird", "to kill")
