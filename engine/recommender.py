@@ -215,8 +215,9 @@ class Engine:
             return TitleLookup(matches[0].work)
         # A far better-known book whose title holds the words ("mockingbird", "gatsby"): in the running.
         bar = self._famous_bar(text, matches) if found else FAMOUS_LIKES
-        famous = [w for w in map(self.work, self.matcher.containing(fold(text)).tolist())
-                  if w.likes >= bar and holds_words(split_alternate(w.title)[0], fold(text))]
+        famous = [] if bar == float("inf") else [
+            w for w in map(self.work, self.matcher.containing(fold(text)).tolist())
+            if w.likes >= bar and holds_words(split_alternate(w.title)[0], fold(text))]
         if not found and not famous:
             raise BookNotFound(text, [m for m in matches[:5] if m.score >= 40])
         close, keys = [], set()  # one per work key: a catalogue that lists a work twice names it once
