@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
-from engine.normalize import normalize_author, normalize_title, split_alternate, split_subtitle
+from engine.normalize import fold, holds_words, normalize_author, normalize_title, split_alternate, split_subtitle
+from engine.recommender import FAMOUS_LIKES
 from engine.results import Work
 from engine.shelf import ShelfEntry
 
 LOST = "\ufffd"  # a character the catalogue lost (its title was read in the wrong encoding)
 MIN_TYPED = 3  # letters and digits a title needs unless it is the whole title
 MIN_COVER = 0.5  # share of a work's title (before any subtitle) a shorter text must cover
+MIN_COMMON_NAME = 5  # letters and digits of a famous book's common name ("' OR 1=1 --" has four)
 
 
 def bare_title(title: str) -> str:
@@ -30,7 +32,8 @@ def weak_match(text: str, work: Work) -> bool:
     """Whether `text` names `work` only by chance: too little of it, or too little of its title.
 
     A text naming the work's whole title (as `bare_title` reads both) is never weak, however
-    short ("Q", "It"). Otherwise a text needs `MIN_TYPED` letters or digits, and as many as
+    short ("Q", "It"), nor are whole words of a famous book's main title, `MIN_COMMON_NAME`
+    letters or more ("catcher", "mockingbird": the look-up's common names). Otherwise a text needs `MIN_TYPED` letters or digits, and as many as
     `MIN_COVER` of the title's short form, before a subtitle or an alternate title ("dnue"
     covers all of Dune, "Wicked" all of "Wicked: The Life and Times..."; `' OR 1=1 --` is four
     of "Either/Or 1"'s nine). A title with characters the catalogue lost is never named
@@ -39,6 +42,8 @@ def weak_match(text: str, work: Work) -> bool:
     title = split_alternate(work.title)[0]
     if LOST not in title and bare_title(text) == bare_title(work.title):
         return False
+    if _alnum(text) >= MIN_COMMON_NAME and work.likes >= FAMOUS_LIKES and holds_words(title, fold(text)):
+        return False  # a famous book's common name: "catcher" for *The Catcher in the Rye*
     typed = _alnum(normalize_title(text))
     return typed < MIN_TYPED or typed < MIN_COVER * (_alnum(bare_title(title)) + title.count(LOST))
 

@@ -215,9 +215,7 @@ class Engine:
             return TitleLookup(matches[0].work)
         # A far better-known book whose title holds the words ("mockingbird", "gatsby"): in the running.
         bar = self._famous_bar(text, matches) if found else FAMOUS_LIKES
-        famous = [] if bar == float("inf") else [
-            w for w in map(self.work, self.matcher.containing(fold(text)).tolist())
-            if w.likes >= bar and holds_words(split_alternate(w.title)[0], fold(text))]
+        famous = self._holding(text, bar)
         if not found and not famous:
             raise BookNotFound(text, [m for m in matches[:5] if m.score >= 40])
         close, keys = [], set()  # one per work key: a catalogue that lists a work twice names it once
@@ -240,6 +238,13 @@ class Engine:
                 self._one_book(leader, w) for w in others):
             return TitleLookup(leader, tuple(others))
         raise AmbiguousTitle(text, close[:9])
+
+    def _holding(self, text: str, likes: float) -> list[Work]:
+        """Works with at least `likes` likes whose main title holds the words of `text`, the most liked first."""
+        if likes == float("inf"):
+            return []
+        return [w for w in map(self.work, self.matcher.containing(fold(text)).tolist())
+                if w.likes >= likes and holds_words(split_alternate(w.title)[0], fold(text))]
 
     @staticmethod
     def _famous_bar(text: str, matches: list[TitleMatch]) -> float:

@@ -152,6 +152,17 @@ def test_a_famous_book_answers_to_its_common_name(engine, query, title, author):
     assert all(w.likes * 10 <= found.work.likes for w in found.also if w.title.lower() == query)
 
 
+def test_the_chat_takes_a_famous_books_common_name_without_asking(engine):
+    """"/shelf add catcher" shelves *The Catcher in the Rye*: the chat does not ask whether a famous
+    book's common name meant it, as it asks about text that names a title only by chance."""
+    from bot.titles import weak_match
+
+    for query in ("catcher", "mockingbird", "slaughterhouse", "pelican"):
+        assert not weak_match(query, engine.lookup(query).work), query
+    either_or = engine.lookup("Either/Or").work
+    assert weak_match("or 1 1", either_or)  # four letters and digits of a thin book's title
+
+
 def test_a_known_book_of_the_typed_title_is_the_one_meant(engine):
     """Words a famous title holds do not take over from a known work titled with them."""
     assert engine.lookup("The Secret").work.author == "Julie Garwood"  # not *The Secret Life of Bees*
