@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
+from engine.lookup import FAMOUS_LIKES
 from engine.normalize import fold, holds_words, normalize_author, normalize_title, split_alternate, split_subtitle
-from engine.recommender import FAMOUS_LIKES
 from engine.results import Work
 from engine.shelf import ShelfEntry
 

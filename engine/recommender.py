@@ -15,33 +15,21 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import rarity as rarities
-from .errors import AmbiguousTitle, BookNotFound, InvalidInput
-from .editions import find_by_key, name_tokens, one_book, same_person
-from .kinds import AID, BOOK
+from .editions import find_by_key
+from .errors import InvalidInput
 from .profiles import Profiles
 from .rules import SKIP_REASONS, Catalogue, ListRules  # noqa: F401  (SKIP_REASONS: the callers' name for it)
 from .language import parse_language, wanted_languages
+from .lookup import Titles
 from .matcher import TitleMatcher, string_hash
 from .manifest import Manifest  # noqa: F401  (the type `manifest` returns)
 from .modelfolder import FileRows, ModelFolder, load_model_folder
-from .normalize import ARTICLES, digits, drop_article, fold, holds_words, https_url, isbn13, normalize_author, normalize_title, split_alternate, work_key
+from .normalize import ARTICLES, https_url, isbn13, normalize_title, work_key
 from .results import Recommendation, RecommendationList, TitleLookup, TitleMatch, Work
 from .ranking import Ranker
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 300
-NOT_FOUND_BELOW = 68.0  # best match score under which we ask "did you mean"
-AMBIGUOUS_WITHIN = 2.5  # other works this close to the best make the title ambiguous
-DOMINANT_SHARE = 0.75  # of those works' likes, the share one needs to be the answer anyway
-MIN_DOMINANT_LIKES = 3  # and at least this many
-# A book whose title holds the typed words ("To Kill a Mockingbird" for "mockingbird") is in the
-# running against a work of exactly that title when it has FAMOUS_RATIO times its likes, against
-# a lesser match when it has as many, and on its own, with nothing matching well, at FAMOUS_LIKES
-# (about the 99th percentile of Book-Crossing works).
-FAMOUS_RATIO = 10
-THIN_LIKES = 5  # a work of the typed title with more likes than this is the one meant (the 90th percentile is 4)
-FAMOUS_LIKES = 30
 POOL = rarities.POOL  # candidates each order contributes (the index fetch); rarity re-ranks among them
 WORK_CACHE = 20_000  # Work records kept built (a candidate's title and key are normalised once)
 SERVING_EF = 600  # HNSW search breadth when serving: recall@10 ~0.99 on trained vectors (BENCHMARKS.md)
@@ -74,6 +62,7 @@ class Engine:
                                          folder.works.author), enabled)
         # A model folder's matcher.npz loads in a second; building takes minutes at 2.8M works.
         self.matcher = folder.matcher or TitleMatcher(self.works.title, self.works.author, self.likes)
+        self.titles = Titles(self.matcher, self.work, self.kind, self.language)
         self._head = rarities.head_threshold(self.likes)
         allowed = {name: rarities.allowed(self.likes, name, self._head) for name in rarities.RARITIES}
         self._colike = folder.colike
@@ -175,109 +164,16 @@ class Engine:
 
     def match_title(self, query: str, limit: int = 10) -> list[TitleMatch]:
         """Works for a typed title, best first (score 0..100)."""
-        return [TitleMatch(self.work(i), score) for i, score in self.matcher.match(query, limit)]
+        return self.titles.match(query, limit)
 
     def resolve(self, query: str) -> Work:
         """The one work `query` names (`lookup` without the works it could also have named)."""
         return self.lookup(query).work
 
     def lookup(self, query: str) -> TitleLookup:
-        """The one work `query` names, and the equally matching works the evidence set aside.
-
-        When several different works match about equally well, the evidence decides: if
-        one holds at least `DOMINANT_SHARE` of their likes (*Of Mice and Men* by Steinbeck,
-        not a reader's edition with one like; Maguire's *Wicked: The Life and Times of the
-        Wicked Witch of the West* for "Wicked", not two romances titled *Wicked*), or it is a
-        book and the others are all study aids (`engine.kinds`: study guides, workbooks,
-        reference), or they are all editions of one book that the catalogue keeps apart (one
-        author, one title before the subtitle, or one spelled a letter apart: "Siddartha", a
-        misspelt edition, is in the running for "siddartha" however far below it *Siddhartha*
-        matches), the most liked is the answer and the others
-        are its `also`; otherwise the title is ambiguous.
-
-        Raises:
-            InvalidInput: empty, longer than 300 characters, or without letters or digits.
-            BookNotFound: nothing matches well; `candidates` are "did you mean" options.
-            AmbiguousTitle: several different works match about equally well and none
-                stands out (two books with one title by different authors); `candidates`
-                lists them, the most liked first.
-        """
-        text = " ".join((query or "").split())
-        if not text:
-            raise InvalidInput("Type a book title, e.g. Dune.")
-        if len(text) > MAX_QUERY_CHARS:
-            raise InvalidInput(f"That is too long for a title (at most {MAX_QUERY_CHARS} characters).")
-        if not any(c.isalnum() for c in text):  # digits count: "1984" is a title
-            raise InvalidInput("A title needs letters or digits.")
-        matches = self.match_title(text, limit=10)
-        found = bool(matches) and matches[0].score >= NOT_FOUND_BELOW
-        if found and self._names_exactly(text, matches[0].work):
-            return TitleLookup(matches[0].work)
-        # A far better-known book whose title holds the words ("mockingbird", "gatsby"): in the running.
-        bar = self._famous_bar(text, matches) if found else FAMOUS_LIKES
-        famous = self._holding(text, bar)
-        if not found and not famous:
-            raise BookNotFound(text, [m for m in matches[:5] if m.score >= 40])
-        close, keys = [], set()  # one per work key: a catalogue that lists a work twice names it once
-        if found:
-            best = matches[0]
-            for m in matches:  # the best match's book spelled a letter apart is in the running at any score
-                if (m.score >= best.score - AMBIGUOUS_WITHIN or self._one_book(best.work, m.work)) and m.work.key not in keys:
-                    keys.add(m.work.key)
-                    close.append(m.work)
-        for w in famous:
-            if w.key not in keys:
-                keys.add(w.key)
-                close.append(w)
-        if len(close) == 1:
-            return TitleLookup(close[0])
-        close.sort(key=lambda w: -w.likes)  # stable: equally liked ones keep their match order
-        leader, others = close[0], close[1:]
-        if leader.likes >= max(MIN_DOMINANT_LIKES, DOMINANT_SHARE * sum(w.likes for w in close)) or (
-                self.kind[leader.id] == BOOK and all(self.kind[w.id] == AID for w in others)) or all(
-                self._one_book(leader, w) for w in others):
-            return TitleLookup(leader, tuple(others))
-        raise AmbiguousTitle(text, close[:9])
-
-    def _holding(self, text: str, likes: float) -> list[Work]:
-        """Works with at least `likes` likes whose main title holds the words of `text`, the most liked first."""
-        if likes == float("inf"):
-            return []
-        return [w for w in map(self.work, self.matcher.containing(fold(text)).tolist())
-                if w.likes >= likes and holds_words(split_alternate(w.title)[0], fold(text))]
-
-    @staticmethod
-    def _famous_bar(text: str, matches: list[TitleMatch]) -> float:
-        """Likes a book whose main title holds `text` needs to be in the running against the
-        matches: none when `text` is the title or main title of a known work (Garwood's *The
-        Secret* stays *The Secret*); FAMOUS_RATIO times theirs when it names only thin works
-        (*Mockingbird*, two likes, against *To Kill a Mockingbird*); otherwise the best match's."""
-        said = drop_article(digits(fold(text)))
-        named = [m.work.likes for m in matches
-                 if said in {drop_article(digits(fold(t))) for t in (m.work.title, split_alternate(m.work.title)[0])}]
-        if not named:
-            return max(MIN_DOMINANT_LIKES, matches[0].work.likes)
-        return FAMOUS_RATIO * max(max(named), 1) if max(named) <= THIN_LIKES else float("inf")
-
-    def _one_book(self, a: Work, b: Work) -> bool:
-        """`_one_book`, in one language: *Der Klient* is Grisham's *The Client* spelled a letter apart,
-        and a German reader asked for it."""
-        languages = {int(self.language[a.id]), int(self.language[b.id])} - {0}
-        return len(languages) <= 1 and _one_book(a, b)
-
-    @staticmethod
-    def _names_exactly(text: str, work: Work) -> bool:
-        """Whether `text` is the work's title and author ("dune by frank herbert", "Dune - Herbert")."""
-        folded, title = fold(text), fold(work.title)
-        author = fold(work.author)
-        if not author or not folded.startswith(title + " "):
-            return False
-        rest = folded[len(title):].split()
-        if rest and rest[0] == "by":
-            rest = rest[1:]
-        said = " ".join(rest)
-        return bool(said) and (said == author or normalize_author(said) == normalize_author(work.author)
-                               or (len(rest) == 1 and rest[0] == author.split()[-1]))
+        """The one work `query` names, and the equally matching works the evidence set aside
+        (`engine.lookup.Titles.lookup`: the rules and what each raises)."""
+        return self.titles.lookup(query)
 
     # --- recommendations --------------------------------------------------------------
 
@@ -431,11 +327,6 @@ class Engine:
         if count == 1:
             return f"loved by one reader who loved {source} (a single reader's pick)"
         return f"no reader of {source} rated it yet; readers with their taste did ({_plural(pick.likes, 'like')})"
-
-
-def _one_book(a: Work, b: Work) -> bool:
-    """Whether two works are likely editions of one book (`editions.one_book`)."""
-    return one_book(a.title, a.author, b.title, b.author)
 
 
 def _plural(n: int, word: str) -> str:
