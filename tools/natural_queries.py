@@ -112,8 +112,8 @@ def short_title_lookups(engine, n: int = 200) -> tuple[int, list[tuple[str, str,
     The short title is the title before its subtitle or alternate title ("Wicked" for
     "Wicked: The Life and Times of the Wicked Witch of the West"). A work is found when
     `engine.lookup` answers with it, or answers with a more-liked work and names it on the
-    "also:" line ("Bridget Jones" answers *Bridget Jones's Diary* and names *The Edge of
-    Reason*). Misses are (query, what came back, the work wanted).
+    "also:" line ("The Hobbit" answers *The Hobbit* and names *The Hobbit: The Enchanting
+    Prelude to The Lord of the Rings*, an edition the catalogue lists apart). Misses are (query, what came back, the work wanted).
     """
     from engine.errors import AmbiguousTitle, BookNotFound
     from engine.normalize import split_alternate
