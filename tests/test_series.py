@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.dataset import Dataset, Works
-from train.series import build_table, fill, read_table
+from train.series import build_table, fill, read_table, read_tables
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bookcrossing"
 HEADER = ["book_id", "isbn", "authors", "original_title", "title", "ratings_count"]
@@ -68,7 +68,21 @@ def test_works_take_the_series_goodbooks_names_for_them(tmp_path):
 def test_the_shipped_dataset_carries_the_shipped_series():
     works = Dataset.load(DATA).works
     before = list(works.series)
-    assert fill(works, read_table()) == 0, "run `python -m train.series fill data/bookcrossing`"
+    assert fill(works, read_tables()) == 0, "run `python -m train.series fill data/bookcrossing`"
     assert works.series == before
     titles = {t: i for i, t in enumerate(works.title)}
     assert works.series[titles["The Big Bad Wolf"]] == "Alex Cross"
+    assert works.series[titles["Quidditch Through the Ages"]] == "Harry Potter"  # the team's row (universes.tsv)
+
+
+def test_the_teams_rows_name_a_world_no_title_names(tmp_path):
+    """`universes.tsv`: a book of a series' world takes the series, over goodbooks' row for its title."""
+    team = [row for row in read_tables() if row["title"] == "Fantastic Beasts and Where to Find Them"]
+    assert team and all(row["source"] for row in team)
+    goodbooks = [{"isbn": "", "title": "Fantastic Beasts and Where to Find Them", "author": "J.K. Rowling",
+                  "series": "", "ratings": "185928"}]
+    works = _works([("Fantastic Beasts and Where to Find Them", "J. K. Rowling", "", ""),
+                    ("Fantastic Beasts and Where to Find Them", "Someone Else", "", "")])
+    assert fill(works, goodbooks) == 0
+    assert fill(works, goodbooks + team) == 1
+    assert works.series == ["Harry Potter", ""]

@@ -9,7 +9,9 @@ Mice*'s. goodbooks-10k's titles name it for 10,000 well-known books ("The Big Ba
 
 `python -m train.series build GOODBOOKS` writes `data/labels/series.tsv` (isbn, title,
 author, series: one row per goodbooks book whose title names a series), the table the
-project ships; `fill` gives a dataset's works those series: a work matches the most-rated
+project ships; `data/labels/universes.tsv` adds the team's rows, with their source: books of a series' world
+that no title names (*Quidditch Through the Ages* is Harry Potter's). `fill` gives a dataset's
+works those series: a work matches the most-rated
 goodbooks book of its main title and author (the author's name in any form of one person:
 "Patricia Daniels Cornwell" is goodbooks' "Patricia Cornwell"), articles ignored (so *The Firm* does not take
 the graded reader "The Firm (Penguin Readers, Level 5)"'s line), else a book by one of its
@@ -37,6 +39,9 @@ from engine.editions import name_tokens, same_person
 from engine.normalize import ARTICLES, normalize_author, normalize_title, series_key, series_note, split_subtitle
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "labels" / "series.tsv"
+# The team's rows: books of a series' world that no title names (the Hogwarts Library is Harry
+# Potter's), each with its source; they win over goodbooks' rows for their title.
+UNIVERSES = TABLE.with_name("universes.tsv")
 COLUMNS = ("isbn", "title", "author", "series", "ratings")
 GRADED = re.compile(r"\b(level|stage)$", re.IGNORECASE)
 
@@ -78,6 +83,11 @@ def read_table(path: Path = TABLE) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
+def read_tables() -> list[dict[str, str]]:
+    """goodbooks' rows and the team's (`UNIVERSES`), the team's counted as the most rated: the rows `fill` reads."""
+    return read_table() + [{**row, "ratings": str(sys.maxsize)} for row in read_table(UNIVERSES)]
+
+
 def _title_key(title: str, author: str) -> tuple[str, str]:
     """A main title's words without articles anywhere ("Valley of the Horses" is goodbooks' "The Valley of
     Horses"), and the author."""
@@ -96,7 +106,7 @@ def _titled(by_title, title: str, author: str) -> tuple[int, str] | None:
 
 def fill(works: Works, rows: list[dict[str, str]] | None = None) -> int:
     """Give `works` the series the table names for them (module docstring); returns how many changed."""
-    rows = read_table() if rows is None else rows
+    rows = read_tables() if rows is None else rows
     by_isbn = {r["isbn"]: r["series"] for r in rows if r["isbn"] and r["series"]}
     # Books by main title: (ratings, series, the author's name tokens), for `_titled`.
     by_title: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset = Dataset.load(args.dataset)
     changed = fill(dataset.works)
     dataset.works.write_tsv(args.dataset / "works.tsv.gz")
-    print(f"{args.dataset}: {changed:,} works took a series from {TABLE.name}")
+    print(f"{args.dataset}: {changed:,} works took a series from {TABLE.name} and {UNIVERSES.name}")
     return 0
 
 
