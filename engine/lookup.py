@@ -105,7 +105,10 @@ class Titles:
                 self.kind[leader.id] == BOOK and all(self.kind[w.id] == AID for w in others)) or all(
                 self._one_book(leader, w) for w in others):
             return TitleLookup(leader, tuple(others))
-        raise AmbiguousTitle(text, close[:9])
+        shown = close[:9]
+        if found and matches[0].work not in shown:  # the best match stays a choice among famous holders ("time")
+            shown = close[:8] + [matches[0].work]
+        raise AmbiguousTitle(text, shown)
 
     def _holding(self, text: str, likes: float) -> list[Work]:
         """Works with at least `likes` likes whose main title holds the words of `text`, the most liked first."""

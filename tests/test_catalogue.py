@@ -170,6 +170,16 @@ def test_a_known_book_of_the_typed_title_is_the_one_meant(engine):
     assert engine.lookup("Lamb").work.author == "Christopher Moore"  # *The Silence of the Lambs* is another word
 
 
+def test_a_common_word_asks_among_famous_books_and_keeps_the_book_titled_so(engine):
+    """"time" names a thin book titled *Time* and a dozen famous titles holding the word: the question
+    offers the famous ones, the most liked first, and still the book of exactly that title."""
+    with pytest.raises(AmbiguousTitle) as asked:
+        engine.lookup("time")
+    offered = asked.value.candidates
+    assert offered[0].title == "A Time to Kill" and len(offered) == 9
+    assert any(w.title == "Time" for w in offered)
+
+
 def test_a_series_name_asks_among_the_series_most_liked_first(engine):
     with pytest.raises(AmbiguousTitle) as asked:
         engine.lookup("harry potter")
