@@ -118,6 +118,12 @@ def series_note(title: str) -> str:
     return f"{note} #{number}" if note and number else note
 
 
+def note_form(note: str) -> str:
+    """A series note as one writer's books share it: folded, without its volume or leading article
+    ("The Vampire Chronicles", "Vampire Chronicles #2" -> "vampire chronicles")."""
+    return drop_article(fold(_NOTE_VOLUME.sub("", note or "")))
+
+
 def series_volume(note: str) -> int:
     """The volume a series note names ("The Wheel of Time #8" -> 8), 0 when none."""
     volume = _NOTE_VOLUME.search(note or "")

@@ -21,7 +21,7 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   letter apart, "Siddartha" for *Siddhartha*, or its number in words, *Nineteen Eighty-Four* for
   *1984*: `editions.spelt_alike`), or its own series
   (*Children of Dune*; *R Is for Ricochet* for *Q Is for Quarry*: one author, one series
-  note, unless the note names a publisher's line such as Penguin Classics, `Catalogue.lines`;
+  note, unless the note names a publisher's line such as Penguin Classics, `Catalogue.is_line`;
   *Second Summer of the Sisterhood*: one author, a distinctive title word; *Scarpetta's Winter
   Table* for a "Kay Scarpetta" novel: the writer's title names the series) or
   universe (*House Atreides*, "Dune: House Trilogy", by another author; a companion whose
@@ -45,7 +45,7 @@ import numpy as np
 
 from .editions import name_tokens, same_person, spelt_alike
 from .kinds import BOOK
-from .normalize import ARTICLES, fold, main_title, normalize_author, series_key, series_volume, split_alternate
+from .normalize import ARTICLES, fold, main_title, normalize_author, note_form, series_key, series_volume, split_alternate
 from .profiles import Profiles, mostly_stories
 from .results import Work
 
@@ -153,14 +153,26 @@ class Catalogue:
     # `LINE_AUTHORS` authors (by surname: "Penguin Classics", "Harlequin Presents", "Dover Thrift
     # Editions"). Worked out when the engine loads (0.7 s at the shipped size), not at a reader's request.
     lines: frozenset[str] = field(init=False)
+    # Notes (without volume or leading article) of one writer alone: a series even where its key is a
+    # line's ("Vampire Chronicles" is Anne Rice's; "vampire" is also the key of "Vampire: The
+    # Masquerade Novels", a game's line of a dozen writers).
+    sole_notes: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.writers = writer_codes(self.authors)
         surnames: dict[str, set[tuple[str, ...]]] = {}
+        by_note: dict[str, set[tuple[str, ...]]] = {}
         for i, note in enumerate(self.series):
             if note and (key := series_key(note)):
-                surnames.setdefault(key, set()).add(name_tokens(self.authors[i])[-1:])
+                surname = name_tokens(self.authors[i])[-1:]
+                surnames.setdefault(key, set()).add(surname)
+                by_note.setdefault(note_form(note), set()).add(surname)
         self.lines = frozenset(key for key, names in surnames.items() if len(names) > LINE_AUTHORS)
+        self.sole_notes = frozenset(note for note, names in by_note.items() if len(names) == 1)
+
+    def is_line(self, note: str) -> bool:
+        """Whether a series note names a publisher's line rather than a series (`lines`, `sole_notes`)."""
+        return series_key(note) in self.lines and note_form(note) not in self.sole_notes
 
 
 @dataclass
@@ -220,7 +232,7 @@ class ListRules:
             if key and set(key.split()) <= set(fold(w.title).split()):
                 universes.add(frozenset(_singular(x) for x in key.split()))
         own_series = [(writer(w.author), key, frozenset(_singular(x) for x in key.split())) for w in liked
-                      if (key := series_key(c.series[w.id])) and key not in c.lines]
+                      if (key := series_key(c.series[w.id])) and not c.is_line(c.series[w.id])]
         phrases = [f" {main} " for w in liked
                    if len((main := fold(split_alternate(w.title)[0])).split()) - (main.split()[0] in ARTICLES) >= 2]
         authors_named = [(person, named) for w in liked if (named := _name_phrases(person := writer(w.author)))]

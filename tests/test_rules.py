@@ -389,6 +389,27 @@ def test_a_series_named_in_the_plural_is_one_series(tmp_path):
     assert titles(result) == ["The Witching Hour"] and result.skipped["same_book"] == 1
 
 
+def test_a_writers_own_series_whose_key_a_line_shares_is_still_a_series(tmp_path):
+    """*The Queen of the Damned* ("Vampire Chronicles", Anne Rice's alone) keeps *Pandora* ("New Tales
+    of the Vampires") out, though six writers' "Vampire: The Masquerade Novels" make "vampire" a line's
+    key; a publisher's line keeps out nothing, however its writer's books are noted."""
+    queen = Book("The Queen of the Damned", "Anne Rice", series="Vampire Chronicles", genre="horror")
+    masquerade = [Book(f"Clan {i}", f"Writer {name}", series="Vampire: The Masquerade Novels", genre="horror")
+                  for i, name in enumerate(("Adams", "Brown", "Clark", "Davis", "Evans", "Ford"))]
+    classics = [Book(f"Classic {i}", f"Author {name}", series="Penguin Classics", genre="literary")
+                for i, name in enumerate(("Gale", "Hale", "Irving", "Jones", "Kent", "Lowe"))]
+    emma = Book("Emma", "Jane Austen", series="Penguin Classics", genre="literary")
+    engine = build(tmp_path, [queen, *masquerade, emma, *classics], [
+        Book("Pandora", "Anne Rice", score=0.9, series="New Tales of the Vampires", genre="horror"),
+        Book("The Witching Hour", "Anne Rice", score=0.8, series="Lives of the Mayfair Witches", genre="horror"),
+        Book("Persuasion", "Jane Austen", score=0.7, series="Penguin Classics", genre="literary")])
+    assert "vampire" in engine.rules.catalogue.lines  # the fixture's premise
+    assert engine.rules.catalogue.is_line("Penguin Classics") and not engine.rules.catalogue.is_line("Vampire Chronicles")
+    result = engine.recommend([0], k=10)
+    assert "Pandora" not in titles(result) and "The Witching Hour" in titles(result)
+    assert "Persuasion" in titles(engine.recommend([1 + len(masquerade)], k=10))
+
+
 def test_the_writers_book_named_after_the_seeds_series_is_its_own_series(tmp_path):
     """*Scarpetta's Winter Table* (no series note) by the writer of *The Last Precinct* ("Kay Scarpetta")
     names the series in its title: the seed's own series. Her book of no series stays, and so does
