@@ -61,7 +61,10 @@ class Titles:
         author, one title before the subtitle, or one spelled a letter apart: "Siddartha", a
         misspelt edition, is in the running for "siddartha" however far below it *Siddhartha*
         matches), the most liked is the answer and the others
-        are its `also`; otherwise the title is ambiguous.
+        are its `also`; otherwise the title is ambiguous. A book whose main title holds the
+        typed words is in the running too where `_famous_bar` lets it ("mockingbird" is *To
+        Kill a Mockingbird*, Tevis's *Mockingbird* its `also`; "harry potter" asks among the
+        novels); a question keeps the best match among its choices.
 
         Raises:
             InvalidInput: empty, longer than 300 characters, or without letters or digits.
