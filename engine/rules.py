@@ -31,7 +31,9 @@ over, and counted under its reason in `RecommendationList.skipped`, when it is
   series is better handed its first volume (*The Path of Daggers* is the Wheel of Time's
   eighth);
 - `diversity`: past `MAX_PER_AUTHOR` books by one author (one person however the name is
-  written: Tom Peters is Thomas J. Peters) or `MAX_PER_SERIES` per series.
+  written: Tom Peters is Thomas J. Peters) or `MAX_PER_SERIES` per series (a title stem, "harry
+  potter", or a series note that is no publisher's line: *Dealing with Dragons* and *Searching for
+  Dragons*, "Enchanted Forest Chronicles").
 
 Numpy only.
 """
@@ -302,15 +304,20 @@ class ListRules:
             return "later_volume"
         if "diversity" in request.enabled:
             slot = next((i for i, (other, _) in enumerate(request.people) if person and same_person(person, other)), None)
-            if (slot is not None and request.people[slot][1] >= MAX_PER_AUTHOR) or (
-                    stem and request.per_series.get(stem, 0) >= MAX_PER_SERIES):
+            # One series: a title stem ("harry potter") or a series note that is no publisher's line
+            # (*Dealing with Dragons* and *Searching for Dragons*, "Enchanted Forest Chronicles").
+            note = self.catalogue.series[work.id]
+            key = series_key(note) if note and not self.catalogue.is_line(note) else ""
+            groups = [g for g in (stem, key and f"{key} #") if g]
+            if (slot is not None and request.people[slot][1] >= MAX_PER_AUTHOR) or any(
+                    request.per_series.get(g, 0) >= MAX_PER_SERIES for g in groups):
                 return "diversity"
             if slot is None:
                 request.people.append((person, 1))
             else:
                 request.people[slot] = (person, request.people[slot][1] + 1)
-            if stem:
-                request.per_series[stem] = request.per_series.get(stem, 0) + 1
+            for g in groups:
+                request.per_series[g] = request.per_series.get(g, 0) + 1
         return None
 
     def _own_series(self, request: Request, work: Work, author: str, stem: str, person: tuple[str, ...]) -> bool:

@@ -554,3 +554,18 @@ def test_a_later_volume_of_a_series_is_not_handed_to_a_reader_new_to_it(tmp_path
         Book("Tigana", "Guy Gavriel Kay", score=0.7, co_readers=3, genre="fantasy")])
     result = engine.recommend([0], k=10)
     assert titles(result) == ["The Eye of the World", "Tigana"] and result.skipped["later_volume"] == 1
+
+
+def test_one_book_of_a_series_its_notes_name_whatever_its_titles(tmp_path):
+    """*Dealing with Dragons* and *Searching for Dragons* share no title stem but one series note
+    ("Enchanted Forest Chronicles"): one of them per list; a publisher's line is no series."""
+    classics = [Book(f"Classic {i}", f"Author {name}", series="Penguin Classics", genre="fantasy")
+                for i, name in enumerate(("Gale", "Hale", "Irving", "Jones", "Kent", "Lowe"))]
+    engine = build(tmp_path, [Book("The Hobbit", "J. R. R. Tolkien", genre="fantasy"), *classics], [
+        Book("Dealing with Dragons", "Patricia C. Wrede", score=0.9, series="Enchanted Forest Chronicles", genre="fantasy"),
+        Book("Searching for Dragons", "Patricia C. Wrede", score=0.8, series="Enchanted Forest Chronicles", genre="fantasy"),
+        Book("Persuasion", "Jane Austen", score=0.7, series="Penguin Classics", genre="fantasy"),
+        Book("Emma", "Jane Austen", score=0.6, series="Penguin Classics", genre="fantasy")])
+    result = engine.recommend([0], k=10)
+    assert titles(result) == ["Dealing with Dragons", "Persuasion", "Emma"]
+    assert result.skipped["diversity"] == 1
