@@ -160,21 +160,36 @@ class Catalogue:
     # Masquerade Novels", a game's line of a dozen writers).
     sole_notes: frozenset[str] = field(init=False)
 
+    # Each noted work's (series key, whether its note is a line), read once here, not per candidate.
+    _keys: dict[int, tuple[str, bool]] = field(init=False)
+
     def __post_init__(self) -> None:
         self.writers = writer_codes(self.authors)
         surnames: dict[str, set[tuple[str, ...]]] = {}
         by_note: dict[str, set[tuple[str, ...]]] = {}
+        forms: dict[int, tuple[str, str]] = {}
         for i, note in enumerate(self.series):
             if note and (key := series_key(note)):
                 surname = name_tokens(self.authors[i])[-1:]
+                forms[i] = key, note_form(note)
                 surnames.setdefault(key, set()).add(surname)
-                by_note.setdefault(note_form(note), set()).add(surname)
+                by_note.setdefault(forms[i][1], set()).add(surname)
         self.lines = frozenset(key for key, names in surnames.items() if len(names) > LINE_AUTHORS)
         self.sole_notes = frozenset(note for note, names in by_note.items() if len(names) == 1)
+        self._keys = {i: (key, key in self.lines and form not in self.sole_notes) for i, (key, form) in forms.items()}
 
     def is_line(self, note: str) -> bool:
         """Whether a series note names a publisher's line rather than a series (`lines`, `sole_notes`)."""
         return series_key(note) in self.lines and note_form(note) not in self.sole_notes
+
+    def key(self, work_id: int) -> str:
+        """The series key of a work's note ("" without one)."""
+        return self._keys.get(int(work_id), ("", False))[0]
+
+    def own_key(self, work_id: int) -> str:
+        """The series key of a work's note unless the note names a publisher's line ("" then)."""
+        key, line = self._keys.get(int(work_id), ("", False))
+        return "" if line else key
 
 
 @dataclass
@@ -230,11 +245,11 @@ class ListRules:
         # Dune's "Dune Chronicles" ("dune"); not "Harlequin Presents" or "Penguin Classics".
         universes = set()
         for w in liked:
-            key = series_key(c.series[w.id])
+            key = c.key(w.id)
             if key and set(key.split()) <= set(fold(w.title).split()):
                 universes.add(frozenset(_singular(x) for x in key.split()))
         own_series = [(writer(w.author), key, frozenset(_singular(x) for x in key.split())) for w in liked
-                      if (key := series_key(c.series[w.id])) and not c.is_line(c.series[w.id])]
+                      if (key := c.own_key(w.id))]
         phrases = [f" {main} " for w in liked
                    if len((main := fold(split_alternate(w.title)[0])).split()) - (main.split()[0] in ARTICLES) >= 2]
         authors_named = [(person, named) for w in liked if (named := _name_phrases(person := writer(w.author)))]
@@ -306,8 +321,7 @@ class ListRules:
             slot = next((i for i, (other, _) in enumerate(request.people) if person and same_person(person, other)), None)
             # One series: a title stem ("harry potter") or a series note that is no publisher's line
             # (*Dealing with Dragons* and *Searching for Dragons*, "Enchanted Forest Chronicles").
-            note = self.catalogue.series[work.id]
-            key = series_key(note) if note and not self.catalogue.is_line(note) else ""
+            key = self.catalogue.own_key(work.id)
             groups = [g for g in (stem, key and f"{key} #") if g]
             if (slot is not None and request.people[slot][1] >= MAX_PER_AUTHOR) or any(
                     request.per_series.get(g, 0) >= MAX_PER_SERIES for g in groups):
@@ -347,7 +361,7 @@ class ListRules:
         named = {_singular(w) for w in title_words}
         if any(_distinctive(named & words) and same_person(person, who) for who, _, words in request.own_series):
             return True  # the writer's book named after the series: "Scarpetta's Winter Table" for "Kay Scarpetta"
-        key = series_key(self.catalogue.series[work.id])
+        key = self.catalogue.key(work.id)
         if not key:
             return False
         words = {_singular(w) for w in key.split()}
