@@ -33,11 +33,12 @@ def weak_match(text: str, work: Work) -> bool:
 
     A text naming the work's whole title (as `bare_title` reads both) is never weak, however
     short ("Q", "It"), nor are whole words of a famous book's main title, `MIN_COMMON_NAME`
-    letters or more ("catcher", "mockingbird": the look-up's common names). Otherwise a text needs `MIN_TYPED` letters or digits, and as many as
-    `MIN_COVER` of the title's short form, before a subtitle or an alternate title ("dnue"
-    covers all of Dune, "Wicked" all of "Wicked: The Life and Times..."; `' OR 1=1 --` is four
-    of "Either/Or 1"'s nine). A title with characters the catalogue lost is never named
-    whole: those characters are the ones a reader cannot type.
+    letters or more ("catcher", "mockingbird": the look-up's common names). Otherwise a text
+    needs `MIN_TYPED` letters or digits, and as many as `MIN_COVER` of the title's short form,
+    before a subtitle or an alternate title ("dnue" covers all of Dune, "Wicked" all of "Wicked:
+    The Life and Times..."; `' OR 1=1 --` is four of "Either/Or 1"'s nine). A title with
+    characters the catalogue lost is never named whole: those characters are the ones a reader
+    cannot type.
     """
     title = split_alternate(work.title)[0]
     if LOST not in title and bare_title(text) == bare_title(work.title):

@@ -473,9 +473,8 @@ class TitleMatcher:
 
         Whole words, each also with an "s" after it, which a possessive folds to ("hitchhiker" is
         in "the hitchhikers guide to the galaxy"; `normalize.holds_words` tells a possessive from
-        a plural on the display title). Words
-        too common to have stored postings ("the", "of") are checked in the titles only; a query
-        of such words alone holds nothing.
+        a plural on the display title). Words too common to have stored postings ("the", "of")
+        are checked in the titles only; a query of such words alone holds nothing.
         """
         words = folded_query.split()
         v = self.n_words
